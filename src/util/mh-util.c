@@ -1,0 +1,216 @@
+#include "util/mh-util.h"
+#include "util/mh-error.h"
+#include "util/mh-i18n.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <locale.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <openssl/crypto.h>
+
+void
+mhI18nInit(void)
+{
+    setlocale(LC_ALL, "");
+    bindtextdomain(GETTEXT_PACKAGE, MH_LOCALEDIR);
+    bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
+}
+
+bool
+mhUtilReadFile(const char *path, char **contents, size_t *len, GError **error)
+{
+    g_autoptr(GError) local = NULL;
+    gsize n = 0;
+
+    if (!g_file_get_contents(path, contents, &n, &local)) {
+        g_set_error(error, MH_ERROR, MH_ERROR_IO,
+                    _("cannot read file '%s': %s"), path, local->message);
+        return false;
+    }
+    if (len)
+        *len = n;
+    return true;
+}
+
+bool
+mhUtilWriteFile(const char *path, const void *data, size_t len, int mode, GError **error)
+{
+    g_autofree char *tmp = g_strdup_printf("%s.XXXXXX", path);
+    const unsigned char *p = data;
+    int fd;
+
+    fd = g_mkstemp_full(tmp, O_WRONLY | O_CLOEXEC, mode);
+    if (fd < 0) {
+        g_set_error(error, MH_ERROR, MH_ERROR_IO,
+                    _("cannot create file '%s': %s"), path, g_strerror(errno));
+        return false;
+    }
+    /* mkstemp applies the umask; make the mode exact. */
+    if (fchmod(fd, mode) < 0)
+        goto fail;
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            goto fail;
+        }
+        p += w;
+        len -= w;
+    }
+    if (fsync(fd) < 0 || close(fd) < 0) {
+        fd = -1;
+        goto fail;
+    }
+    fd = -1;
+    if (rename(tmp, path) < 0)
+        goto fail;
+    return true;
+
+ fail:
+    g_set_error(error, MH_ERROR, MH_ERROR_IO,
+                _("cannot write file '%s': %s"), path, g_strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    unlink(tmp);
+    return false;
+}
+
+bool
+mhUtilParseHex(const char *what, const char *text, size_t want_len,
+               GBytes **out, GError **error)
+{
+    const char *p = text;
+    size_t n;
+    g_autofree unsigned char *buf = NULL;
+
+    if (g_str_has_prefix(p, "0x") || g_str_has_prefix(p, "0X"))
+        p += 2;
+    n = strlen(p);
+    if (n == 0 || n % 2 != 0) {
+        g_set_error(error, MH_ERROR, MH_ERROR_INVALID,
+                    _("%s: '%s' is not a hex string of whole bytes"), what, text);
+        return false;
+    }
+    if (want_len && n / 2 != want_len) {
+        g_set_error(error, MH_ERROR, MH_ERROR_INVALID,
+                    _("%s: expected %zu bytes of hex, got %zu"), what, want_len, n / 2);
+        return false;
+    }
+    buf = g_malloc(n / 2);
+    for (size_t i = 0; i < n / 2; i++) {
+        int hi = g_ascii_xdigit_value(p[2 * i]);
+        int lo = g_ascii_xdigit_value(p[2 * i + 1]);
+        if (hi < 0 || lo < 0) {
+            g_set_error(error, MH_ERROR, MH_ERROR_INVALID,
+                        _("%s: '%s' is not a hex string"), what, text);
+            return false;
+        }
+        buf[i] = (hi << 4) | lo;
+    }
+    *out = g_bytes_new_take(g_steal_pointer(&buf), n / 2);
+    return true;
+}
+
+char *
+mhUtilFormatHex(const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    char *s = g_malloc(len * 2 + 1);
+
+    for (size_t i = 0; i < len; i++)
+        g_snprintf(s + 2 * i, 3, "%02x", p[i]);
+    s[len * 2] = '\0';
+    return s;
+}
+
+bool
+mhUtilParseU64(const char *what, const char *text, uint64_t max,
+               uint64_t *out, GError **error)
+{
+    guint64 v = 0;
+    g_autoptr(GError) local = NULL;
+    const char *p = text;
+    unsigned base = 10;
+
+    if (g_str_has_prefix(p, "0x") || g_str_has_prefix(p, "0X")) {
+        p += 2;
+        base = 16;
+    }
+    if (!*p || !g_ascii_string_to_unsigned(p, base, 0, max, &v, &local)) {
+        g_set_error(error, MH_ERROR, MH_ERROR_INVALID,
+                    _("%s: '%s' is not a number between 0 and %" G_GUINT64_FORMAT),
+                    what, text, (guint64) max);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+bool
+mhUtilDecodeBase64(const char *what, const char *text, GBytes **out, GError **error)
+{
+    g_autofree char *clean = g_strdup(text);
+    gsize n = 0;
+    unsigned char *buf;
+    size_t len;
+
+    g_strstrip(clean);
+    len = strlen(clean);
+    if (len == 0 || len % 4 != 0)
+        goto bad;
+    for (size_t i = 0; i < len; i++) {
+        char c = clean[i];
+        if (!(g_ascii_isalnum(c) || c == '+' || c == '/' ||
+              (c == '=' && i >= len - 2)))
+            goto bad;
+        if (c == '=' && i == len - 2 && clean[len - 1] != '=')
+            goto bad;
+    }
+    buf = g_base64_decode(clean, &n);
+    *out = g_bytes_new_take(buf, n);
+    return true;
+
+ bad:
+    g_set_error(error, MH_ERROR, MH_ERROR_INVALID,
+                _("%s: not valid base64"), what);
+    return false;
+}
+
+MhSecret *
+mhSecretNew(size_t len)
+{
+    MhSecret *s = g_new0(MhSecret, 1);
+
+    s->len = len;
+    s->data = g_malloc0(len ? len : 1);
+    return s;
+}
+
+MhSecret *
+mhSecretNewFrom(const void *data, size_t len)
+{
+    MhSecret *s = mhSecretNew(len);
+
+    memcpy(s->data, data, len);
+    return s;
+}
+
+void
+mhSecretFree(MhSecret *secret)
+{
+    if (!secret)
+        return;
+    OPENSSL_cleanse(secret->data, secret->len);
+    g_free(secret->data);
+    g_free(secret);
+}
+
+void
+mhUtilWipe(void *data, size_t len)
+{
+    if (data && len)
+        OPENSSL_cleanse(data, len);
+}

@@ -1,0 +1,42 @@
+/* Small helpers shared by every area: files, hex, secure buffers. */
+#pragma once
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Read a whole file; the error names the file. */
+bool mhUtilReadFile(const char *path, char **contents, size_t *len, GError **error);
+
+/* Write a file atomically (temporary file + rename) with the given mode.
+ * Files that hold keys use mode 0600 and are never world-readable, not even
+ * for the instant between creation and chmod. */
+bool mhUtilWriteFile(const char *path, const void *data, size_t len, int mode, GError **error);
+
+/* Parse hex ("0x" prefix allowed) into exactly want_len bytes, or any
+ * length when want_len is 0. 'what' names the value in the error. */
+bool mhUtilParseHex(const char *what, const char *text, size_t want_len,
+                    GBytes **out, GError **error);
+char *mhUtilFormatHex(const void *data, size_t len);
+
+/* Parse an unsigned integer (decimal or 0x-hex) bounded by max. */
+bool mhUtilParseU64(const char *what, const char *text, uint64_t max,
+                    uint64_t *out, GError **error);
+
+/* Decode base64 strictly (no garbage tolerated, as g_base64_decode does). */
+bool mhUtilDecodeBase64(const char *what, const char *text, GBytes **out, GError **error);
+
+/* A buffer whose contents are wiped with OPENSSL_cleanse on free. */
+typedef struct {
+    size_t len;
+    unsigned char *data;
+} MhSecret;
+
+MhSecret *mhSecretNew(size_t len);
+MhSecret *mhSecretNewFrom(const void *data, size_t len);
+void mhSecretFree(MhSecret *secret);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MhSecret, mhSecretFree)
+
+/* Wipe memory that held key material. */
+void mhUtilWipe(void *data, size_t len);

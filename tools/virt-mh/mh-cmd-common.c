@@ -1,0 +1,90 @@
+#include "mh-cmd.h"
+
+#include "util/mh-error.h"
+#include "util/mh-i18n.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <libvirt/virterror.h>
+
+void
+mhCmdPrintError(const GError *error)
+{
+    fprintf(stderr, _("error: %s\n"), error ? error->message : _("unknown error"));
+}
+
+void
+mhCmdErrorf(const char *format, ...)
+{
+    va_list ap;
+    g_autofree char *msg = NULL;
+
+    va_start(ap, format);
+    msg = g_strdup_vprintf(format, ap);
+    va_end(ap);
+    fprintf(stderr, _("error: %s\n"), msg);
+}
+
+bool
+mhCmdParseOptions(MhCmdGlobal *global, const char *command,
+                  const char *params, const char *summary,
+                  const GOptionEntry *entries, int *argc, char ***argv)
+{
+    g_autoptr(GOptionContext) ctx = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *uri = NULL;
+    g_autofree char *title = g_strdup_printf("%s %s", command, params ? params : "");
+    GOptionEntry common[] = {
+        { "connect", 'c', 0, G_OPTION_ARG_STRING, &uri,
+          N_("libvirt connection URI"), N_("URI") },
+        { NULL }
+    };
+
+    ctx = g_option_context_new(title);
+    g_option_context_set_translation_domain(ctx, GETTEXT_PACKAGE);
+    g_option_context_set_summary(ctx, _(summary));
+    g_option_context_add_main_entries(ctx, common, GETTEXT_PACKAGE);
+    if (entries)
+        g_option_context_add_main_entries(ctx, entries, GETTEXT_PACKAGE);
+    if (!g_option_context_parse(ctx, argc, argv, &error)) {
+        g_autoptr(GError) wrapped = g_error_new(MH_ERROR, MH_ERROR_INVALID,
+                                                "%s: %s", command, error->message);
+        mhCmdPrintError(wrapped);
+        return false;
+    }
+    if (uri)
+        global->connect_uri = g_steal_pointer(&uri);   /* lives for the process */
+    return true;
+}
+
+void
+mhCmdSetLibvirtError(GError **error, const char *context)
+{
+    const char *msg = virGetLastErrorMessage();
+
+    g_set_error(error, MH_ERROR, MH_ERROR_LIBVIRT, "%s: %s", context,
+                msg ? msg : _("unknown libvirt error"));
+}
+
+static void
+mhCmdQuietLibvirt(void *opaque, virErrorPtr err)
+{
+    /* Errors reach the user once, through GError, not through libvirt's
+     * default handler as well. */
+}
+
+virConnectPtr
+mhCmdConnect(MhCmdGlobal *global, GError **error)
+{
+    virConnectPtr conn;
+
+    virSetErrorFunc(NULL, mhCmdQuietLibvirt);
+    conn = virConnectOpen(global->connect_uri);
+    if (!conn) {
+        g_autofree char *ctx = g_strdup_printf(_("failed to connect to '%s'"),
+                                               global->connect_uri ? global->connect_uri
+                                                                   : _("the default hypervisor"));
+        mhCmdSetLibvirtError(error, ctx);
+    }
+    return conn;
+}

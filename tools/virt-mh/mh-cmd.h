@@ -1,0 +1,45 @@
+/* virt-mh command plumbing: a table of commands, each with its own
+ * GOptionContext so that "virt-mh CMD --help" works as virsh users expect. */
+#pragma once
+
+#include <glib.h>
+#include <libvirt/libvirt.h>
+#include <stdbool.h>
+
+typedef struct {
+    const char *connect_uri;   /* -c/--connect, NULL for libvirt's default */
+} MhCmdGlobal;
+
+typedef int (*MhCmdRunFunc)(MhCmdGlobal *global, int argc, char **argv);
+
+typedef struct {
+    const char *name;
+    const char *summary;       /* N_() */
+    MhCmdRunFunc run;
+} MhCmd;
+
+/* Exit codes, as virsh */
+#define MH_EXIT_OK 0
+#define MH_EXIT_FAIL 1
+
+/* Print "error: MESSAGE" on stderr. */
+void mhCmdPrintError(const GError *error);
+void mhCmdErrorf(const char *format, ...) G_GNUC_PRINTF(1, 2);
+
+/* Parse the command's options; adds -c/--connect, handles --help.
+ * 'params' describes positional arguments for --help.
+ * Returns false (after printing the error) on bad options. */
+bool mhCmdParseOptions(MhCmdGlobal *global, const char *command,
+                       const char *params, const char *summary,
+                       const GOptionEntry *entries, int *argc, char ***argv);
+
+/* Open a libvirt connection; libvirt's error becomes a GError. */
+virConnectPtr mhCmdConnect(MhCmdGlobal *global, GError **error);
+
+/* Set *error from libvirt's last error, prefixed with context. */
+void mhCmdSetLibvirtError(GError **error, const char *context);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(virConnect, virConnectClose)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(virDomain, virDomainFree)
+
+/* Command entry points; each lives in its own mh-cmd-*.c file. */
