@@ -33,14 +33,16 @@ mhCmdParseOptions(MhCmdGlobal *global, const char *command,
     g_autoptr(GOptionContext) ctx = NULL;
     g_autoptr(GError) error = NULL;
     g_autofree char *uri = NULL;
-    g_autofree char *title = g_strdup_printf("%s %s", command, params ? params : "");
+    g_autofree char *prgname = g_strdup_printf("virt-mh %s", command);
     GOptionEntry common[] = {
         { "connect", 'c', 0, G_OPTION_ARG_STRING, &uri,
           N_("libvirt connection URI"), N_("URI") },
         { NULL }
     };
 
-    ctx = g_option_context_new(title);
+    /* GLib prints "PRGNAME [OPTION…] PARAMS"; make PRGNAME the whole command. */
+    g_set_prgname(prgname);
+    ctx = g_option_context_new(params);
     g_option_context_set_translation_domain(ctx, GETTEXT_PACKAGE);
     g_option_context_set_summary(ctx, _(summary));
     g_option_context_add_main_entries(ctx, common, GETTEXT_PACKAGE);

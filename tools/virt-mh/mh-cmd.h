@@ -43,3 +43,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(virConnect, virConnectClose)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(virDomain, virDomainFree)
 
 /* Command entry points; each lives in its own mh-cmd-*.c file. */
+int mhCmdLab(MhCmdGlobal *global, int argc, char **argv);
+/* mh-cmd-owner.c */
+int mhCmdOwner(MhCmdGlobal *global, int argc, char **argv);
+/* mh-cmd-conf.c */
+int mhCmdValidate(MhCmdGlobal *global, int argc, char **argv);
+int mhCmdEnable(MhCmdGlobal *global, int argc, char **argv);
+int mhCmdDisable(MhCmdGlobal *global, int argc, char **argv);
+int mhCmdShow(MhCmdGlobal *global, int argc, char **argv);

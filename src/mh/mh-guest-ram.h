@@ -1,0 +1,34 @@
+/* How the migration handler sees guest RAM: a list of guest-physical
+ * regions, each mapped somewhere in this process (qemu-mh maps the guest's
+ * memfd). The MH reads pages through it when saving and writes through it
+ * only when restoring on a target. The mappings are the caller's: they
+ * must stay valid while an MH uses them. */
+#pragma once
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MH_GUEST_RAM_MAX_REGIONS 16
+
+typedef struct {
+    uint64_t gpa;       /* guest-physical start, page aligned */
+    uint64_t size;      /* bytes, page aligned */
+    void *host;         /* where the region is mapped in this process */
+} MhGuestRamRegion;
+
+typedef struct {
+    size_t nregions;
+    MhGuestRamRegion regions[MH_GUEST_RAM_MAX_REGIONS];
+} MhGuestRam;
+
+/* Start with an empty map (or zero the struct). */
+void mhGuestRamInit(MhGuestRam *ram);
+/* Add a region; refuses unaligned, empty, overlapping or too many regions. */
+bool mhGuestRamAddRegion(MhGuestRam *ram, uint64_t gpa, uint64_t size, void *host,
+                         GError **error);
+/* Host pointer for [gpa, gpa + len) if it lies inside one region, else NULL. */
+void *mhGuestRamTranslate(const MhGuestRam *ram, uint64_t gpa, uint64_t len);
+/* Total bytes mapped. */
+uint64_t mhGuestRamSize(const MhGuestRam *ram);

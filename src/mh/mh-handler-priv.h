@@ -1,0 +1,81 @@
+/* Internals shared by the host side (mh-handler.c) and the MH vCPUs
+ * (mh-vcpu.c). The split mirrors the trust boundary: MhMhPrivate is the
+ * mirror VM's private memory (key, session, staged plaintext) and only
+ * mh-vcpu.c touches it; the host side only writes mailboxes and reads the
+ * status counters. */
+#pragma once
+
+#include "mh/mh-handler.h"
+#include "mh/mh-mailbox.h"
+
+typedef struct _MhMhPrivate MhMhPrivate;
+
+typedef struct {
+    MhMh *mh;
+    unsigned int index;
+    uint8_t *mailbox;           /* MH_MAILBOX_SIZE bytes */
+    GMutex lock;                /* with cond: the doorbell (go/done) */
+    GCond cond;
+    bool quit;
+    GThread *thread;
+} MhMhVcpu;
+
+struct _MhMh {
+    unsigned int vcpus;
+    MhMhVcpu *vcpu;
+    MhMhPrivate *priv;
+    MhTransportCipher cipher;
+    MhTransportRole role;
+    GMutex host_lock;           /* one host operation at a time */
+    bool started;
+    uint64_t next_seq;          /* source: sequence of the next record to emit */
+    /* Any vCPU finishing a command broadcasts here too, so the host can
+     * wait for whichever finishes first. */
+    GMutex done_lock;
+    GCond done_cond;
+
+    GMutex status_lock;
+    MhMhState state;
+    bool have_key;
+    uint32_t key_id;
+    char *last_error;
+    /* Bumped by the vCPUs (atomically). */
+    guint64 pages_saved;
+    guint64 pages_restored;
+    guint64 zero_pages;
+    guint64 records_rejected;
+};
+
+MhMhPrivate *mhMhPrivateNew(const MhGuestRam *ram, unsigned int vcpus,
+                            MhTransportCipher cipher,
+                            const uint8_t uuid[MH_TRANSPORT_UUID_SIZE]);
+/* Wipes keys and staged plaintext. */
+void mhMhPrivateFree(MhMhPrivate *priv);
+void mhMhPrivateWipe(MhMhPrivate *priv);
+
+/* Thread body of one MH vCPU. */
+gpointer mhMhVcpuRun(gpointer data);
+
+static inline MhMailboxParams *
+mhMhVcpuParams(MhMhVcpu *v)
+{
+    return (MhMailboxParams *)(v->mailbox + MH_MAILBOX_PARAMS_OFFSET);
+}
+
+static inline MhMailboxEnvelope *
+mhMhVcpuEnvelope(MhMhVcpu *v)
+{
+    return (MhMailboxEnvelope *)(v->mailbox + MH_MAILBOX_ENVELOPE_OFFSET);
+}
+
+static inline uint8_t *
+mhMhVcpuPage(MhMhVcpu *v)
+{
+    return v->mailbox + MH_MAILBOX_PAGE_OFFSET;
+}
+
+static inline MhMailboxBatch *
+mhMhVcpuBatch(MhMhVcpu *v)
+{
+    return (MhMailboxBatch *)(v->mailbox + MH_MAILBOX_BATCH_OFFSET);
+}

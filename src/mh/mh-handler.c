@@ -1,0 +1,730 @@
+/* The host side of the MH: what qemu-mh calls. It fills mailboxes, rings
+ * the doorbell and waits, like the RFC's host protocol (write params,
+ * ret = -1, done = 0, barrier, go = 1, wait for done); it sees GPAs,
+ * hellos, confirmations and sealed records, never keys or plaintext. */
+#include "mh/mh-handler-priv.h"
+#include "util/mh-error.h"
+#include "util/mh-i18n.h"
+
+#include <string.h>
+
+static const char *const stateNames[MH_MH_STATE_LAST] = {
+    [MH_MH_STATE_STOPPED] = "stopped",
+    [MH_MH_STATE_RUNNING] = "running",
+    [MH_MH_STATE_FAILED] = "failed",
+};
+
+const char *
+mhMhStateTypeToString(MhMhState state)
+{
+    return state < MH_MH_STATE_LAST ? stateNames[state] : NULL;
+}
+
+int
+mhMhStateTypeFromString(const char *name)
+{
+    for (size_t i = 0; name && i < MH_MH_STATE_LAST; i++) {
+        if (strcmp(name, stateNames[i]) == 0)
+            return i;
+    }
+    return -1;
+}
+
+/* ret -> GError, so callers and tests see the same codes the MH raised. */
+static const struct {
+    int ret;
+    bool transport;
+    int code;
+} retErrors[] = {
+    { MH_MAILBOX_RET_INVALID_FUNCTION, false, MH_ERROR_UNSUPPORTED },
+    { MH_MAILBOX_RET_AUTH, true, MH_TRANSPORT_ERROR_TAG },
+    { MH_MAILBOX_RET_KEY, true, MH_TRANSPORT_ERROR_KEY },
+    { MH_MAILBOX_RET_SEQUENCE, true, MH_TRANSPORT_ERROR_SEQUENCE },
+    { MH_MAILBOX_RET_GPA, true, MH_TRANSPORT_ERROR_GPA },
+    { MH_MAILBOX_RET_TRUNCATED, true, MH_TRANSPORT_ERROR_TRUNCATED },
+    { MH_MAILBOX_RET_COUNT, true, MH_TRANSPORT_ERROR_COUNT },
+    { MH_MAILBOX_RET_DIGEST, true, MH_TRANSPORT_ERROR_DIGEST },
+    { MH_MAILBOX_RET_FORMAT, true, MH_TRANSPORT_ERROR_FORMAT },
+    { MH_MAILBOX_RET_STATE, true, MH_TRANSPORT_ERROR_STATE },
+    { MH_MAILBOX_RET_NO_KEY, false, MH_ERROR_INVALID },
+    { MH_MAILBOX_RET_PEER, true, MH_TRANSPORT_ERROR_PEER },
+    { MH_MAILBOX_RET_INTERNAL, false, MH_ERROR_FAILED },
+};
+
+static void
+putLE32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = v >> (8 * i);
+}
+
+static void
+putLE64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = v >> (8 * i);
+}
+
+static uint32_t
+getLE32(const uint8_t *p)
+{
+    return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+MhMh *
+mhMhNew(const MhGuestRam *ram, unsigned int vcpus, MhTransportCipher cipher,
+        const uint8_t uuid[MH_TRANSPORT_UUID_SIZE], GError **error)
+{
+    MhMh *mh;
+
+    if (vcpus < 1 || vcpus > MH_MH_MAX_VCPUS) {
+        g_set_error(error, MH_ERROR, MH_ERROR_INVALID,
+                    _("MH vCPUs must be 1..%d, not %u"), MH_MH_MAX_VCPUS, vcpus);
+        return NULL;
+    }
+    if (cipher >= MH_TRANSPORT_CIPHER_LAST) {
+        g_set_error(error, MH_ERROR, MH_ERROR_INVALID, _("unknown MH cipher %d"), cipher);
+        return NULL;
+    }
+    if (!ram || ram->nregions == 0) {
+        g_set_error(error, MH_ERROR, MH_ERROR_INVALID,
+                    _("the MH needs the guest RAM map, which is empty"));
+        return NULL;
+    }
+
+    mh = g_new0(MhMh, 1);
+    mh->vcpus = vcpus;
+    mh->cipher = cipher;
+    mh->state = MH_MH_STATE_STOPPED;
+    g_mutex_init(&mh->host_lock);
+    g_mutex_init(&mh->status_lock);
+    g_mutex_init(&mh->done_lock);
+    g_cond_init(&mh->done_cond);
+    mh->priv = mhMhPrivateNew(ram, vcpus, cipher, uuid);
+    mh->vcpu = g_new0(MhMhVcpu, vcpus);
+    for (unsigned int i = 0; i < vcpus; i++) {
+        MhMhVcpu *v = &mh->vcpu[i];
+        v->mh = mh;
+        v->index = i;
+        v->mailbox = g_aligned_alloc0(1, MH_MAILBOX_SIZE, 4096);
+        g_mutex_init(&v->lock);
+        g_cond_init(&v->cond);
+    }
+    return mh;
+}
+
+static void
+hostStopVcpus(MhMh *mh)
+{
+    for (unsigned int i = 0; i < mh->vcpus; i++) {
+        MhMhVcpu *v = &mh->vcpu[i];
+        if (!v->thread)
+            continue;
+        g_mutex_lock(&v->lock);
+        v->quit = true;
+        g_cond_broadcast(&v->cond);
+        g_mutex_unlock(&v->lock);
+        g_thread_join(v->thread);
+        v->thread = NULL;
+        v->quit = false;
+    }
+    mhMhPrivateWipe(mh->priv);
+    mh->started = false;
+}
+
+static void
+hostSetState(MhMh *mh, MhMhState state, const GError *err, bool rejected)
+{
+    g_mutex_lock(&mh->status_lock);
+    mh->state = state;
+    if (err) {
+        g_free(mh->last_error);
+        mh->last_error = g_strdup(err->message);
+    }
+    if (rejected)
+        mh->records_rejected++;
+    g_mutex_unlock(&mh->status_lock);
+}
+
+void
+mhMhStop(MhMh *mh)
+{
+    g_mutex_lock(&mh->host_lock);
+    hostStopVcpus(mh);
+    g_mutex_lock(&mh->status_lock);
+    mh->state = MH_MH_STATE_STOPPED;
+    mh->have_key = false;
+    g_mutex_unlock(&mh->status_lock);
+    g_mutex_unlock(&mh->host_lock);
+}
+
+void
+mhMhFree(MhMh *mh)
+{
+    if (!mh)
+        return;
+    mhMhStop(mh);
+    for (unsigned int i = 0; i < mh->vcpus; i++) {
+        g_aligned_free(mh->vcpu[i].mailbox);
+        g_mutex_clear(&mh->vcpu[i].lock);
+        g_cond_clear(&mh->vcpu[i].cond);
+    }
+    g_free(mh->vcpu);
+    mhMhPrivateFree(mh->priv);
+    g_free(mh->last_error);
+    g_mutex_clear(&mh->host_lock);
+    g_mutex_clear(&mh->status_lock);
+    g_mutex_clear(&mh->done_lock);
+    g_cond_clear(&mh->done_cond);
+    g_free(mh);
+}
+
+/* The RFC doorbell: params, ret = -1, done = 0, barrier, go = 1. */
+static void
+hostKick(MhMhVcpu *v, MhMailboxCommand cmd, uint64_t gpa)
+{
+    MhMailboxParams *p = mhMhVcpuParams(v);
+
+    p->cmd = cmd;
+    p->gpa = gpa;
+    p->prefetch = 0;
+    p->ret = -1;
+    g_atomic_int_set(&p->done, 0);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    g_mutex_lock(&v->lock);
+    g_atomic_int_set(&p->go, 1);
+    g_cond_broadcast(&v->cond);
+    g_mutex_unlock(&v->lock);
+}
+
+static int
+hostWait(MhMhVcpu *v)
+{
+    MhMailboxParams *p = mhMhVcpuParams(v);
+
+    g_mutex_lock(&v->lock);
+    while (!g_atomic_int_get(&p->done))
+        g_cond_wait(&v->cond, &v->lock);
+    g_mutex_unlock(&v->lock);
+    return p->ret;
+}
+
+/* Turn a failed command's ret and message into a GError. */
+static void
+hostError(MhMhVcpu *v, int ret, GError **error)
+{
+    MhMailboxEnvelope *env = mhMhVcpuEnvelope(v);
+    g_autofree char *raw = g_strndup((const char *)env->data,
+                                     MIN(env->len, MH_MAILBOX_ENVELOPE_MAX));
+    g_autofree char *msg = g_utf8_make_valid(raw, -1);
+
+    for (size_t i = 0; i < G_N_ELEMENTS(retErrors); i++) {
+        if (retErrors[i].ret == ret) {
+            g_set_error_literal(error, retErrors[i].transport ? MH_TRANSPORT_ERROR : MH_ERROR,
+                                retErrors[i].code, msg);
+            return;
+        }
+    }
+    g_set_error(error, MH_ERROR, MH_ERROR_FAILED,
+                _("MH vCPU %u returned unknown code %d: %s"), v->index, ret, msg);
+}
+
+/* Does this error end the session (state failed)? Only misuse by the
+ * host's own caller (STATE) does not. */
+static bool
+errorFailsSession(const GError *err)
+{
+    return err->domain == MH_TRANSPORT_ERROR && err->code != MH_TRANSPORT_ERROR_STATE;
+}
+
+static bool
+errorRejectsRecord(const GError *err)
+{
+    return err->domain == MH_TRANSPORT_ERROR &&
+        (err->code == MH_TRANSPORT_ERROR_TAG || err->code == MH_TRANSPORT_ERROR_SEQUENCE ||
+         err->code == MH_TRANSPORT_ERROR_GPA || err->code == MH_TRANSPORT_ERROR_COUNT ||
+         err->code == MH_TRANSPORT_ERROR_DIGEST || err->code == MH_TRANSPORT_ERROR_FORMAT);
+}
+
+static bool
+hostFail(MhMh *mh, GError *err, GError **error)
+{
+    if (errorFailsSession(err))
+        hostSetState(mh, MH_MH_STATE_FAILED, err, errorRejectsRecord(err));
+    else
+        hostSetState(mh, mh->state, err, false);
+    g_propagate_error(error, err);
+    return false;
+}
+
+static bool
+hostCall(MhMh *mh, unsigned int slot, MhMailboxCommand cmd, uint64_t gpa, GError **error)
+{
+    GError *err = NULL;
+    int ret;
+
+    hostKick(&mh->vcpu[slot], cmd, gpa);
+    if ((ret = hostWait(&mh->vcpu[slot])) == MH_MAILBOX_RET_SUCCESS)
+        return true;
+    hostError(&mh->vcpu[slot], ret, &err);
+    return hostFail(mh, err, error);
+}
+
+static bool
+hostCheckStarted(MhMh *mh, GError **error)
+{
+    if (!mh->started) {
+        g_set_error(error, MH_ERROR, MH_ERROR_STATE, _("the migration handler is not running"));
+        return false;
+    }
+    return true;
+}
+
+bool
+mhMhStart(MhMh *mh, uint64_t secret_gpa, uint64_t secret_size, GError **error)
+{
+    MhMailboxEnvelope *env = mhMhVcpuEnvelope(&mh->vcpu[0]);
+    g_autoptr(GError) err = NULL;
+    int ret;
+
+    g_mutex_lock(&mh->host_lock);
+    if (mh->started) {
+        g_mutex_unlock(&mh->host_lock);
+        g_set_error(error, MH_ERROR, MH_ERROR_STATE, _("the migration handler is already running"));
+        return false;
+    }
+    for (unsigned int i = 0; i < mh->vcpus; i++) {
+        g_autofree char *name = g_strdup_printf("mh-vcpu%u", i);
+        mh->vcpu[i].thread = g_thread_new(name, mhMhVcpuRun, &mh->vcpu[i]);
+    }
+    mh->started = true;
+
+    env->len = 8;
+    putLE64(env->data, secret_size);
+    hostKick(&mh->vcpu[0], MH_MAILBOX_CMD_INIT, secret_gpa);
+    if ((ret = hostWait(&mh->vcpu[0])) != MH_MAILBOX_RET_SUCCESS) {
+        hostError(&mh->vcpu[0], ret, &err);
+        g_prefix_error(&err, _("migration handler INIT failed (secret area at GPA 0x%"
+                               G_GINT64_MODIFIER "x): "), secret_gpa);
+        hostStopVcpus(mh);
+        hostSetState(mh, MH_MH_STATE_STOPPED, err, false);
+        g_mutex_unlock(&mh->host_lock);
+        g_propagate_error(error, g_steal_pointer(&err));
+        return false;
+    }
+    g_mutex_lock(&mh->status_lock);
+    mh->key_id = getLE32(env->data);
+    mh->have_key = true;
+    mh->state = MH_MH_STATE_RUNNING;
+    g_clear_pointer(&mh->last_error, g_free);
+    g_mutex_unlock(&mh->status_lock);
+    g_mutex_unlock(&mh->host_lock);
+    return true;
+}
+
+bool
+mhMhSessionBegin(MhMh *mh, MhTransportRole role, GBytes **hello, GError **error)
+{
+    MhMailboxEnvelope *env = mhMhVcpuEnvelope(&mh->vcpu[0]);
+    bool ok = false;
+
+    g_mutex_lock(&mh->host_lock);
+    if (hostCheckStarted(mh, error) &&
+        hostCall(mh, 0, MH_MAILBOX_CMD_SESSION_HELLO, role, error)) {
+        *hello = g_bytes_new(env->data, MIN(env->len, MH_MAILBOX_ENVELOPE_MAX));
+        mh->role = role;
+        mh->next_seq = 0;
+        hostSetState(mh, MH_MH_STATE_RUNNING, NULL, false);
+        ok = true;
+    }
+    g_mutex_unlock(&mh->host_lock);
+    return ok;
+}
+
+static bool
+hostEnvelopeCall(MhMh *mh, MhMailboxCommand cmd, GBytes *in, GBytes **out, GError **error)
+{
+    MhMailboxEnvelope *env = mhMhVcpuEnvelope(&mh->vcpu[0]);
+    size_t len;
+    const void *data = g_bytes_get_data(in, &len);
+    bool ok = false;
+
+    g_mutex_lock(&mh->host_lock);
+    if (!hostCheckStarted(mh, error))
+        goto out;
+    if (len > MH_MAILBOX_ENVELOPE_MAX) {
+        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_FORMAT,
+                    _("handshake message of %zu bytes is larger than the envelope"), len);
+        goto out;
+    }
+    memcpy(env->data, data, len);
+    env->len = len;
+    if (!hostCall(mh, 0, cmd, 0, error))
+        goto out;
+    if (out)
+        *out = g_bytes_new(env->data, MIN(env->len, MH_MAILBOX_ENVELOPE_MAX));
+    ok = true;
+ out:
+    g_mutex_unlock(&mh->host_lock);
+    return ok;
+}
+
+bool
+mhMhSessionPeerHello(MhMh *mh, GBytes *peer_hello, GBytes **confirm, GError **error)
+{
+    return hostEnvelopeCall(mh, MH_MAILBOX_CMD_SESSION_PEER, peer_hello, confirm, error);
+}
+
+bool
+mhMhSessionPeerConfirm(MhMh *mh, GBytes *peer_confirm, GError **error)
+{
+    return hostEnvelopeCall(mh, MH_MAILBOX_CMD_SESSION_CONFIRM, peer_confirm, NULL, error);
+}
+
+bool
+mhMhSessionReset(MhMh *mh, GError **error)
+{
+    bool ok;
+
+    g_mutex_lock(&mh->host_lock);
+    ok = hostCheckStarted(mh, error) && hostCall(mh, 0, MH_MAILBOX_CMD_RESET, 0, error);
+    if (ok)
+        hostSetState(mh, MH_MH_STATE_RUNNING, NULL, false);
+    g_mutex_unlock(&mh->host_lock);
+    return ok;
+}
+
+/* Wait for slots [0, k); keep the most telling error: a vCPU that only
+ * saw the session fail because another one refused a record reports
+ * STATE, the one that refused it says why. */
+static bool
+hostWaitAll(MhMh *mh, unsigned int k, GError **error)
+{
+    GError *best = NULL;
+
+    for (unsigned int i = 0; i < k; i++) {
+        int ret = hostWait(&mh->vcpu[i]);
+        GError *err = NULL;
+
+        if (ret == MH_MAILBOX_RET_SUCCESS)
+            continue;
+        hostError(&mh->vcpu[i], ret, &err);
+        if (!best || (g_error_matches(best, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_STATE) &&
+                      !g_error_matches(err, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_STATE))) {
+            g_clear_error(&best);
+            best = err;
+        } else {
+            g_error_free(err);
+        }
+    }
+    if (best)
+        return hostFail(mh, best, error);
+    return true;
+}
+
+static uint64_t
+recordSeq(const uint8_t *rec, size_t len)
+{
+    uint64_t seq = 0;
+
+    mhTransportRecordPeek(rec, len, NULL, &seq, NULL);
+    return seq;
+}
+
+/* Give vCPU 'slot' the next chunk of pages, if any. */
+static bool
+hostSaveKick(MhMh *mh, unsigned int slot, const uint64_t *gpas, size_t n, size_t chunk,
+             uint32_t iteration, size_t *idx)
+{
+    MhMailboxBatch *b = mhMhVcpuBatch(&mh->vcpu[slot]);
+    size_t m = MIN(chunk, n - *idx);
+
+    if (*idx >= n)
+        return false;
+    putLE32(b->data, iteration);
+    putLE32(b->data + 4, m);
+    for (size_t i = 0; i < m; i++)
+        putLE64(b->data + 8 + 8 * i, gpas[*idx + i]);
+    b->len = 8 + 8 * m;
+    hostKick(&mh->vcpu[slot], MH_MAILBOX_CMD_SAVE_BATCH, 0);
+    *idx += m;
+    return true;
+}
+
+bool
+mhMhSavePages(MhMh *mh, const uint64_t *gpas, size_t n, uint32_t iteration,
+              GByteArray *out, GError **error)
+{
+    size_t chunk, idx = 0;
+    bool busy[MH_MH_MAX_VCPUS] = { false };
+    unsigned int nbusy = 0;
+    bool ok = false;
+
+    g_mutex_lock(&mh->host_lock);
+    if (!hostCheckStarted(mh, error))
+        goto out;
+    /* Spread small requests over all vCPUs; large ones in full records. */
+    chunk = CLAMP((n + mh->vcpus - 1) / mh->vcpus, 1, MH_TRANSPORT_MAX_BATCH);
+    for (unsigned int i = 0; i < mh->vcpus; i++) {
+        if ((busy[i] = hostSaveKick(mh, i, gpas, n, chunk, iteration, &idx)))
+            nbusy++;
+    }
+    /* Emit records in sequence order as they come: the vCPU holding the
+     * next one is drained and refilled at once while the others seal. */
+    while (nbusy > 0) {
+        int ready = -1;
+        bool failed = false;
+
+        g_mutex_lock(&mh->done_lock);
+        for (;;) {
+            unsigned int ndone = 0;
+            int lowest = -1;
+
+            for (unsigned int i = 0; i < mh->vcpus && ready < 0; i++) {
+                MhMailboxParams *p = mhMhVcpuParams(&mh->vcpu[i]);
+                MhMailboxBatch *b = mhMhVcpuBatch(&mh->vcpu[i]);
+
+                if (!busy[i] || !g_atomic_int_get(&p->done))
+                    continue;
+                ndone++;
+                if (p->ret != MH_MAILBOX_RET_SUCCESS) {
+                    failed = true;
+                } else if (recordSeq(b->data, b->len) == mh->next_seq) {
+                    ready = i;
+                } else if (lowest < 0 ||
+                           recordSeq(b->data, b->len) <
+                           recordSeq(mhMhVcpuBatch(&mh->vcpu[lowest])->data,
+                                     mhMhVcpuBatch(&mh->vcpu[lowest])->len)) {
+                    lowest = i;
+                }
+            }
+            /* Everyone is done and nobody holds the expected number: our
+             * count went out of step with the MH's; the MH's wins. */
+            if (ready < 0 && !failed && ndone == nbusy && lowest >= 0) {
+                MhMailboxBatch *b = mhMhVcpuBatch(&mh->vcpu[lowest]);
+                mh->next_seq = recordSeq(b->data, b->len);
+                ready = lowest;
+            }
+            if (ready >= 0 || failed)
+                break;
+            g_cond_wait(&mh->done_cond, &mh->done_lock);
+        }
+        g_mutex_unlock(&mh->done_lock);
+
+        if (failed) {
+            /* Collect everyone and report the most telling error. */
+            unsigned int k = 0;
+            GError *best = NULL;
+            for (unsigned int i = 0; i < mh->vcpus; i++) {
+                GError *err = NULL;
+                int ret;
+                if (!busy[i])
+                    continue;
+                k++;
+                if ((ret = hostWait(&mh->vcpu[i])) == MH_MAILBOX_RET_SUCCESS)
+                    continue;
+                hostError(&mh->vcpu[i], ret, &err);
+                if (!best)
+                    best = err;
+                else
+                    g_error_free(err);
+            }
+            hostFail(mh, best, error);
+            goto out;
+        }
+        {
+            MhMailboxBatch *b = mhMhVcpuBatch(&mh->vcpu[ready]);
+            g_byte_array_append(out, b->data, b->len);
+            mh->next_seq++;
+        }
+        if (!(busy[ready] = hostSaveKick(mh, ready, gpas, n, chunk, iteration, &idx)))
+            nbusy--;
+    }
+    ok = true;
+ out:
+    g_mutex_unlock(&mh->host_lock);
+    return ok;
+}
+
+bool
+mhMhSaveFinish(MhMh *mh, GByteArray *out, GError **error)
+{
+    MhMailboxBatch *b = mhMhVcpuBatch(&mh->vcpu[0]);
+    bool ok;
+
+    g_mutex_lock(&mh->host_lock);
+    ok = hostCheckStarted(mh, error) && hostCall(mh, 0, MH_MAILBOX_CMD_SAVE_FINAL, 0, error);
+    if (ok) {
+        g_byte_array_append(out, b->data, b->len);
+        mh->next_seq++;
+    }
+    g_mutex_unlock(&mh->host_lock);
+    return ok;
+}
+
+bool
+mhMhRestoreRecords(MhMh *mh, const void *data, size_t len, size_t *consumed,
+                   GError **error)
+{
+    const uint8_t *p = data;
+    size_t off = 0;
+    bool ok = false;
+
+    if (consumed)
+        *consumed = 0;
+    g_mutex_lock(&mh->host_lock);
+    if (!hostCheckStarted(mh, error))
+        goto out;
+    while (off < len) {
+        unsigned int k = 0;
+        size_t win = off;
+        MhMailboxBatch *cb;
+
+        /* A window: one record per vCPU, verified in parallel. */
+        while (k < mh->vcpus && win < len) {
+            MhMailboxBatch *b = mhMhVcpuBatch(&mh->vcpu[k]);
+            size_t rlen = 0, need = 0;
+            GError *err = NULL;
+            MhTransportRecordType type = 0;
+
+            if (!mhTransportRecordFrame(p + win, len - win, &rlen, &need, &err)) {
+                if (err) {
+                    hostWaitAll(mh, k, NULL);
+                    hostFail(mh, err, error);
+                    goto out;
+                }
+                break;
+            }
+            if (rlen > len - win)
+                break;
+            memcpy(b->data, p + win, rlen);
+            b->len = rlen;
+            hostKick(&mh->vcpu[k], MH_MAILBOX_CMD_RESTORE_BATCH, 0);
+            mhTransportRecordPeek(p + win, rlen, &type, NULL, NULL);
+            win += rlen;
+            k++;
+            if (type == MH_TRANSPORT_RECORD_FINAL)
+                break;
+        }
+        if (k == 0)
+            break;
+        if (!hostWaitAll(mh, k, error))
+            goto out;
+        /* ...and applied in stream order by one vCPU. */
+        cb = mhMhVcpuBatch(&mh->vcpu[0]);
+        putLE32(cb->data, k);
+        for (unsigned int i = 0; i < k; i++)
+            putLE32(cb->data + 4 + 4 * i, i);
+        cb->len = 4 + 4 * k;
+        if (!hostCall(mh, 0, MH_MAILBOX_CMD_COMMIT, 0, error))
+            goto out;
+        off = win;
+        if (consumed)
+            *consumed = off;
+    }
+    if (off < len && !consumed) {
+        GError *err = g_error_new(MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_TRUNCATED,
+                                  _("MH stream truncated: it ends inside a record at "
+                                    "offset %zu (%zu bytes left)"), off, len - off);
+        hostFail(mh, err, error);
+        goto out;
+    }
+    ok = true;
+ out:
+    g_mutex_unlock(&mh->host_lock);
+    return ok;
+}
+
+bool
+mhMhRestoreFinish(MhMh *mh, GError **error)
+{
+    bool ok;
+
+    g_mutex_lock(&mh->host_lock);
+    ok = hostCheckStarted(mh, error) && hostCall(mh, 0, MH_MAILBOX_CMD_RESTORE_END, 0, error);
+    g_mutex_unlock(&mh->host_lock);
+    return ok;
+}
+
+bool
+mhMhSavePage(MhMh *mh, uint64_t gpa, uint32_t iteration, GByteArray *out, GError **error)
+{
+    MhMhVcpu *v = &mh->vcpu[0];
+    MhMailboxEnvelope *env = mhMhVcpuEnvelope(v);
+    const size_t meta = MH_TRANSPORT_RECORD_HEADER_SIZE + 8;
+    bool ok = false;
+
+    g_mutex_lock(&mh->host_lock);
+    if (!hostCheckStarted(mh, error))
+        goto out;
+    env->len = 4;
+    putLE32(env->data, iteration);
+    if (!hostCall(mh, 0, MH_MAILBOX_CMD_SAVE_PAGE, gpa, error))
+        goto out;
+    /* Reassemble the record: header + GPA, ciphertext, tag. */
+    g_byte_array_append(out, env->data, meta);
+    if (getLE32(env->data + 12))
+        g_byte_array_append(out, mhMhVcpuPage(v), MH_TRANSPORT_PAGE_SIZE);
+    g_byte_array_append(out, env->data + meta, MH_TRANSPORT_TAG_SIZE);
+    mh->next_seq++;
+    ok = true;
+ out:
+    g_mutex_unlock(&mh->host_lock);
+    return ok;
+}
+
+bool
+mhMhRestorePage(MhMh *mh, uint64_t gpa, const void *record, size_t len, GError **error)
+{
+    MhMhVcpu *v = &mh->vcpu[0];
+    MhMailboxEnvelope *env = mhMhVcpuEnvelope(v);
+    const uint8_t *r = record;
+    const size_t meta = MH_TRANSPORT_RECORD_HEADER_SIZE + 8;
+    bool ok = false;
+
+    g_mutex_lock(&mh->host_lock);
+    if (!hostCheckStarted(mh, error))
+        goto out;
+    if (len != meta + MH_TRANSPORT_TAG_SIZE &&
+        len != meta + MH_TRANSPORT_PAGE_SIZE + MH_TRANSPORT_TAG_SIZE) {
+        GError *err = g_error_new(MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_FORMAT,
+                                  _("a one-page MH record has %zu or %zu bytes, not %zu"),
+                                  meta + MH_TRANSPORT_TAG_SIZE,
+                                  meta + MH_TRANSPORT_PAGE_SIZE + MH_TRANSPORT_TAG_SIZE, len);
+        hostFail(mh, err, error);
+        goto out;
+    }
+    memcpy(env->data, r, meta);
+    memcpy(env->data + meta, r + len - MH_TRANSPORT_TAG_SIZE, MH_TRANSPORT_TAG_SIZE);
+    env->len = meta + MH_TRANSPORT_TAG_SIZE;
+    if (len > meta + MH_TRANSPORT_TAG_SIZE)
+        memcpy(mhMhVcpuPage(v), r + meta, MH_TRANSPORT_PAGE_SIZE);
+    ok = hostCall(mh, 0, MH_MAILBOX_CMD_RESTORE_PAGE, gpa, error);
+ out:
+    g_mutex_unlock(&mh->host_lock);
+    return ok;
+}
+
+void
+mhMhQuery(MhMh *mh, MhMhInfo *info)
+{
+    memset(info, 0, sizeof(*info));
+    g_mutex_lock(&mh->status_lock);
+    info->state = mh->state;
+    info->vcpus = mh->vcpus;
+    info->have_key = mh->have_key;
+    info->key_id = mh->key_id;
+    info->cipher = mh->cipher;
+    info->records_rejected = mh->records_rejected;
+    info->last_error = g_strdup(mh->last_error);
+    g_mutex_unlock(&mh->status_lock);
+    info->pages_saved = __atomic_load_n(&mh->pages_saved, __ATOMIC_RELAXED);
+    info->pages_restored = __atomic_load_n(&mh->pages_restored, __ATOMIC_RELAXED);
+    info->zero_pages = __atomic_load_n(&mh->zero_pages, __ATOMIC_RELAXED);
+}
+
+void
+mhMhInfoClear(MhMhInfo *info)
+{
+    g_clear_pointer(&info->last_error, g_free);
+}

@@ -1,0 +1,993 @@
+/* The MH page transport; see mh-transport.h and docs/migration-handler.md. */
+#include "mh/mh-transport.h"
+#include "util/mh-error.h"
+#include "util/mh-i18n.h"
+
+#include <string.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/kdf.h>
+#include <openssl/rand.h>
+
+#define MH_TRANSPORT_HELLO_MAGIC "MHH1"
+#define MH_TRANSPORT_VERSION 1
+#define MH_TRANSPORT_IV_SIZE 12
+
+#define INFO_PAGE_KEY "mirror-helper page key v1"
+#define INFO_CONFIRM_KEY "mirror-helper confirm key v1"
+#define INFO_PAGE_IV "mirror-helper page iv v1"
+#define CONFIRM_LABEL "mirror-helper confirm v1"
+
+typedef enum {
+    SESSION_NEW,        /* hello drawn, peer unknown */
+    SESSION_KEYED,      /* keys derived, peer not confirmed yet */
+    SESSION_READY,      /* pages may move */
+    SESSION_FINISHED,   /* final record sealed / committed */
+    SESSION_FAILED,     /* a record or confirmation was refused */
+} MhTransportSessionState;
+
+struct _MhTransportSession {
+    MhTransportRole role;
+    MhTransportCipher cipher;
+    uint32_t key_id;
+    uint8_t uuid[MH_TRANSPORT_UUID_SIZE];
+    uint8_t nonce[MH_TRANSPORT_NONCE_SIZE];
+    uint8_t hello[MH_TRANSPORT_HELLO_SIZE];
+    uint8_t transcript[32];
+
+    MhSecret *migration_key;
+    MhSecret *page_key;
+    MhSecret *confirm_key;
+    uint8_t iv_base[MH_TRANSPORT_IV_SIZE];
+    EVP_CIPHER *evp;
+
+    GMutex lock;                /* protects everything below */
+    MhTransportSessionState state;
+    uint64_t seq_next;          /* seal: next to hand out; open: next expected */
+    uint64_t chain_next;        /* seal: next sequence to enter the digest */
+    GHashTable *pending;        /* seal: seq -> digest of records done early */
+    uint8_t chain[32];          /* running digest over committed records */
+    uint32_t iteration;         /* open: iterations never go back */
+    uint64_t records;
+    uint64_t pages;
+    uint64_t zero_pages;
+};
+
+static const char *const cipherNames[MH_TRANSPORT_CIPHER_LAST] = {
+    [MH_TRANSPORT_CIPHER_AES_256_GCM] = "aes-256-gcm",
+    [MH_TRANSPORT_CIPHER_CHACHA20_POLY1305] = "chacha20-poly1305",
+};
+
+static const char *const cipherEvpNames[MH_TRANSPORT_CIPHER_LAST] = {
+    [MH_TRANSPORT_CIPHER_AES_256_GCM] = "AES-256-GCM",
+    [MH_TRANSPORT_CIPHER_CHACHA20_POLY1305] = "ChaCha20-Poly1305",
+};
+
+static const char *const roleNames[MH_TRANSPORT_ROLE_LAST] = {
+    [MH_TRANSPORT_ROLE_SOURCE] = "source",
+    [MH_TRANSPORT_ROLE_TARGET] = "target",
+};
+
+GQuark
+mhTransportErrorQuark(void)
+{
+    return g_quark_from_static_string("mirror-helper-transport-error-quark");
+}
+
+const char *
+mhTransportCipherTypeToString(MhTransportCipher cipher)
+{
+    return cipher < MH_TRANSPORT_CIPHER_LAST ? cipherNames[cipher] : NULL;
+}
+
+int
+mhTransportCipherTypeFromString(const char *name)
+{
+    for (size_t i = 0; name && i < MH_TRANSPORT_CIPHER_LAST; i++) {
+        if (g_ascii_strcasecmp(name, cipherNames[i]) == 0)
+            return i;
+    }
+    return -1;
+}
+
+const char *
+mhTransportRoleTypeToString(MhTransportRole role)
+{
+    return role < MH_TRANSPORT_ROLE_LAST ? roleNames[role] : NULL;
+}
+
+int
+mhTransportRoleTypeFromString(const char *name)
+{
+    for (size_t i = 0; name && i < MH_TRANSPORT_ROLE_LAST; i++) {
+        if (g_strcmp0(name, roleNames[i]) == 0)
+            return i;
+    }
+    return -1;
+}
+
+static void
+putLE16(uint8_t *p, uint16_t v)
+{
+    p[0] = v;
+    p[1] = v >> 8;
+}
+
+static void
+putLE32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = v >> (8 * i);
+}
+
+static void
+putLE64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = v >> (8 * i);
+}
+
+static uint16_t
+getLE16(const uint8_t *p)
+{
+    return p[0] | (uint16_t)p[1] << 8;
+}
+
+static uint32_t
+getLE32(const uint8_t *p)
+{
+    return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t
+getLE64(const uint8_t *p)
+{
+    return getLE32(p) | (uint64_t)getLE32(p + 4) << 32;
+}
+
+static void
+setCryptoError(GError **error, const char *what)
+{
+    g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_CRYPTO,
+                _("OpenSSL failed: %s"), what);
+}
+
+/* Mark the session failed; callers hold no lock. */
+static void
+sessionFail(MhTransportSession *session)
+{
+    g_mutex_lock(&session->lock);
+    session->state = SESSION_FAILED;
+    g_mutex_unlock(&session->lock);
+}
+
+MhTransportSession *
+mhTransportSessionNewWithNonce(MhTransportRole role,
+                               MhTransportCipher cipher,
+                               const MhSecret *key,
+                               uint32_t key_id,
+                               const uint8_t uuid[MH_TRANSPORT_UUID_SIZE],
+                               const uint8_t nonce[MH_TRANSPORT_NONCE_SIZE],
+                               GError **error)
+{
+    g_autoptr(MhTransportSession) s = NULL;
+
+    if (role >= MH_TRANSPORT_ROLE_LAST || cipher >= MH_TRANSPORT_CIPHER_LAST) {
+        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_STATE,
+                    _("invalid transport role %d or cipher %d"), role, cipher);
+        return NULL;
+    }
+    if (!key || key->len != MH_TRANSPORT_KEY_SIZE) {
+        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_KEY,
+                    _("migration key must be %d bytes, got %zu"),
+                    MH_TRANSPORT_KEY_SIZE, key ? key->len : 0);
+        return NULL;
+    }
+
+    s = g_new0(MhTransportSession, 1);
+    g_mutex_init(&s->lock);
+    s->role = role;
+    s->cipher = cipher;
+    s->key_id = key_id;
+    memcpy(s->uuid, uuid, MH_TRANSPORT_UUID_SIZE);
+    memcpy(s->nonce, nonce, MH_TRANSPORT_NONCE_SIZE);
+    s->migration_key = mhSecretNewFrom(key->data, key->len);
+    s->pending = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
+    s->state = SESSION_NEW;
+
+    if (!(s->evp = EVP_CIPHER_fetch(NULL, cipherEvpNames[cipher], NULL))) {
+        setCryptoError(error, cipherEvpNames[cipher]);
+        return NULL;
+    }
+
+    memcpy(s->hello, MH_TRANSPORT_HELLO_MAGIC, 4);
+    s->hello[4] = MH_TRANSPORT_VERSION;
+    s->hello[5] = role;
+    s->hello[6] = cipher;
+    s->hello[7] = 0;
+    memcpy(s->hello + 8, uuid, MH_TRANSPORT_UUID_SIZE);
+    putLE32(s->hello + 24, key_id);
+    memcpy(s->hello + 28, nonce, MH_TRANSPORT_NONCE_SIZE);
+    return g_steal_pointer(&s);
+}
+
+MhTransportSession *
+mhTransportSessionNew(MhTransportRole role,
+                      MhTransportCipher cipher,
+                      const MhSecret *key,
+                      uint32_t key_id,
+                      const uint8_t uuid[MH_TRANSPORT_UUID_SIZE],
+                      GError **error)
+{
+    uint8_t nonce[MH_TRANSPORT_NONCE_SIZE];
+
+    if (RAND_bytes(nonce, sizeof(nonce)) != 1) {
+        setCryptoError(error, "RAND_bytes");
+        return NULL;
+    }
+    return mhTransportSessionNewWithNonce(role, cipher, key, key_id, uuid, nonce, error);
+}
+
+void
+mhTransportSessionFree(MhTransportSession *session)
+{
+    if (!session)
+        return;
+    mhSecretFree(session->migration_key);
+    mhSecretFree(session->page_key);
+    mhSecretFree(session->confirm_key);
+    mhUtilWipe(session->iv_base, sizeof(session->iv_base));
+    EVP_CIPHER_free(session->evp);
+    if (session->pending)
+        g_hash_table_unref(session->pending);
+    g_mutex_clear(&session->lock);
+    g_free(session);
+}
+
+MhTransportRole
+mhTransportSessionRole(const MhTransportSession *session)
+{
+    return session->role;
+}
+
+void
+mhTransportSessionHello(MhTransportSession *session,
+                        uint8_t out[MH_TRANSPORT_HELLO_SIZE])
+{
+    memcpy(out, session->hello, MH_TRANSPORT_HELLO_SIZE);
+}
+
+/* HKDF-SHA256(migration key, salt = nonce_src || nonce_dst,
+ *             info = label || domain UUID) */
+static bool
+sessionDerive(MhTransportSession *session, const uint8_t *salt, const char *label,
+              uint8_t *out, size_t out_len, GError **error)
+{
+    EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+    EVP_KDF_CTX *kctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+    uint8_t info[64];
+    size_t label_len = strlen(label);
+    OSSL_PARAM params[5];
+    bool ok = false;
+
+    memcpy(info, label, label_len);
+    memcpy(info + label_len, session->uuid, MH_TRANSPORT_UUID_SIZE);
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0);
+    params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
+                                                  session->migration_key->data,
+                                                  session->migration_key->len);
+    params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)salt,
+                                                  2 * MH_TRANSPORT_NONCE_SIZE);
+    params[3] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info,
+                                                  label_len + MH_TRANSPORT_UUID_SIZE);
+    params[4] = OSSL_PARAM_construct_end();
+
+    if (kctx && EVP_KDF_derive(kctx, out, out_len, params) == 1)
+        ok = true;
+    else
+        setCryptoError(error, "HKDF-SHA256");
+    EVP_KDF_CTX_free(kctx);
+    EVP_KDF_free(kdf);
+    return ok;
+}
+
+static void
+sessionConfirmMac(MhTransportSession *session, MhTransportRole role, uint8_t out[32])
+{
+    uint8_t msg[sizeof(CONFIRM_LABEL) + 32];
+    unsigned int len = 32;
+
+    memcpy(msg, CONFIRM_LABEL, sizeof(CONFIRM_LABEL) - 1);
+    msg[sizeof(CONFIRM_LABEL) - 1] = role;
+    memcpy(msg + sizeof(CONFIRM_LABEL), session->transcript, 32);
+    HMAC(EVP_sha256(), session->confirm_key->data, session->confirm_key->len,
+         msg, sizeof(msg), out, &len);
+}
+
+bool
+mhTransportSessionPeerHello(MhTransportSession *session,
+                            const void *hello, size_t len,
+                            uint8_t confirm[MH_TRANSPORT_CONFIRM_SIZE],
+                            GError **error)
+{
+    const uint8_t *h = hello;
+    const uint8_t *src_hello, *dst_hello;
+    uint8_t salt[2 * MH_TRANSPORT_NONCE_SIZE];
+    uint8_t both[2 * MH_TRANSPORT_HELLO_SIZE];
+    uint32_t peer_key_id;
+    unsigned int dlen = 32;
+
+    if (session->state != SESSION_NEW) {
+        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_STATE,
+                    _("the session already received a peer hello"));
+        return false;
+    }
+    if (len != MH_TRANSPORT_HELLO_SIZE || memcmp(h, MH_TRANSPORT_HELLO_MAGIC, 4) != 0) {
+        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_FORMAT,
+                    _("peer hello is not an MH hello (%zu bytes)"), len);
+        return false;
+    }
+    if (h[4] != MH_TRANSPORT_VERSION) {
+        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_PEER,
+                    _("peer speaks MH transport version %u, this end version %u"),
+                    h[4], MH_TRANSPORT_VERSION);
+        return false;
+    }
+    if (h[5] >= MH_TRANSPORT_ROLE_LAST || h[5] == session->role) {
+        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_PEER,
+                    _("peer hello has role %u, expected the %s"), h[5],
+                    roleNames[session->role == MH_TRANSPORT_ROLE_SOURCE ?
+                              MH_TRANSPORT_ROLE_TARGET : MH_TRANSPORT_ROLE_SOURCE]);
+        return false;
+    }
+    if (h[6] != session->cipher) {
+        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_PEER,
+                    _("peer uses cipher '%s', this end '%s'"),
+                    h[6] < MH_TRANSPORT_CIPHER_LAST ? cipherNames[h[6]] : "?",
+                    cipherNames[session->cipher]);
+        return false;
+    }
+    if (memcmp(h + 8, session->uuid, MH_TRANSPORT_UUID_SIZE) != 0) {
+        g_autofree char *a = mhUtilFormatHex(h + 8, MH_TRANSPORT_UUID_SIZE);
+        g_autofree char *b = mhUtilFormatHex(session->uuid, MH_TRANSPORT_UUID_SIZE);
+        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_PEER,
+                    _("peer migrates domain %s, this end domain %s"), a, b);
+        return false;
+    }
+    peer_key_id = getLE32(h + 24);
+    if (peer_key_id != session->key_id) {
+        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_KEY,
+                    _("wrong migration key: peer holds key id 0x%08x, this end 0x%08x"),
+                    peer_key_id, session->key_id);
+        return false;
+    }
+
+    if (session->role == MH_TRANSPORT_ROLE_SOURCE) {
+        src_hello = session->hello;
+        dst_hello = h;
+    } else {
+        src_hello = h;
+        dst_hello = session->hello;
+    }
+    memcpy(salt, src_hello + 28, MH_TRANSPORT_NONCE_SIZE);
+    memcpy(salt + MH_TRANSPORT_NONCE_SIZE, dst_hello + 28, MH_TRANSPORT_NONCE_SIZE);
+    memcpy(both, src_hello, MH_TRANSPORT_HELLO_SIZE);
+    memcpy(both + MH_TRANSPORT_HELLO_SIZE, dst_hello, MH_TRANSPORT_HELLO_SIZE);
+    if (!EVP_Digest(both, sizeof(both), session->transcript, &dlen, EVP_sha256(), NULL)) {
+        setCryptoError(error, "SHA-256");
+        return false;
+    }
+
+    session->page_key = mhSecretNew(MH_TRANSPORT_KEY_SIZE);
+    session->confirm_key = mhSecretNew(32);
+    if (!sessionDerive(session, salt, INFO_PAGE_KEY, session->page_key->data,
+                       session->page_key->len, error) ||
+        !sessionDerive(session, salt, INFO_CONFIRM_KEY, session->confirm_key->data,
+                       session->confirm_key->len, error) ||
+        !sessionDerive(session, salt, INFO_PAGE_IV, session->iv_base,
+                       sizeof(session->iv_base), error))
+        return false;
+
+    /* The running digest starts from the transcript, so a final record
+     * cannot be carried over from another session. */
+    memcpy(session->chain, session->transcript, 32);
+    sessionConfirmMac(session, session->role, confirm);
+    session->state = SESSION_KEYED;
+    return true;
+}
+
+bool
+mhTransportSessionPeerConfirm(MhTransportSession *session,
+                              const void *confirm, size_t len,
+                              GError **error)
+{
+    uint8_t want[32];
+    MhTransportRole peer = session->role == MH_TRANSPORT_ROLE_SOURCE ?
+        MH_TRANSPORT_ROLE_TARGET : MH_TRANSPORT_ROLE_SOURCE;
+    bool ok;
+
+    if (session->state != SESSION_KEYED) {
+        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_STATE,
+                    _("key confirmation before the peer hello, or twice"));
+        return false;
+    }
+    sessionConfirmMac(session, peer, want);
+    ok = len == sizeof(want) && CRYPTO_memcmp(want, confirm, sizeof(want)) == 0;
+    mhUtilWipe(want, sizeof(want));
+    if (!ok) {
+        sessionFail(session);
+        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_KEY,
+                    _("key confirmation from the %s failed: it does not hold this "
+                      "domain's migration key (key id 0x%08x)"),
+                    roleNames[peer], session->key_id);
+        return false;
+    }
+    /* The migration key is no longer needed once the session keys exist. */
+    g_clear_pointer(&session->migration_key, mhSecretFree);
+    g_mutex_lock(&session->lock);
+    session->state = SESSION_READY;
+    g_mutex_unlock(&session->lock);
+    return true;
+}
+
+bool
+mhTransportSessionReady(const MhTransportSession *session)
+{
+    return session->state == SESSION_READY;
+}
+
+bool
+mhTransportSessionFailed(const MhTransportSession *session)
+{
+    return session->state == SESSION_FAILED;
+}
+
+void
+mhTransportSessionAbort(MhTransportSession *session)
+{
+    sessionFail(session);
+}
+
+void
+mhTransportSessionCounts(MhTransportSession *session,
+                         uint64_t *records, uint64_t *pages, uint64_t *zero_pages)
+{
+    g_mutex_lock(&session->lock);
+    if (records)
+        *records = session->records;
+    if (pages)
+        *pages = session->pages;
+    if (zero_pages)
+        *zero_pages = session->zero_pages;
+    g_mutex_unlock(&session->lock);
+}
+
+size_t
+mhTransportRecordSize(size_t npages, size_t nonzero)
+{
+    return MH_TRANSPORT_RECORD_HEADER_SIZE + 8 * npages +
+        MH_TRANSPORT_PAGE_SIZE * nonzero + MH_TRANSPORT_TAG_SIZE;
+}
+
+static void
+sessionIv(const MhTransportSession *session, uint64_t seq, uint8_t iv[MH_TRANSPORT_IV_SIZE])
+{
+    memcpy(iv, session->iv_base, MH_TRANSPORT_IV_SIZE);
+    for (int i = 0; i < 8; i++)
+        iv[MH_TRANSPORT_IV_SIZE - 1 - i] ^= (uint8_t)(seq >> (8 * i));
+}
+
+static bool
+pageIsZero(const void *page)
+{
+    const uint64_t *w = page;
+    uint64_t acc = 0;
+
+    /* Cheap early exit: random or live data differs in the first words. */
+    if (w[0] | w[1] | w[2] | w[3])
+        return false;
+    for (size_t i = 0; i < MH_TRANSPORT_PAGE_SIZE / 8; i++)
+        acc |= w[i];
+    return acc == 0;
+}
+
+static void
+recordDigest(const uint8_t *aad, size_t aad_len, const uint8_t *tag, uint8_t out[32])
+{
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned int len = 32;
+
+    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+    EVP_DigestUpdate(md, aad, aad_len);
+    EVP_DigestUpdate(md, tag, MH_TRANSPORT_TAG_SIZE);
+    EVP_DigestFinal_ex(md, out, &len);
+    EVP_MD_CTX_free(md);
+}
+
+/* chain = SHA-256(chain || record digest); caller holds the lock. */
+static void
+chainAdd(MhTransportSession *session, const uint8_t digest[32])
+{
+    uint8_t buf[64];
+    unsigned int len = 32;
+
+    memcpy(buf, session->chain, 32);
+    memcpy(buf + 32, digest, 32);
+    EVP_Digest(buf, sizeof(buf), session->chain, &len, EVP_sha256(), NULL);
+}
+
+/* Seal side: enter a record's digest in sequence order. */
+static void
+sealChain(MhTransportSession *session, uint64_t seq, const uint8_t digest[32])
+{
+    uint8_t *d;
+
+    g_mutex_lock(&session->lock);
+    if (seq != session->chain_next) {
+        uint64_t *key = g_new(uint64_t, 1);
+        *key = seq;
+        g_hash_table_insert(session->pending, key, g_memdup2(digest, 32));
+    } else {
+        chainAdd(session, digest);
+        session->chain_next++;
+        while ((d = g_hash_table_lookup(session->pending, &session->chain_next))) {
+            chainAdd(session, d);
+            g_hash_table_remove(session->pending, &session->chain_next);
+            session->chain_next++;
+        }
+    }
+    g_mutex_unlock(&session->lock);
+}
+
+static void
+recordHeader(uint8_t *h, MhTransportRecordType type, size_t npages,
+             uint32_t iteration, uint32_t ct_len, uint64_t seq)
+{
+    putLE32(h, MH_TRANSPORT_RECORD_MAGIC);
+    h[4] = type;
+    h[5] = 0;
+    putLE16(h + 6, npages);
+    putLE32(h + 8, iteration);
+    putLE32(h + 12, ct_len);
+    putLE64(h + 16, seq);
+}
+
+/* One AEAD operation; 'in' is a list of 'nin' segments of 'seg_len' bytes
+ * (pages are encrypted straight from guest memory, no gathering copy). */
+static bool
+sessionAead(MhTransportSession *session, bool enc, uint64_t seq,
+            const uint8_t *aad, size_t aad_len,
+            const void *const *in, size_t nin, size_t seg_len,
+            uint8_t *out, uint8_t *tag)
+{
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    uint8_t iv[MH_TRANSPORT_IV_SIZE];
+    int outl = 0;
+    bool ok = false;
+
+    sessionIv(session, seq, iv);
+    if (!ctx ||
+        EVP_CipherInit_ex2(ctx, session->evp, session->page_key->data, iv, enc, NULL) != 1)
+        goto cleanup;
+    if (aad_len && EVP_CipherUpdate(ctx, NULL, &outl, aad, aad_len) != 1)
+        goto cleanup;
+    for (size_t i = 0; i < nin && seg_len > 0; i++) {
+        if (EVP_CipherUpdate(ctx, out + i * seg_len, &outl, in[i], seg_len) != 1)
+            goto cleanup;
+    }
+    if (!enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG,
+                                    MH_TRANSPORT_TAG_SIZE, tag) != 1)
+        goto cleanup;
+    if (EVP_CipherFinal_ex(ctx, out + nin * seg_len, &outl) != 1)
+        goto cleanup;
+    if (enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG,
+                                   MH_TRANSPORT_TAG_SIZE, tag) != 1)
+        goto cleanup;
+    ok = true;
+ cleanup:
+    EVP_CIPHER_CTX_free(ctx);
+    return ok;
+}
+
+/* Hand out the next sequence number for sealing. */
+static bool
+sealReserve(MhTransportSession *session, size_t npages, size_t nzero,
+            bool final, uint64_t *seq, GError **error)
+{
+    bool ok = false;
+
+    g_mutex_lock(&session->lock);
+    if (session->state != SESSION_READY) {
+        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_STATE,
+                    session->state == SESSION_FAILED ?
+                    _("the MH session failed; no more records are sealed under its key") :
+                    session->state == SESSION_FINISHED ?
+                    _("the MH session already sealed its final record") :
+                    _("pages cannot move before both ends confirmed the key"));
+    } else if (final && session->chain_next != session->seq_next) {
+        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_STATE,
+                    _("cannot seal the final record: %" G_GUINT64_FORMAT
+                      " records are still being sealed"),
+                    session->seq_next - session->chain_next);
+    } else {
+        *seq = session->seq_next++;
+        if (final) {
+            session->state = SESSION_FINISHED;
+        } else {
+            session->records++;
+            session->pages += npages;
+            session->zero_pages += nzero;
+        }
+        ok = true;
+    }
+    g_mutex_unlock(&session->lock);
+    return ok;
+}
+
+bool
+mhTransportSealPages(MhTransportSession *session,
+                     const uint64_t *gpas, const void *const *pages, size_t n,
+                     uint32_t iteration,
+                     uint8_t *out, size_t out_size, size_t *out_len,
+                     GError **error)
+{
+    const void *nonzero[MH_TRANSPORT_MAX_BATCH];
+    size_t nnz = 0;
+    size_t aad_len = MH_TRANSPORT_RECORD_HEADER_SIZE + 8 * n;
+    size_t rec_len;
+    uint8_t digest[32];
+    uint64_t seq;
+
+    if (n == 0 || n > MH_TRANSPORT_MAX_BATCH) {
+        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_FORMAT,
+                    _("a record carries 1 to %d pages, not %zu"), MH_TRANSPORT_MAX_BATCH, n);
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (gpas[i] & (MH_TRANSPORT_PAGE_SIZE - 1)) {
+            g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_GPA,
+                        _("GPA 0x%" G_GINT64_MODIFIER "x is not page aligned"), gpas[i]);
+            return false;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        bool zero = pageIsZero(pages[i]);
+        putLE64(out + MH_TRANSPORT_RECORD_HEADER_SIZE + 8 * i,
+                gpas[i] | (zero ? MH_TRANSPORT_GPA_ZERO : 0));
+        if (!zero)
+            nonzero[nnz++] = pages[i];
+    }
+    rec_len = mhTransportRecordSize(n, nnz);
+    if (out_size < rec_len) {
+        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_FORMAT,
+                    _("record buffer of %zu bytes too small for %zu"), out_size, rec_len);
+        return false;
+    }
+
+    if (!sealReserve(session, n, n - nnz, false, &seq, error))
+        return false;
+    recordHeader(out, MH_TRANSPORT_RECORD_PAGES, n, iteration,
+                 nnz * MH_TRANSPORT_PAGE_SIZE, seq);
+    if (!sessionAead(session, true, seq, out, aad_len, nonzero, nnz,
+                     MH_TRANSPORT_PAGE_SIZE, out + aad_len, out + rec_len - MH_TRANSPORT_TAG_SIZE)) {
+        /* The sequence number is spent and the digest would stall: stop. */
+        sessionFail(session);
+        setCryptoError(error, cipherEvpNames[session->cipher]);
+        return false;
+    }
+    recordDigest(out, aad_len, out + rec_len - MH_TRANSPORT_TAG_SIZE, digest);
+    sealChain(session, seq, digest);
+    *out_len = rec_len;
+    return true;
+}
+
+bool
+mhTransportSealFinal(MhTransportSession *session,
+                     uint8_t *out, size_t out_size, size_t *out_len,
+                     GError **error)
+{
+    uint8_t payload[MH_TRANSPORT_FINAL_PAYLOAD_SIZE];
+    const void *in[1] = { payload };
+    size_t rec_len = mhTransportRecordSize(0, 0) + sizeof(payload);
+    uint64_t seq;
+
+    if (out_size < rec_len) {
+        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_FORMAT,
+                    _("record buffer of %zu bytes too small for %zu"), out_size, rec_len);
+        return false;
+    }
+    if (!sealReserve(session, 0, 0, true, &seq, error))
+        return false;
+    g_mutex_lock(&session->lock);
+    putLE64(payload, session->records);
+    putLE64(payload + 8, session->pages);
+    memcpy(payload + 16, session->chain, 32);
+    g_mutex_unlock(&session->lock);
+
+    recordHeader(out, MH_TRANSPORT_RECORD_FINAL, 0, 0, sizeof(payload), seq);
+    if (!sessionAead(session, true, seq, out, MH_TRANSPORT_RECORD_HEADER_SIZE, in, 1,
+                     sizeof(payload), out + MH_TRANSPORT_RECORD_HEADER_SIZE,
+                     out + rec_len - MH_TRANSPORT_TAG_SIZE)) {
+        sessionFail(session);
+        setCryptoError(error, cipherEvpNames[session->cipher]);
+        return false;
+    }
+    *out_len = rec_len;
+    return true;
+}
+
+bool
+mhTransportRecordFrame(const void *buf, size_t avail,
+                       size_t *record_len, size_t *need, GError **error)
+{
+    const uint8_t *h = buf;
+    size_t npages;
+
+    *need = 0;
+    if (avail < MH_TRANSPORT_RECORD_HEADER_SIZE) {
+        *need = MH_TRANSPORT_RECORD_HEADER_SIZE - avail;
+        return false;
+    }
+    npages = getLE16(h + 6);
+    if (getLE32(h) != MH_TRANSPORT_RECORD_MAGIC || npages > MH_TRANSPORT_MAX_BATCH ||
+        getLE32(h + 12) > MH_TRANSPORT_PAGE_SIZE * MH_TRANSPORT_MAX_BATCH) {
+        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_FORMAT,
+                    _("malformed MH record header (magic 0x%08x, %zu pages, %u bytes)"),
+                    getLE32(h), npages, getLE32(h + 12));
+        return false;
+    }
+    *record_len = MH_TRANSPORT_RECORD_HEADER_SIZE + 8 * npages + getLE32(h + 12) +
+        MH_TRANSPORT_TAG_SIZE;
+    return true;
+}
+
+bool
+mhTransportRecordPeek(const void *record, size_t len,
+                      MhTransportRecordType *type, uint64_t *seq, size_t *npages)
+{
+    const uint8_t *h = record;
+
+    if (len < MH_TRANSPORT_RECORD_HEADER_SIZE)
+        return false;
+    if (type)
+        *type = h[4];
+    if (seq)
+        *seq = getLE64(h + 16);
+    if (npages)
+        *npages = getLE16(h + 6);
+    return true;
+}
+
+bool
+mhTransportOpenVerify(MhTransportSession *session,
+                      const void *record, size_t len,
+                      const uint64_t *expect_gpas, size_t n_expect,
+                      uint8_t *plain, MhTransportOpened *opened,
+                      GError **error)
+{
+    const uint8_t *h = record;
+    size_t npages, ct_len, aad_len, nzero = 0;
+    const void *in[1];
+    MhTransportSessionState state;
+
+    g_mutex_lock(&session->lock);
+    state = session->state;
+    g_mutex_unlock(&session->lock);
+    if (state != SESSION_READY) {
+        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_STATE,
+                    state == SESSION_FAILED ?
+                    _("the MH session failed; no more records are accepted") :
+                    state == SESSION_FINISHED ?
+                    _("record after the final record") :
+                    _("pages cannot move before both ends confirmed the key"));
+        return false;
+    }
+
+    /* Framing first: only the two length fields are read before the tag,
+     * and only to find the tag. */
+    if (len < MH_TRANSPORT_RECORD_HEADER_SIZE + MH_TRANSPORT_TAG_SIZE) {
+        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_FORMAT,
+                    _("MH record of %zu bytes is shorter than a header and tag"), len);
+        goto fail;
+    }
+    npages = getLE16(h + 6);
+    ct_len = getLE32(h + 12);
+    aad_len = MH_TRANSPORT_RECORD_HEADER_SIZE + 8 * npages;
+    if (npages > MH_TRANSPORT_MAX_BATCH ||
+        ct_len > MH_TRANSPORT_PAGE_SIZE * MH_TRANSPORT_MAX_BATCH ||
+        aad_len + ct_len + MH_TRANSPORT_TAG_SIZE != len) {
+        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_FORMAT,
+                    _("MH record length %zu does not match its header (%zu pages, "
+                      "%zu bytes of ciphertext)"), len, npages, ct_len);
+        goto fail;
+    }
+
+    in[0] = h + aad_len;
+    if (!sessionAead(session, false, getLE64(h + 16), h, aad_len, in, 1, ct_len,
+                     plain, (uint8_t *)h + len - MH_TRANSPORT_TAG_SIZE)) {
+        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_TAG,
+                    _("MH record authentication failed (claimed sequence %" G_GUINT64_FORMAT
+                      ", %zu pages): the tag does not verify"), getLE64(h + 16), npages);
+        goto fail;
+    }
+
+    /* Authentic from here on; what is left are checks against a sender
+     * that seals nonsense and against the host's restore request. */
+    memset(opened, 0, sizeof(*opened));
+    opened->type = h[4];
+    opened->iteration = getLE32(h + 8);
+    opened->seq = getLE64(h + 16);
+    opened->npages = npages;
+    opened->plain = plain;
+    opened->plain_len = ct_len;
+    if (getLE32(h) != MH_TRANSPORT_RECORD_MAGIC || h[5] != 0 ||
+        (opened->type != MH_TRANSPORT_RECORD_PAGES && opened->type != MH_TRANSPORT_RECORD_FINAL) ||
+        (opened->type == MH_TRANSPORT_RECORD_PAGES && npages == 0) ||
+        (opened->type == MH_TRANSPORT_RECORD_FINAL &&
+         (npages != 0 || ct_len != MH_TRANSPORT_FINAL_PAYLOAD_SIZE))) {
+        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_FORMAT,
+                    _("authentic MH record %" G_GUINT64_FORMAT " has an invalid header "
+                      "(type %u, flags 0x%x, %zu pages)"), opened->seq, h[4], h[5], npages);
+        goto fail;
+    }
+    for (size_t i = 0; i < npages; i++) {
+        uint64_t g = getLE64(h + MH_TRANSPORT_RECORD_HEADER_SIZE + 8 * i);
+        opened->zero[i] = g & MH_TRANSPORT_GPA_ZERO;
+        opened->gpas[i] = g & ~MH_TRANSPORT_GPA_ZERO;
+        nzero += opened->zero[i];
+        if (opened->gpas[i] & (MH_TRANSPORT_PAGE_SIZE - 1)) {
+            g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_GPA,
+                        _("record %" G_GUINT64_FORMAT " names unaligned GPA 0x%"
+                          G_GINT64_MODIFIER "x"), opened->seq, opened->gpas[i]);
+            goto fail;
+        }
+    }
+    if (opened->type == MH_TRANSPORT_RECORD_PAGES &&
+        ct_len != (npages - nzero) * MH_TRANSPORT_PAGE_SIZE) {
+        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_FORMAT,
+                    _("record %" G_GUINT64_FORMAT ": %zu bytes of ciphertext for %zu "
+                      "non-zero pages"), opened->seq, ct_len, npages - nzero);
+        goto fail;
+    }
+    if (expect_gpas) {
+        if (n_expect != npages) {
+            g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_GPA,
+                        _("record %" G_GUINT64_FORMAT " carries %zu pages, the restore "
+                          "request names %zu"), opened->seq, npages, n_expect);
+            goto fail;
+        }
+        for (size_t i = 0; i < npages; i++) {
+            if (expect_gpas[i] != opened->gpas[i]) {
+                g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_GPA,
+                            _("record %" G_GUINT64_FORMAT " is bound to GPA 0x%"
+                              G_GINT64_MODIFIER "x, refusing to restore it at GPA 0x%"
+                              G_GINT64_MODIFIER "x"),
+                            opened->seq, opened->gpas[i], expect_gpas[i]);
+                goto fail;
+            }
+        }
+    }
+    recordDigest(h, aad_len, h + len - MH_TRANSPORT_TAG_SIZE, opened->digest);
+    return true;
+
+ fail:
+    sessionFail(session);
+    return false;
+}
+
+static bool
+openFinal(MhTransportSession *session, const MhTransportOpened *opened, GError **error)
+{
+    uint64_t records = getLE64(opened->plain);
+    uint64_t pages = getLE64(opened->plain + 8);
+
+    if (records != session->records || pages != session->pages) {
+        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_COUNT,
+                    _("final record counts %" G_GUINT64_FORMAT " records / %"
+                      G_GUINT64_FORMAT " pages, this end committed %" G_GUINT64_FORMAT
+                      " / %" G_GUINT64_FORMAT),
+                    records, pages, session->records, session->pages);
+        return false;
+    }
+    if (CRYPTO_memcmp(opened->plain + 16, session->chain, 32) != 0) {
+        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_DIGEST,
+                    _("final record digest does not match the %" G_GUINT64_FORMAT
+                      " records committed"), session->records);
+        return false;
+    }
+    return true;
+}
+
+bool
+mhTransportOpenCommit(MhTransportSession *session,
+                      const MhTransportOpened *opened,
+                      GError **error)
+{
+    bool ok = false;
+    size_t nzero = 0;
+
+    g_mutex_lock(&session->lock);
+    if (session->state != SESSION_READY) {
+        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_STATE,
+                    session->state == SESSION_FINISHED ?
+                    _("record after the final record") :
+                    _("the MH session failed; no more records are accepted"));
+        goto out;
+    }
+    if (opened->seq < session->seq_next) {
+        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_SEQUENCE,
+                    _("replayed MH record: sequence %" G_GUINT64_FORMAT " was already "
+                      "accepted (expected %" G_GUINT64_FORMAT ")"),
+                    opened->seq, session->seq_next);
+        goto out;
+    }
+    if (opened->seq > session->seq_next) {
+        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_SEQUENCE,
+                    _("MH record out of order: got sequence %" G_GUINT64_FORMAT
+                      ", expected %" G_GUINT64_FORMAT " (records dropped or reordered)"),
+                    opened->seq, session->seq_next);
+        goto out;
+    }
+    if (opened->type == MH_TRANSPORT_RECORD_FINAL) {
+        if (!openFinal(session, opened, error))
+            goto out;
+        session->seq_next++;
+        session->state = SESSION_FINISHED;
+        ok = true;
+        goto out;
+    }
+    if (opened->iteration < session->iteration) {
+        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_SEQUENCE,
+                    _("MH record %" G_GUINT64_FORMAT " belongs to iteration %u after "
+                      "iteration %u"), opened->seq, opened->iteration, session->iteration);
+        goto out;
+    }
+    for (size_t i = 0; i < opened->npages; i++)
+        nzero += opened->zero[i];
+    session->iteration = opened->iteration;
+    session->seq_next++;
+    session->records++;
+    session->pages += opened->npages;
+    session->zero_pages += nzero;
+    chainAdd(session, opened->digest);
+    ok = true;
+
+ out:
+    if (!ok)
+        session->state = SESSION_FAILED;
+    g_mutex_unlock(&session->lock);
+    return ok;
+}
+
+bool
+mhTransportOpen(MhTransportSession *session,
+                const void *record, size_t len,
+                const uint64_t *expect_gpas, size_t n_expect,
+                uint8_t *plain, MhTransportOpened *opened,
+                GError **error)
+{
+    return mhTransportOpenVerify(session, record, len, expect_gpas, n_expect,
+                                 plain, opened, error) &&
+        mhTransportOpenCommit(session, opened, error);
+}
+
+bool
+mhTransportOpenEnd(MhTransportSession *session, GError **error)
+{
+    bool ok;
+
+    g_mutex_lock(&session->lock);
+    ok = session->state == SESSION_FINISHED;
+    if (session->state == SESSION_FAILED)
+        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_STATE,
+                    _("the MH session failed earlier: the stream was not accepted"));
+    else if (!ok)
+        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_TRUNCATED,
+                    _("MH stream truncated: it ended after %" G_GUINT64_FORMAT
+                      " records (%" G_GUINT64_FORMAT " pages) without the final record"),
+                    session->records, session->pages);
+    g_mutex_unlock(&session->lock);
+    return ok;
+}

@@ -1,0 +1,654 @@
+/* The MH vCPUs: the code that, on real hardware, runs inside the mirror VM
+ * (OVMF's migration handler). It alone holds the migration key, the
+ * session keys and plaintext; it talks to the host only through its
+ * mailbox. */
+#include "mh/mh-handler-priv.h"
+#include "sev/mh-sev-secret.h"
+#include "util/mh-error.h"
+#include "util/mh-i18n.h"
+
+#include <string.h>
+
+typedef struct {
+    GMutex lock;                /* held while verifying into / committing from */
+    bool staged;
+    uint8_t *plain;             /* MH_TRANSPORT_MAX_BATCH pages */
+    MhTransportOpened opened;
+} MhMhStaging;
+
+struct _MhMhPrivate {
+    MhGuestRam ram;
+    MhTransportCipher cipher;
+    uint8_t uuid[MH_TRANSPORT_UUID_SIZE];
+    unsigned int vcpus;
+
+    GMutex lock;                /* key and session pointer */
+    MhSecret *key;
+    uint32_t key_id;
+    MhTransportSession *session;
+    MhMhStaging *staging;       /* one per vCPU */
+    /* Target: one bit per page of guest RAM restored in this session, so
+     * that a host which leaves pages out is caught at the final record. */
+    uint8_t *coverage;
+    uint64_t coverage_pages;
+    uint64_t covered;
+};
+
+typedef bool (*MhMhVcpuCommandFunc)(MhMhVcpu *v, MhMhPrivate *priv, GError **error);
+
+MhMhPrivate *
+mhMhPrivateNew(const MhGuestRam *ram, unsigned int vcpus, MhTransportCipher cipher,
+               const uint8_t uuid[MH_TRANSPORT_UUID_SIZE])
+{
+    MhMhPrivate *priv = g_new0(MhMhPrivate, 1);
+
+    priv->ram = *ram;
+    priv->cipher = cipher;
+    memcpy(priv->uuid, uuid, MH_TRANSPORT_UUID_SIZE);
+    priv->vcpus = vcpus;
+    g_mutex_init(&priv->lock);
+    priv->staging = g_new0(MhMhStaging, vcpus);
+    for (unsigned int i = 0; i < vcpus; i++) {
+        g_mutex_init(&priv->staging[i].lock);
+        priv->staging[i].plain = g_malloc(MH_TRANSPORT_PAGE_SIZE * MH_TRANSPORT_MAX_BATCH);
+    }
+    return priv;
+}
+
+/* Bit index of a page over all RAM regions; the caller checked the GPA
+ * is mapped. */
+static uint64_t
+pageIndex(const MhGuestRam *ram, uint64_t gpa)
+{
+    uint64_t base = 0;
+
+    for (size_t i = 0; i < ram->nregions; i++) {
+        const MhGuestRamRegion *r = &ram->regions[i];
+        if (gpa >= r->gpa && gpa - r->gpa < r->size)
+            return base + (gpa - r->gpa) / MH_TRANSPORT_PAGE_SIZE;
+        base += r->size / MH_TRANSPORT_PAGE_SIZE;
+    }
+    g_assert_not_reached();
+}
+
+static uint64_t
+pageGpa(const MhGuestRam *ram, uint64_t index)
+{
+    for (size_t i = 0; i < ram->nregions; i++) {
+        uint64_t n = ram->regions[i].size / MH_TRANSPORT_PAGE_SIZE;
+        if (index < n)
+            return ram->regions[i].gpa + index * MH_TRANSPORT_PAGE_SIZE;
+        index -= n;
+    }
+    return 0;
+}
+
+static void
+privateDropSession(MhMhPrivate *priv)
+{
+    g_clear_pointer(&priv->session, mhTransportSessionFree);
+    g_clear_pointer(&priv->coverage, g_free);
+    priv->coverage_pages = priv->covered = 0;
+    for (unsigned int i = 0; i < priv->vcpus; i++) {
+        MhMhStaging *st = &priv->staging[i];
+        g_mutex_lock(&st->lock);
+        if (st->staged || st->opened.npages)
+            mhUtilWipe(st->plain, MH_TRANSPORT_PAGE_SIZE * MH_TRANSPORT_MAX_BATCH);
+        st->staged = false;
+        memset(&st->opened, 0, sizeof(st->opened));
+        g_mutex_unlock(&st->lock);
+    }
+}
+
+void
+mhMhPrivateWipe(MhMhPrivate *priv)
+{
+    g_mutex_lock(&priv->lock);
+    privateDropSession(priv);
+    g_clear_pointer(&priv->key, mhSecretFree);
+    priv->key_id = 0;
+    g_mutex_unlock(&priv->lock);
+}
+
+void
+mhMhPrivateFree(MhMhPrivate *priv)
+{
+    if (!priv)
+        return;
+    mhMhPrivateWipe(priv);
+    for (unsigned int i = 0; i < priv->vcpus; i++) {
+        mhUtilWipe(priv->staging[i].plain, MH_TRANSPORT_PAGE_SIZE * MH_TRANSPORT_MAX_BATCH);
+        g_free(priv->staging[i].plain);
+        g_mutex_clear(&priv->staging[i].lock);
+    }
+    g_free(priv->staging);
+    g_mutex_clear(&priv->lock);
+    g_free(priv);
+}
+
+static void
+putLE32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = v >> (8 * i);
+}
+
+static uint32_t
+getLE32(const uint8_t *p)
+{
+    return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t
+getLE64(const uint8_t *p)
+{
+    return getLE32(p) | (uint64_t)getLE32(p + 4) << 32;
+}
+
+/* The session, if the handshake got that far; the pointer only changes
+ * under SESSION_HELLO / RESET, which the host issues alone. */
+static MhTransportSession *
+vcpuSession(MhMhPrivate *priv, MhTransportRole role, GError **error)
+{
+    MhTransportSession *s;
+
+    g_mutex_lock(&priv->lock);
+    s = priv->session;
+    g_mutex_unlock(&priv->lock);
+    if (!s) {
+        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_STATE,
+                    _("no MH session: run the session handshake first"));
+        return NULL;
+    }
+    if (mhTransportSessionRole(s) != role) {
+        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_STATE,
+                    _("this MH session is the migration %s; the command needs the %s"),
+                    mhTransportRoleTypeToString(mhTransportSessionRole(s)),
+                    mhTransportRoleTypeToString(role));
+        return NULL;
+    }
+    return s;
+}
+
+static bool
+vcpuInit(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
+{
+    MhMailboxParams *p = mhMhVcpuParams(v);
+    MhMailboxEnvelope *env = mhMhVcpuEnvelope(v);
+    uint64_t area = env->len >= 8 ? getLE64(env->data) : 0;
+    const uint8_t *hdr;
+    uint64_t want;
+    g_autoptr(MhSecret) key = NULL;
+    uint32_t key_id = 0;
+
+    if (area < MH_SEV_SECRET_HEADER_SIZE ||
+        !(hdr = mhGuestRamTranslate(&priv->ram, p->gpa, MH_SEV_SECRET_HEADER_SIZE))) {
+        g_set_error(error, MH_ERROR, MH_ERROR_INVALID,
+                    _("no secret area: GPA 0x%" G_GINT64_MODIFIER "x (size %"
+                      G_GUINT64_FORMAT ") is not in guest RAM"), (guint64)p->gpa, area);
+        return false;
+    }
+    /* Hand the parser the whole secret area (as far as it is mapped): the
+     * table's own length fields are the parser's to check against it. */
+    want = area;
+    while (want > MH_SEV_SECRET_HEADER_SIZE && !mhGuestRamTranslate(&priv->ram, p->gpa, want))
+        want -= MIN(want - MH_SEV_SECRET_HEADER_SIZE, (uint64_t)4096);
+    if (!mhSevMigrationKeyFind(hdr, want, &key, &key_id, error))
+        return false;
+
+    g_mutex_lock(&priv->lock);
+    privateDropSession(priv);
+    mhSecretFree(priv->key);
+    priv->key = g_steal_pointer(&key);
+    priv->key_id = key_id;
+    g_mutex_unlock(&priv->lock);
+    env->len = 4;
+    putLE32(env->data, key_id);
+    return true;
+}
+
+static bool
+vcpuReset(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
+{
+    g_mutex_lock(&priv->lock);
+    privateDropSession(priv);
+    g_mutex_unlock(&priv->lock);
+    return true;
+}
+
+static bool
+vcpuSessionHello(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
+{
+    MhMailboxParams *p = mhMhVcpuParams(v);
+    MhMailboxEnvelope *env = mhMhVcpuEnvelope(v);
+    MhTransportSession *s;
+    bool ok = false;
+
+    if (p->gpa >= MH_TRANSPORT_ROLE_LAST) {
+        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_FORMAT,
+                    _("unknown migration role %" G_GUINT64_FORMAT), (guint64)p->gpa);
+        return false;
+    }
+    g_mutex_lock(&priv->lock);
+    privateDropSession(priv);
+    if (!priv->key) {
+        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_STATE,
+                    _("the MH has no migration key (INIT did not succeed)"));
+    } else if ((s = mhTransportSessionNew(p->gpa, priv->cipher, priv->key, priv->key_id,
+                                          priv->uuid, error))) {
+        priv->session = s;
+        if (p->gpa == MH_TRANSPORT_ROLE_TARGET) {
+            priv->coverage_pages = mhGuestRamSize(&priv->ram) / MH_TRANSPORT_PAGE_SIZE;
+            priv->coverage = g_malloc0((priv->coverage_pages + 7) / 8);
+        }
+        mhTransportSessionHello(s, env->data);
+        env->len = MH_TRANSPORT_HELLO_SIZE;
+        ok = true;
+    }
+    g_mutex_unlock(&priv->lock);
+    return ok;
+}
+
+static bool
+vcpuSessionPeer(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
+{
+    MhMailboxEnvelope *env = mhMhVcpuEnvelope(v);
+    uint8_t confirm[MH_TRANSPORT_CONFIRM_SIZE];
+    MhTransportSession *s;
+
+    g_mutex_lock(&priv->lock);
+    s = priv->session;
+    g_mutex_unlock(&priv->lock);
+    if (!s) {
+        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_STATE,
+                    _("no MH session: run the session handshake first"));
+        return false;
+    }
+    if (!mhTransportSessionPeerHello(s, env->data, MIN(env->len, MH_MAILBOX_ENVELOPE_MAX),
+                                     confirm, error))
+        return false;
+    memcpy(env->data, confirm, sizeof(confirm));
+    env->len = sizeof(confirm);
+    return true;
+}
+
+static bool
+vcpuSessionConfirm(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
+{
+    MhMailboxEnvelope *env = mhMhVcpuEnvelope(v);
+    MhTransportSession *s;
+
+    g_mutex_lock(&priv->lock);
+    s = priv->session;
+    g_mutex_unlock(&priv->lock);
+    if (!s) {
+        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_STATE,
+                    _("no MH session: run the session handshake first"));
+        return false;
+    }
+    return mhTransportSessionPeerConfirm(s, env->data, MIN(env->len, MH_MAILBOX_ENVELOPE_MAX),
+                                         error);
+}
+
+/* Seal 'n' pages into 'out'; the GPAs are copied first since 'out' may be
+ * the very batch area they came in. */
+static bool
+vcpuSeal(MhMhVcpu *v, MhMhPrivate *priv, const uint8_t *gpa_le, size_t n, uint32_t iteration,
+         uint8_t *out, size_t out_size, size_t *out_len, GError **error)
+{
+    MhTransportSession *s = vcpuSession(priv, MH_TRANSPORT_ROLE_SOURCE, error);
+    uint64_t gpas[MH_TRANSPORT_MAX_BATCH];
+    const void *pages[MH_TRANSPORT_MAX_BATCH];
+    guint64 nzero = 0;
+
+    if (!s)
+        return false;
+    if (n == 0 || n > MH_TRANSPORT_MAX_BATCH) {
+        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_FORMAT,
+                    _("a batch holds 1 to %d pages, not %zu"), MH_TRANSPORT_MAX_BATCH, n);
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        gpas[i] = getLE64(gpa_le + 8 * i);
+        if (!(pages[i] = mhGuestRamTranslate(&priv->ram, gpas[i], MH_TRANSPORT_PAGE_SIZE))) {
+            g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_GPA,
+                        _("cannot save GPA 0x%" G_GINT64_MODIFIER "x: not in guest RAM"),
+                        gpas[i]);
+            return false;
+        }
+    }
+    if (!mhTransportSealPages(s, gpas, pages, n, iteration, out, out_size, out_len, error))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        nzero += out[MH_TRANSPORT_RECORD_HEADER_SIZE + 8 * i] & MH_TRANSPORT_GPA_ZERO;
+    __atomic_fetch_add(&v->mh->pages_saved, n, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&v->mh->zero_pages, nzero, __ATOMIC_RELAXED);
+    return true;
+}
+
+static bool
+vcpuSaveBatch(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
+{
+    MhMailboxBatch *b = mhMhVcpuBatch(v);
+    uint8_t gpa_le[8 * MH_TRANSPORT_MAX_BATCH];
+    uint32_t n = getLE32(b->data + 4);
+    size_t len = 0;
+
+    if (n > MH_TRANSPORT_MAX_BATCH || b->len != 8 + 8 * n) {
+        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_FORMAT,
+                    _("malformed SAVE_BATCH request (%u pages in %u bytes)"), n, b->len);
+        return false;
+    }
+    memcpy(gpa_le, b->data + 8, 8 * n);
+    if (!vcpuSeal(v, priv, gpa_le, n, getLE32(b->data), b->data, sizeof(b->data), &len, error))
+        return false;
+    b->len = len;
+    return true;
+}
+
+static bool
+vcpuSavePage(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
+{
+    MhMailboxParams *p = mhMhVcpuParams(v);
+    MhMailboxEnvelope *env = mhMhVcpuEnvelope(v);
+    uint8_t rec[MH_TRANSPORT_RECORD_HEADER_SIZE + 8 + MH_TRANSPORT_PAGE_SIZE + MH_TRANSPORT_TAG_SIZE];
+    uint8_t gpa_le[8];
+    size_t len = 0, ct;
+    uint32_t iteration = env->len >= 4 ? getLE32(env->data) : 0;
+
+    for (int i = 0; i < 8; i++)
+        gpa_le[i] = p->gpa >> (8 * i);
+    if (!vcpuSeal(v, priv, gpa_le, 1, iteration, rec, sizeof(rec), &len, error))
+        return false;
+    /* RFC split: ciphertext in the page buffer, the rest in the envelope. */
+    ct = len - (MH_TRANSPORT_RECORD_HEADER_SIZE + 8 + MH_TRANSPORT_TAG_SIZE);
+    memcpy(mhMhVcpuPage(v), rec + MH_TRANSPORT_RECORD_HEADER_SIZE + 8, ct);
+    memcpy(env->data, rec, MH_TRANSPORT_RECORD_HEADER_SIZE + 8);
+    memcpy(env->data + MH_TRANSPORT_RECORD_HEADER_SIZE + 8, rec + len - MH_TRANSPORT_TAG_SIZE,
+           MH_TRANSPORT_TAG_SIZE);
+    env->len = MH_TRANSPORT_RECORD_HEADER_SIZE + 8 + MH_TRANSPORT_TAG_SIZE;
+    return true;
+}
+
+static bool
+vcpuSaveFinal(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
+{
+    MhMailboxBatch *b = mhMhVcpuBatch(v);
+    MhTransportSession *s = vcpuSession(priv, MH_TRANSPORT_ROLE_SOURCE, error);
+    size_t len = 0;
+
+    if (!s || !mhTransportSealFinal(s, b->data, sizeof(b->data), &len, error))
+        return false;
+    b->len = len;
+    return true;
+}
+
+/* Verify a record into this vCPU's staging; nothing reaches guest RAM. */
+static bool
+vcpuStage(MhMhVcpu *v, MhMhPrivate *priv, const uint8_t *rec, size_t len,
+          const uint64_t *expect, size_t nexpect, GError **error)
+{
+    MhTransportSession *s = vcpuSession(priv, MH_TRANSPORT_ROLE_TARGET, error);
+    MhMhStaging *st = &priv->staging[v->index];
+    bool ok = false;
+
+    if (!s)
+        return false;
+    g_mutex_lock(&st->lock);
+    st->staged = false;
+    if (!mhTransportOpenVerify(s, rec, len, expect, nexpect, st->plain, &st->opened, error))
+        goto out;
+    for (size_t i = 0; i < st->opened.npages; i++) {
+        if (!mhGuestRamTranslate(&priv->ram, st->opened.gpas[i], MH_TRANSPORT_PAGE_SIZE)) {
+            g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_GPA,
+                        _("record %" G_GUINT64_FORMAT " names GPA 0x%" G_GINT64_MODIFIER
+                          "x, outside this guest's RAM"), st->opened.seq, st->opened.gpas[i]);
+            mhTransportSessionAbort(s);
+            goto out;
+        }
+    }
+    st->staged = true;
+    ok = true;
+ out:
+    g_mutex_unlock(&st->lock);
+    return ok;
+}
+
+/* Apply one staged record: sequence and digest checks first, then the
+ * only writes the MH ever makes to guest RAM. */
+static bool
+vcpuCommitOne(MhMhVcpu *v, MhMhPrivate *priv, MhTransportSession *s, unsigned int slot,
+              bool *final, GError **error)
+{
+    MhMhStaging *st = &priv->staging[slot];
+    const MhTransportOpened *op = &st->opened;
+    const uint8_t *src;
+    guint64 nzero = 0;
+    bool ok = false;
+
+    g_mutex_lock(&st->lock);
+    if (!st->staged) {
+        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_STATE,
+                    _("COMMIT names MH vCPU %u, which holds no verified record"), slot);
+        mhTransportSessionAbort(s);
+        goto out;
+    }
+    st->staged = false;
+    if (!mhTransportOpenCommit(s, op, error))
+        goto out;
+    *final = op->type == MH_TRANSPORT_RECORD_FINAL;
+    if (*final && priv->covered != priv->coverage_pages) {
+        uint64_t first = 0;
+        while (priv->coverage[first / 8] & (1u << (first % 8)))
+            first++;
+        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_COUNT,
+                    _("incomplete migration: %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
+                      " pages of guest RAM were never restored (the first at GPA 0x%"
+                      G_GINT64_MODIFIER "x)"),
+                    priv->coverage_pages - priv->covered, priv->coverage_pages,
+                    pageGpa(&priv->ram, first));
+        mhTransportSessionAbort(s);
+        goto out;
+    }
+    src = op->plain;
+    for (size_t i = 0; i < op->npages; i++) {
+        uint8_t *dst = mhGuestRamTranslate(&priv->ram, op->gpas[i], MH_TRANSPORT_PAGE_SIZE);
+        uint64_t idx = pageIndex(&priv->ram, op->gpas[i]);
+
+        if (!(priv->coverage[idx / 8] & (1u << (idx % 8)))) {
+            priv->coverage[idx / 8] |= 1u << (idx % 8);
+            priv->covered++;
+        }
+        if (op->zero[i]) {
+            memset(dst, 0, MH_TRANSPORT_PAGE_SIZE);
+            nzero++;
+        } else {
+            memcpy(dst, src, MH_TRANSPORT_PAGE_SIZE);
+            src += MH_TRANSPORT_PAGE_SIZE;
+        }
+    }
+    __atomic_fetch_add(&v->mh->pages_restored, op->npages, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&v->mh->zero_pages, nzero, __ATOMIC_RELAXED);
+    ok = true;
+ out:
+    g_mutex_unlock(&st->lock);
+    return ok;
+}
+
+static bool
+vcpuRestoreBatch(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
+{
+    MhMailboxBatch *b = mhMhVcpuBatch(v);
+
+    return vcpuStage(v, priv, b->data, MIN(b->len, sizeof(b->data)), NULL, 0, error);
+}
+
+static bool
+vcpuCommit(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
+{
+    MhMailboxBatch *b = mhMhVcpuBatch(v);
+    MhMailboxEnvelope *env = mhMhVcpuEnvelope(v);
+    MhTransportSession *s = vcpuSession(priv, MH_TRANSPORT_ROLE_TARGET, error);
+    uint32_t n = getLE32(b->data);
+    bool final = false;
+
+    if (!s)
+        return false;
+    if (n > priv->vcpus || b->len != 4 + 4 * n) {
+        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_FORMAT,
+                    _("malformed COMMIT request (%u slots in %u bytes)"), n, b->len);
+        return false;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t slot = getLE32(b->data + 4 + 4 * i);
+        if (slot >= priv->vcpus) {
+            g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_FORMAT,
+                        _("COMMIT names MH vCPU %u of %u"), slot, priv->vcpus);
+            return false;
+        }
+        if (final) {
+            g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_STATE,
+                        _("record after the final record"));
+            mhTransportSessionAbort(s);
+            return false;
+        }
+        if (!vcpuCommitOne(v, priv, s, slot, &final, error))
+            return false;
+    }
+    env->len = 4;
+    putLE32(env->data, final);
+    return true;
+}
+
+static bool
+vcpuRestorePage(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
+{
+    MhMailboxParams *p = mhMhVcpuParams(v);
+    MhMailboxEnvelope *env = mhMhVcpuEnvelope(v);
+    MhTransportSession *s;
+    const size_t meta = MH_TRANSPORT_RECORD_HEADER_SIZE + 8;
+    uint8_t rec[MH_TRANSPORT_RECORD_HEADER_SIZE + 8 + MH_TRANSPORT_PAGE_SIZE + MH_TRANSPORT_TAG_SIZE];
+    uint64_t expect = p->gpa;
+    size_t ct;
+    bool final = false;
+
+    if (env->len != meta + MH_TRANSPORT_TAG_SIZE) {
+        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_FORMAT,
+                    _("RESTORE_PAGE envelope holds %u bytes, a one-page record header "
+                      "and tag are %zu"), env->len, meta + MH_TRANSPORT_TAG_SIZE);
+        return false;
+    }
+    /* The ciphertext length is unauthenticated until the tag checks; it
+     * is either a page or nothing (zero page). */
+    ct = getLE32(env->data + 12) ? MH_TRANSPORT_PAGE_SIZE : 0;
+    memcpy(rec, env->data, meta);
+    memcpy(rec + meta, mhMhVcpuPage(v), ct);
+    memcpy(rec + meta + ct, env->data + meta, MH_TRANSPORT_TAG_SIZE);
+    if (!vcpuStage(v, priv, rec, meta + ct + MH_TRANSPORT_TAG_SIZE, &expect, 1, error))
+        return false;
+    s = vcpuSession(priv, MH_TRANSPORT_ROLE_TARGET, error);
+    return s && vcpuCommitOne(v, priv, s, v->index, &final, error);
+}
+
+static bool
+vcpuRestoreEnd(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
+{
+    MhTransportSession *s = vcpuSession(priv, MH_TRANSPORT_ROLE_TARGET, error);
+
+    return s && mhTransportOpenEnd(s, error);
+}
+
+static const struct {
+    MhMailboxCommand cmd;
+    MhMhVcpuCommandFunc func;
+} vcpuCommands[] = {
+    { MH_MAILBOX_CMD_INIT, vcpuInit },
+    { MH_MAILBOX_CMD_SAVE_PAGE, vcpuSavePage },
+    { MH_MAILBOX_CMD_RESTORE_PAGE, vcpuRestorePage },
+    { MH_MAILBOX_CMD_RESET, vcpuReset },
+    { MH_MAILBOX_CMD_SESSION_HELLO, vcpuSessionHello },
+    { MH_MAILBOX_CMD_SESSION_PEER, vcpuSessionPeer },
+    { MH_MAILBOX_CMD_SESSION_CONFIRM, vcpuSessionConfirm },
+    { MH_MAILBOX_CMD_SAVE_BATCH, vcpuSaveBatch },
+    { MH_MAILBOX_CMD_RESTORE_BATCH, vcpuRestoreBatch },
+    { MH_MAILBOX_CMD_COMMIT, vcpuCommit },
+    { MH_MAILBOX_CMD_SAVE_FINAL, vcpuSaveFinal },
+    { MH_MAILBOX_CMD_RESTORE_END, vcpuRestoreEnd },
+};
+
+static const int transportRet[MH_TRANSPORT_ERROR_LAST] = {
+    [MH_TRANSPORT_ERROR_FORMAT] = MH_MAILBOX_RET_FORMAT,
+    [MH_TRANSPORT_ERROR_TAG] = MH_MAILBOX_RET_AUTH,
+    [MH_TRANSPORT_ERROR_SEQUENCE] = MH_MAILBOX_RET_SEQUENCE,
+    [MH_TRANSPORT_ERROR_GPA] = MH_MAILBOX_RET_GPA,
+    [MH_TRANSPORT_ERROR_TRUNCATED] = MH_MAILBOX_RET_TRUNCATED,
+    [MH_TRANSPORT_ERROR_COUNT] = MH_MAILBOX_RET_COUNT,
+    [MH_TRANSPORT_ERROR_DIGEST] = MH_MAILBOX_RET_DIGEST,
+    [MH_TRANSPORT_ERROR_KEY] = MH_MAILBOX_RET_KEY,
+    [MH_TRANSPORT_ERROR_PEER] = MH_MAILBOX_RET_PEER,
+    [MH_TRANSPORT_ERROR_STATE] = MH_MAILBOX_RET_STATE,
+    [MH_TRANSPORT_ERROR_CRYPTO] = MH_MAILBOX_RET_INTERNAL,
+};
+
+static int
+vcpuDispatch(MhMhVcpu *v)
+{
+    MhMailboxParams *p = mhMhVcpuParams(v);
+    MhMailboxEnvelope *env = mhMhVcpuEnvelope(v);
+    g_autoptr(GError) err = NULL;
+    MhMhVcpuCommandFunc func = NULL;
+    int ret;
+
+    for (size_t i = 0; i < G_N_ELEMENTS(vcpuCommands); i++) {
+        if (vcpuCommands[i].cmd == p->cmd)
+            func = vcpuCommands[i].func;
+    }
+    if (!func) {
+        g_set_error(&err, MH_ERROR, MH_ERROR_UNSUPPORTED,
+                    _("unknown MH command %" G_GUINT64_FORMAT), (guint64)p->cmd);
+        ret = MH_MAILBOX_RET_INVALID_FUNCTION;
+    } else if (func(v, v->mh->priv, &err)) {
+        return MH_MAILBOX_RET_SUCCESS;
+    } else if (err->domain == MH_TRANSPORT_ERROR && err->code >= 0 &&
+               err->code < MH_TRANSPORT_ERROR_LAST) {
+        ret = transportRet[err->code];
+    } else if (p->cmd == MH_MAILBOX_CMD_INIT) {
+        ret = MH_MAILBOX_RET_NO_KEY;
+    } else {
+        ret = MH_MAILBOX_RET_INTERNAL;
+    }
+    /* The reason goes back in the envelope: public text, no secrets. */
+    env->len = MIN(strlen(err->message), (size_t)MH_MAILBOX_ENVELOPE_MAX);
+    memcpy(env->data, err->message, env->len);
+    return ret;
+}
+
+gpointer
+mhMhVcpuRun(gpointer data)
+{
+    MhMhVcpu *v = data;
+    MhMailboxParams *p = mhMhVcpuParams(v);
+
+    for (;;) {
+        g_mutex_lock(&v->lock);
+        while (!g_atomic_int_get(&p->go) && !v->quit)
+            g_cond_wait(&v->cond, &v->lock);
+        if (v->quit) {
+            g_mutex_unlock(&v->lock);
+            break;
+        }
+        g_mutex_unlock(&v->lock);
+
+        p->ret = vcpuDispatch(v);
+
+        g_mutex_lock(&v->lock);
+        g_atomic_int_set(&p->go, 0);
+        g_atomic_int_set(&p->done, 1);
+        g_cond_broadcast(&v->cond);
+        g_mutex_unlock(&v->lock);
+        g_mutex_lock(&v->mh->done_lock);
+        g_cond_broadcast(&v->mh->done_cond);
+        g_mutex_unlock(&v->mh->done_lock);
+    }
+    return NULL;
+}

@@ -1,0 +1,20 @@
+/* qemu-mh's QMP command table: commands named here are answered by
+ * qemu-mh (their handlers may still forward to QEMU, e.g. query-sev of a
+ * guest without SEV); every other command goes to the real QEMU.
+ * A new command is one line here and a handler in a file of its own. */
+#include "qemu/mh-qemu.h"
+#include "qemu/mh-qmp-handler.h"
+
+const MhQmpCommand mhQemuCommands[] = {
+    /* QEMU 7.2 SEV commands, answered by the SEV platform model. */
+    { "query-sev", mhQemuCmdQuerySev },
+    { "query-sev-attestation-report", mhQemuCmdQuerySevAttestationReport },
+    { "query-sev-capabilities", mhQemuCmdQuerySevCapabilities },
+    { "query-sev-launch-measure", mhQemuCmdQuerySevLaunchMeasure },
+    { "sev-inject-launch-secret", mhQemuCmdSevInjectLaunchSecret },
+    /* mirror-helper extensions go here. */
+    { "start-migration-handler", mhQemuCmdStartMigrationHandler },
+    { "query-migration-handler", mhQemuCmdQueryMigrationHandler },
+    { "stop-migration-handler", mhQemuCmdStopMigrationHandler },
+    { NULL, NULL },
+};

@@ -1,0 +1,27 @@
+/* qemu-mh's QMP commands for the migration handler (the RFC's
+ * start-migration-handler, plus query- and stop-migration-handler): the
+ * mirror VM of this guest, built from the guest's mirror-helper object
+ * and qemu-mh's mapping of guest RAM. docs/migration-handler.md. */
+#pragma once
+
+#include "mh/mh-handler.h"
+#include "qemu/mh-qemu.h"
+
+void mhQemuCmdStartMigrationHandler(MhQmpRequest *req, gpointer opaque);
+void mhQemuCmdQueryMigrationHandler(MhQmpRequest *req, gpointer opaque);
+void mhQemuCmdStopMigrationHandler(MhQmpRequest *req, gpointer opaque);
+
+/* The MH of this qemu-mh process once start-migration-handler created it
+ * (running, or stopped after a failed INIT / stop), else NULL. The
+ * migration code (issue 6) drives sessions and pages through it. */
+MhMh *mhQemuMhGet(MhQemu *qemu);
+
+/* Create and start the MH without QMP (lifetime=persistent at launch, or
+ * on-demand at the first migration). 'uuid' is the domain UUID;
+ * 'secret_gpa' 0 means: the firmware's SEV secret area, else the
+ * mirror-helper object's secret GPA. Already running: true. */
+bool mhQemuMhStart(MhQemu *qemu, const uint8_t uuid[MH_TRANSPORT_UUID_SIZE],
+                   uint64_t secret_gpa, GError **error);
+/* Parse a textual UUID ("6b1f0e7a-3341-...") into 16 bytes. */
+bool mhQemuMhParseUuid(const char *text, uint8_t uuid[MH_TRANSPORT_UUID_SIZE],
+                       GError **error);

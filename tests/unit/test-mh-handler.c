@@ -1,0 +1,548 @@
+/* The migration handler: INIT from the guest's secret table, the session
+ * handshake through the mailbox, parallel save on a source MH and restore
+ * into a second guest's RAM on a target MH, and refusals. */
+#include "mh/mh-handler.h"
+#include "sev/mh-sev-secret.h"
+#include "util/mh-error.h"
+
+#include <string.h>
+#include <openssl/rand.h>
+
+#define PAGE 4096
+#define LOW_SIZE (12 * 1024 * 1024)
+#define HIGH_GPA 0x100000000ULL
+#define HIGH_SIZE (4 * 1024 * 1024)
+#define SECRET_GPA 0x80C000ULL
+#define SECRET_SIZE 0xC00
+
+static const uint8_t testUuid[16] = { 0xa1, 0xb2, 0xc3, 0xd4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
+
+typedef struct {
+    uint8_t *low;
+    uint8_t *high;
+    MhGuestRam ram;
+} Guest;
+
+static void
+guestInit(Guest *g, bool random)
+{
+    g_autoptr(GError) err = NULL;
+
+    g->low = g_malloc(LOW_SIZE);
+    g->high = g_malloc(HIGH_SIZE);
+    if (random) {
+        g_assert_cmpint(RAND_bytes(g->low, LOW_SIZE), ==, 1);
+        g_assert_cmpint(RAND_bytes(g->high, HIGH_SIZE), ==, 1);
+    } else {
+        memset(g->low, 0, LOW_SIZE);
+        memset(g->high, 0, HIGH_SIZE);
+    }
+    mhGuestRamInit(&g->ram);
+    g_assert_true(mhGuestRamAddRegion(&g->ram, 0, LOW_SIZE, g->low, &err));
+    g_assert_true(mhGuestRamAddRegion(&g->ram, HIGH_GPA, HIGH_SIZE, g->high, &err));
+    g_assert_no_error(err);
+}
+
+static void
+guestClear(Guest *g)
+{
+    g_free(g->low);
+    g_free(g->high);
+}
+
+/* What LAUNCH_SECRET leaves in the secret area: the table built by the
+ * owner-side code, then zeros. */
+static void
+guestInjectKey(Guest *g, const MhSecret *key)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(MhSevSecretTable) table = mhSevSecretTableNew();
+    g_autoptr(MhSecret) blob = NULL;
+
+    g_assert_true(mhSevSecretTableAddMigrationKey(table, key, &err));
+    g_assert_no_error(err);
+    blob = mhSevSecretTableBuild(table, &err);
+    g_assert_no_error(err);
+    memset(g->low + SECRET_GPA, 0, SECRET_SIZE);
+    memcpy(g->low + SECRET_GPA, blob->data, blob->len);
+}
+
+/* A hand-made table with one entry, for the malformed cases. */
+static void
+guestWriteTable(Guest *g, const char *guid_text, const uint8_t *data, size_t len,
+                int total_adjust)
+{
+    uint8_t header[16], guid[16];
+    uint8_t *p = g->low + SECRET_GPA;
+    uint32_t elen = 20 + len, total = 20 + elen + total_adjust;
+
+    g_assert_true(mhSevGuidParse(MH_SEV_SECRET_TABLE_GUID, header, NULL));
+    g_assert_true(mhSevGuidParse(guid_text, guid, NULL));
+    memset(p, 0, SECRET_SIZE);
+    memcpy(p, header, 16);
+    memcpy(p + 16, &total, 4);          /* little-endian host */
+    memcpy(p + 20, guid, 16);
+    memcpy(p + 36, &elen, 4);
+    memcpy(p + 40, data, len);
+}
+
+static MhSecret *
+randomKey(void)
+{
+    MhSecret *key = mhSecretNew(32);
+    g_assert_cmpint(RAND_bytes(key->data, key->len), ==, 1);
+    return key;
+}
+
+static void
+expectInitFailure(Guest *g, uint64_t gpa, const char *needle)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(MhMh) mh = mhMhNew(&g->ram, 2, MH_TRANSPORT_CIPHER_AES_256_GCM, testUuid, &err);
+    g_autoptr(GBytes) hello = NULL;
+    MhMhInfo info;
+
+    g_assert_no_error(err);
+    g_assert_false(mhMhStart(mh, gpa, SECRET_SIZE, &err));
+    g_assert_nonnull(err);
+    g_test_message("INIT refused: %s", err->message);
+    g_assert_nonnull(strstr(err->message, needle));
+    mhMhQuery(mh, &info);
+    g_assert_cmpint(info.state, ==, MH_MH_STATE_STOPPED);
+    g_assert_false(info.have_key);
+    g_assert_nonnull(info.last_error);
+    g_assert_nonnull(strstr(info.last_error, needle));
+    mhMhInfoClear(&info);
+    /* Stopped means stopped: no session without a key. */
+    g_clear_error(&err);
+    g_assert_false(mhMhSessionBegin(mh, MH_TRANSPORT_ROLE_SOURCE, &hello, &err));
+    g_assert_error(err, MH_ERROR, MH_ERROR_STATE);
+}
+
+static void
+testInitRefusals(void)
+{
+    Guest g;
+    g_autoptr(MhSecret) key = randomKey();
+    uint8_t entry[MH_SEV_MIGRATION_KEY_ENTRY_SIZE] = { 0 };
+    uint32_t key_id = 0;
+
+    guestInit(&g, false);
+    expectInitFailure(&g, SECRET_GPA, "no SEV secret table");
+    expectInitFailure(&g, 0x40000000, "not in guest RAM");
+
+    /* A table with only a LUKS key: no migration key. */
+    guestWriteTable(&g, MH_SEV_SECRET_LUKS_KEY_GUID, (const uint8_t *)"passphrase", 10, 0);
+    expectInitFailure(&g, SECRET_GPA, "no migration-key entry");
+
+    /* Malformed: the table claims more than the secret area holds. */
+    g_assert_true(mhSevMigrationKeyId(key, &key_id, NULL));
+    entry[0] = 1;
+    memcpy(entry + 1, &key_id, 4);
+    memcpy(entry + 5, key->data, 32);
+    guestWriteTable(&g, MH_SEV_SECRET_MIGRATION_KEY_GUID, entry, sizeof(entry), SECRET_SIZE);
+    expectInitFailure(&g, SECRET_GPA, "malformed");
+
+    /* Unknown version. */
+    entry[0] = 2;
+    guestWriteTable(&g, MH_SEV_SECRET_MIGRATION_KEY_GUID, entry, sizeof(entry), 0);
+    expectInitFailure(&g, SECRET_GPA, "unknown version 2");
+
+    /* And the well-formed entry is accepted. */
+    entry[0] = 1;
+    guestWriteTable(&g, MH_SEV_SECRET_MIGRATION_KEY_GUID, entry, sizeof(entry), 0);
+    {
+        g_autoptr(GError) err = NULL;
+        g_autoptr(MhMh) mh = mhMhNew(&g.ram, 1, MH_TRANSPORT_CIPHER_AES_256_GCM, testUuid, &err);
+        MhMhInfo info;
+
+        g_assert_true(mhMhStart(mh, SECRET_GPA, SECRET_SIZE, &err));
+        g_assert_no_error(err);
+        mhMhQuery(mh, &info);
+        g_assert_cmpint(info.state, ==, MH_MH_STATE_RUNNING);
+        g_assert_cmpuint(info.key_id, ==, key_id);
+        mhMhInfoClear(&info);
+        mhMhStop(mh);
+        mhMhQuery(mh, &info);
+        g_assert_cmpint(info.state, ==, MH_MH_STATE_STOPPED);
+        g_assert_false(info.have_key);
+        mhMhInfoClear(&info);
+    }
+    guestClear(&g);
+}
+
+typedef struct {
+    Guest src_guest;
+    Guest dst_guest;
+    MhSecret *key;
+    MhMh *src;
+    MhMh *dst;
+} Pair;
+
+static void
+pairInit(Pair *p, unsigned int src_vcpus, unsigned int dst_vcpus, MhTransportCipher cipher,
+         bool wrong_key)
+{
+    g_autoptr(GError) err = NULL;
+
+    p->key = randomKey();
+    guestInit(&p->src_guest, true);
+    guestInit(&p->dst_guest, true);     /* garbage: every page must be written */
+    guestInjectKey(&p->src_guest, p->key);
+    if (wrong_key) {
+        g_autoptr(MhSecret) other = randomKey();
+        guestInjectKey(&p->dst_guest, other);
+    } else {
+        guestInjectKey(&p->dst_guest, p->key);
+    }
+    p->src = mhMhNew(&p->src_guest.ram, src_vcpus, cipher, testUuid, &err);
+    p->dst = mhMhNew(&p->dst_guest.ram, dst_vcpus, cipher, testUuid, &err);
+    g_assert_no_error(err);
+    g_assert_true(mhMhStart(p->src, SECRET_GPA, SECRET_SIZE, &err));
+    g_assert_true(mhMhStart(p->dst, SECRET_GPA, SECRET_SIZE, &err));
+    g_assert_no_error(err);
+}
+
+static bool
+pairHandshake(Pair *p, GError **error)
+{
+    g_autoptr(GBytes) hs = NULL, hd = NULL, cs = NULL, cd = NULL;
+
+    return mhMhSessionBegin(p->src, MH_TRANSPORT_ROLE_SOURCE, &hs, error) &&
+        mhMhSessionBegin(p->dst, MH_TRANSPORT_ROLE_TARGET, &hd, error) &&
+        mhMhSessionPeerHello(p->src, hd, &cs, error) &&
+        mhMhSessionPeerHello(p->dst, hs, &cd, error) &&
+        mhMhSessionPeerConfirm(p->src, cd, error) &&
+        mhMhSessionPeerConfirm(p->dst, cs, error);
+}
+
+static void
+pairClear(Pair *p)
+{
+    mhMhFree(p->src);
+    mhMhFree(p->dst);
+    guestClear(&p->src_guest);
+    guestClear(&p->dst_guest);
+    mhSecretFree(p->key);
+}
+
+/* Every page of the source guest, low and high region. */
+static uint64_t *
+allGpas(size_t *n)
+{
+    size_t nlow = LOW_SIZE / PAGE, nhigh = HIGH_SIZE / PAGE;
+    uint64_t *gpas = g_new(uint64_t, nlow + nhigh);
+
+    for (size_t i = 0; i < nlow; i++)
+        gpas[i] = i * PAGE;
+    for (size_t i = 0; i < nhigh; i++)
+        gpas[nlow + i] = HIGH_GPA + i * PAGE;
+    *n = nlow + nhigh;
+    return gpas;
+}
+
+static void
+migrate(unsigned int src_vcpus, unsigned int dst_vcpus, MhTransportCipher cipher)
+{
+    Pair p;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GByteArray) stream = g_byte_array_new();
+    g_autofree uint64_t *gpas = NULL;
+    uint64_t dirty[3] = { 5 * PAGE, 77 * PAGE, HIGH_GPA + 3 * PAGE };
+    size_t n, off = 0, consumed = 0;
+    MhMhInfo info;
+
+    pairInit(&p, src_vcpus, dst_vcpus, cipher, false);
+    /* Zero pages in both regions. */
+    memset(p.src_guest.low + 100 * PAGE, 0, 10 * PAGE);
+    memset(p.src_guest.high, 0, PAGE);
+    g_assert_true(pairHandshake(&p, &err));
+    g_assert_no_error(err);
+
+    gpas = allGpas(&n);
+    g_assert_true(mhMhSavePages(p.src, gpas, n, 0, stream, &err));
+    g_assert_no_error(err);
+    /* The guest writes on; iteration 1 resends what it wrote. */
+    memset(p.src_guest.low + 5 * PAGE, 0x5a, PAGE);
+    memset(p.src_guest.low + 77 * PAGE, 0, PAGE);
+    p.src_guest.high[3 * PAGE + 17] ^= 0xff;
+    g_assert_true(mhMhSavePages(p.src, dirty, 3, 1, stream, &err));
+    g_assert_true(mhMhSaveFinish(p.src, stream, &err));
+    g_assert_no_error(err);
+
+    /* Feed the target in odd-sized chunks, as a socket would. */
+    while (off < stream->len) {
+        size_t chunk = MIN(stream->len - off, 300000 + off % 7777);
+        g_autoptr(GByteArray) buf = g_byte_array_new();
+
+        g_byte_array_append(buf, stream->data + consumed, off + chunk - consumed);
+        {
+            size_t used = 0;
+            g_assert_true(mhMhRestoreRecords(p.dst, buf->data, buf->len, &used, &err));
+            g_assert_no_error(err);
+            consumed += used;
+        }
+        off += chunk;
+    }
+    g_assert_cmpuint(consumed, ==, stream->len);
+    g_assert_true(mhMhRestoreFinish(p.dst, &err));
+    g_assert_no_error(err);
+
+    g_assert_true(memcmp(p.src_guest.low, p.dst_guest.low, LOW_SIZE) == 0);
+    g_assert_true(memcmp(p.src_guest.high, p.dst_guest.high, HIGH_SIZE) == 0);
+
+    mhMhQuery(p.dst, &info);
+    g_assert_cmpint(info.state, ==, MH_MH_STATE_RUNNING);
+    g_assert_cmpuint(info.pages_restored, ==, n + 3);
+    g_assert_cmpuint(info.zero_pages, >=, 11);
+    g_assert_cmpuint(info.records_rejected, ==, 0);
+    g_assert_cmpuint(info.vcpus, ==, dst_vcpus);
+    mhMhInfoClear(&info);
+    mhMhQuery(p.src, &info);
+    g_assert_cmpuint(info.pages_saved, ==, n + 3);
+    g_test_message("%zu pages, %u bytes on the wire (%.1f%% of RAM) with %u/%u vCPUs",
+                   n + 3, stream->len, 100.0 * stream->len / (LOW_SIZE + HIGH_SIZE),
+                   src_vcpus, dst_vcpus);
+    mhMhInfoClear(&info);
+    pairClear(&p);
+}
+
+static void
+testMigrate1(void)
+{
+    migrate(1, 1, MH_TRANSPORT_CIPHER_AES_256_GCM);
+}
+
+static void
+testMigrateParallel(void)
+{
+    migrate(4, 3, MH_TRANSPORT_CIPHER_AES_256_GCM);
+}
+
+static void
+testMigrateChacha(void)
+{
+    migrate(2, 2, MH_TRANSPORT_CIPHER_CHACHA20_POLY1305);
+}
+
+static void
+testWrongKey(void)
+{
+    Pair p;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GByteArray) stream = g_byte_array_new();
+    uint64_t gpa = 0;
+    MhMhInfo info;
+
+    pairInit(&p, 2, 2, MH_TRANSPORT_CIPHER_AES_256_GCM, true);
+    g_assert_false(pairHandshake(&p, &err));
+    g_assert_error(err, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_KEY);
+    g_test_message("%s", err->message);
+    g_clear_error(&err);
+    mhMhQuery(p.src, &info);
+    g_assert_cmpint(info.state, ==, MH_MH_STATE_FAILED);
+    g_assert_nonnull(strstr(info.last_error, "wrong migration key"));
+    mhMhInfoClear(&info);
+    /* Not a single page leaves. */
+    g_assert_false(mhMhSavePages(p.src, &gpa, 1, 0, stream, &err));
+    g_assert_error(err, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_STATE);
+    g_assert_cmpuint(stream->len, ==, 0);
+    pairClear(&p);
+}
+
+typedef enum {
+    TAMPER_FLIP,
+    TAMPER_REPLAY,
+    TAMPER_REORDER,
+    TAMPER_DROP,
+    TAMPER_CUT,
+    TAMPER_NO_FINAL,
+} Tamper;
+
+/* Save 40 pages as 5 records of 8 plus the final; tamper; restore. */
+static void
+tamper(Tamper how, int want_code)
+{
+    Pair p;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GByteArray) stream = g_byte_array_new();
+    g_autoptr(GByteArray) bad = g_byte_array_new();
+    size_t starts[8], lens[8], nrec = 0, off = 0;
+    uint64_t gpas[40];
+    MhMhInfo info;
+    bool ok;
+
+    pairInit(&p, 5, 2, MH_TRANSPORT_CIPHER_AES_256_GCM, false);
+    g_assert_true(pairHandshake(&p, &err));
+    for (int i = 0; i < 40; i++)
+        gpas[i] = (uint64_t)i * PAGE;
+    g_assert_true(mhMhSavePages(p.src, gpas, 40, 0, stream, &err));
+    g_assert_true(mhMhSaveFinish(p.src, stream, &err));
+    g_assert_no_error(err);
+    while (off < stream->len) {
+        size_t need;
+        g_assert_true(mhTransportRecordFrame(stream->data + off, stream->len - off,
+                                             &lens[nrec], &need, NULL));
+        starts[nrec++] = off;
+        off += lens[nrec - 1];
+    }
+    g_assert_cmpuint(nrec, ==, 6);
+
+#define APPEND(i) g_byte_array_append(bad, stream->data + starts[i], lens[i])
+    switch (how) {
+    case TAMPER_FLIP:
+        g_byte_array_append(bad, stream->data, stream->len);
+        bad->data[starts[2] + lens[2] / 2] ^= 0x10;
+        break;
+    case TAMPER_REPLAY:
+        APPEND(0); APPEND(1); APPEND(1); APPEND(2); APPEND(3); APPEND(4); APPEND(5);
+        break;
+    case TAMPER_REORDER:
+        APPEND(0); APPEND(2); APPEND(1); APPEND(3); APPEND(4); APPEND(5);
+        break;
+    case TAMPER_DROP:
+        APPEND(0); APPEND(1); APPEND(3); APPEND(4); APPEND(5);
+        break;
+    case TAMPER_CUT:
+        g_byte_array_append(bad, stream->data, starts[3] + 100);
+        break;
+    case TAMPER_NO_FINAL:
+        g_byte_array_append(bad, stream->data, starts[5]);
+        break;
+    }
+#undef APPEND
+
+    ok = mhMhRestoreRecords(p.dst, bad->data, bad->len, NULL, &err);
+    if (ok)
+        ok = mhMhRestoreFinish(p.dst, &err);
+    g_assert_false(ok);
+    g_assert_error(err, MH_TRANSPORT_ERROR, want_code);
+    g_test_message("refused: %s", err->message);
+    mhMhQuery(p.dst, &info);
+    g_assert_cmpint(info.state, ==, MH_MH_STATE_FAILED);
+    g_assert_cmpstr(info.last_error, ==, err->message);
+    if (how != TAMPER_CUT && how != TAMPER_NO_FINAL)
+        g_assert_cmpuint(info.records_rejected, ==, 1);
+    mhMhInfoClear(&info);
+    pairClear(&p);
+}
+
+static void
+testTamperFlip(void)
+{
+    tamper(TAMPER_FLIP, MH_TRANSPORT_ERROR_TAG);
+}
+
+static void
+testTamperReplay(void)
+{
+    tamper(TAMPER_REPLAY, MH_TRANSPORT_ERROR_SEQUENCE);
+}
+
+static void
+testTamperReorder(void)
+{
+    tamper(TAMPER_REORDER, MH_TRANSPORT_ERROR_SEQUENCE);
+}
+
+static void
+testTamperDrop(void)
+{
+    tamper(TAMPER_DROP, MH_TRANSPORT_ERROR_SEQUENCE);
+}
+
+static void
+testTamperCut(void)
+{
+    tamper(TAMPER_CUT, MH_TRANSPORT_ERROR_TRUNCATED);
+}
+
+static void
+testTamperNoFinal(void)
+{
+    tamper(TAMPER_NO_FINAL, MH_TRANSPORT_ERROR_TRUNCATED);
+}
+
+/* A source host that leaves pages out: every record is authentic, but the
+ * target refuses the final record since its RAM is not fully restored. */
+static void
+testIncomplete(void)
+{
+    Pair p;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GByteArray) stream = g_byte_array_new();
+    g_autofree uint64_t *gpas = NULL;
+    size_t n;
+
+    pairInit(&p, 2, 2, MH_TRANSPORT_CIPHER_AES_256_GCM, false);
+    g_assert_true(pairHandshake(&p, &err));
+    gpas = allGpas(&n);
+    /* Everything but one page of the high region. */
+    g_assert_true(mhMhSavePages(p.src, gpas, n - 2, 0, stream, &err));
+    g_assert_true(mhMhSavePages(p.src, gpas + n - 1, 1, 0, stream, &err));
+    g_assert_true(mhMhSaveFinish(p.src, stream, &err));
+    g_assert_no_error(err);
+    g_assert_false(mhMhRestoreRecords(p.dst, stream->data, stream->len, NULL, &err));
+    g_assert_error(err, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_COUNT);
+    g_test_message("%s", err->message);
+    g_assert_nonnull(strstr(err->message, "0x1003fe000"));
+    g_clear_error(&err);
+    g_assert_false(mhMhRestoreFinish(p.dst, &err));
+    g_assert_nonnull(err);
+    pairClear(&p);
+}
+
+/* The RFC's one-page commands, and the host asking the MH to restore a
+ * page at another address than the one it was sealed for. */
+static void
+testSinglePage(void)
+{
+    Pair p;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GByteArray) r0 = g_byte_array_new();
+    g_autoptr(GByteArray) r1 = g_byte_array_new();
+    g_autofree uint8_t *before = g_malloc(PAGE);
+    MhMhInfo info;
+
+    pairInit(&p, 1, 1, MH_TRANSPORT_CIPHER_AES_256_GCM, false);
+    memset(p.src_guest.low + 9 * PAGE, 0, PAGE);
+    g_assert_true(pairHandshake(&p, &err));
+    g_assert_true(mhMhSavePage(p.src, 8 * PAGE, 0, r0, &err));
+    g_assert_true(mhMhSavePage(p.src, 9 * PAGE, 0, r1, &err));
+    g_assert_no_error(err);
+    g_assert_cmpuint(r1->len, ==, 24 + 8 + 16);         /* zero page: no ciphertext */
+    g_assert_true(mhMhRestorePage(p.dst, 8 * PAGE, r0->data, r0->len, &err));
+    g_assert_no_error(err);
+    g_assert_cmpmem(p.dst_guest.low + 8 * PAGE, PAGE, p.src_guest.low + 8 * PAGE, PAGE);
+    memcpy(before, p.dst_guest.low + 10 * PAGE, PAGE);
+    g_assert_false(mhMhRestorePage(p.dst, 10 * PAGE, r1->data, r1->len, &err));
+    g_assert_error(err, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_GPA);
+    g_test_message("%s", err->message);
+    /* The page at the requested address is untouched. */
+    g_assert_cmpmem(p.dst_guest.low + 10 * PAGE, PAGE, before, PAGE);
+    mhMhQuery(p.dst, &info);
+    g_assert_cmpint(info.state, ==, MH_MH_STATE_FAILED);
+    g_assert_cmpuint(info.records_rejected, ==, 1);
+    mhMhInfoClear(&info);
+    pairClear(&p);
+}
+
+int
+main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/mh/handler/init-refusals", testInitRefusals);
+    g_test_add_func("/mh/handler/migrate/1-vcpu", testMigrate1);
+    g_test_add_func("/mh/handler/migrate/parallel", testMigrateParallel);
+    g_test_add_func("/mh/handler/migrate/chacha20-poly1305", testMigrateChacha);
+    g_test_add_func("/mh/handler/wrong-key", testWrongKey);
+    g_test_add_func("/mh/handler/tamper/bit-flip", testTamperFlip);
+    g_test_add_func("/mh/handler/tamper/replay", testTamperReplay);
+    g_test_add_func("/mh/handler/tamper/reorder", testTamperReorder);
+    g_test_add_func("/mh/handler/tamper/drop", testTamperDrop);
+    g_test_add_func("/mh/handler/tamper/cut", testTamperCut);
+    g_test_add_func("/mh/handler/tamper/no-final", testTamperNoFinal);
+    g_test_add_func("/mh/handler/single-page", testSinglePage);
+    g_test_add_func("/mh/handler/incomplete", testIncomplete);
+    return g_test_run();
+}

@@ -1,0 +1,392 @@
+/* qemu-mh's command-line rewriting, QEMU option syntax, the OVMF table and
+ * the guest RAM layout. */
+#include "qemu/mh-qemu-args.h"
+#include "qemu/mh-qemu-fw.h"
+#include "qemu/mh-qemu-opts.h"
+#include "qemu/mh-qemu-ram.h"
+#include "util/mh-error.h"
+
+#include <string.h>
+
+/* What libvirt 9.0 passes for an SEV domain with the helper (abridged
+ * from a lab host's domain log). */
+static const char *const sevArgv[] = {
+    "-name", "guest=sev1,debug-threads=on",
+    "-S",
+    "-object", "{\"qom-type\":\"secret\",\"id\":\"masterKey0\",\"format\":\"raw\",\"file\":\"/lab/host1/config/libvirt/qemu/lib/domain-1-sev1/master-key.aes\"}",
+    "-blockdev", "{\"driver\":\"file\",\"filename\":\"/usr/share/OVMF/OVMF_CODE_4M.fd\",\"node-name\":\"libvirt-pflash0-storage\",\"auto-read-only\":true,\"discard\":\"unmap\"}",
+    "-blockdev", "{\"node-name\":\"libvirt-pflash0-format\",\"read-only\":true,\"driver\":\"raw\",\"file\":\"libvirt-pflash0-storage\"}",
+    "-blockdev", "{\"driver\":\"file\",\"filename\":\"/lab/nvram/sev1_VARS.fd\",\"node-name\":\"libvirt-pflash1-storage\",\"auto-read-only\":true,\"discard\":\"unmap\"}",
+    "-blockdev", "{\"node-name\":\"libvirt-pflash1-format\",\"read-only\":false,\"driver\":\"raw\",\"file\":\"libvirt-pflash1-storage\"}",
+    "-machine", "pc-q35-7.2,usb=off,dump-guest-core=off,memory-backend=pc.ram,confidential-guest-support=lsec0,pflash0=libvirt-pflash0-format,pflash1=libvirt-pflash1-format",
+    "-accel", "tcg",
+    "-m", "128",
+    "-object", "{\"qom-type\":\"memory-backend-ram\",\"id\":\"pc.ram\",\"size\":134217728}",
+    "-chardev", "socket,id=charmonitor,fd=20,server=on,wait=off",
+    "-mon", "chardev=charmonitor,id=monitor,mode=control",
+    "-add-fd", "set=0,fd=21,opaque=serial0-source",
+    "-object", "{\"qom-type\":\"sev-guest\",\"id\":\"lsec0\",\"cbitpos\":47,\"reduced-phys-bits\":1,\"policy\":51,\"dh-cert-file\":\"/lab/dh_cert.base64\",\"session-file\":\"/lab/session.base64\"}",
+    "-object", "mirror-helper,id=mh0,mode=auto,vcpus=2,lifetime=on-demand,cipher=aes-256-gcm,secret=0x80c000",
+    "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
+    "-msg", "timestamp=on",
+};
+
+static MhQemuArgs *
+parseOk(const char *const *argv, int argc)
+{
+    g_autoptr(GError) err = NULL;
+    MhQemuArgs *args = mhQemuArgsParse(argc, (char *const *)argv, &err);
+
+    g_assert_no_error(err);
+    g_assert_nonnull(args);
+    return args;
+}
+
+static int
+findArg(GStrv argv, const char *value)
+{
+    for (int i = 0; argv[i]; i++) {
+        if (strcmp(argv[i], value) == 0)
+            return i;
+    }
+    return -1;
+}
+
+static void
+testSevDomain(void)
+{
+    g_autoptr(MhQemuArgs) args = parseOk(sevArgv, G_N_ELEMENTS(sevArgv));
+    g_autoptr(GError) err = NULL;
+    g_auto(GStrv) out = NULL;
+    MhQemuMonitor *mon;
+    g_autofree char *joined = NULL;
+    int i;
+
+    g_assert_nonnull(args->sev);
+    g_assert_cmpstr(args->sev->id, ==, "lsec0");
+    g_assert_cmpuint(args->sev->policy, ==, 51);
+    g_assert_cmpuint(args->sev->cbitpos, ==, 47);
+    g_assert_cmpuint(args->sev->reduced_phys_bits, ==, 1);
+    g_assert_cmpstr(args->sev->dh_cert_file, ==, "/lab/dh_cert.base64");
+    g_assert_cmpstr(args->sev->session_file, ==, "/lab/session.base64");
+    g_assert_false(args->sev->kernel_hashes);
+    g_assert_nonnull(args->helper);
+    g_assert_cmpuint(args->helper->vcpus, ==, 2);
+    g_assert_true(args->helper->has_secret);
+    g_assert_cmphex(args->helper->secret, ==, 0x80c000);
+    g_assert_cmpstr(args->firmware, ==, "/usr/share/OVMF/OVMF_CODE_4M.fd");
+    g_assert_cmpstr(args->machine_type, ==, "pc-q35-7.2");
+    g_assert_cmpstr(args->name, ==, "sev1");
+    g_assert_true(args->ram_shared);
+    g_assert_cmpstr(args->ram_backend_id, ==, "pc.ram");
+    g_assert_cmpuint(args->ram_size, ==, 134217728);
+    g_assert_false(args->daemonize);
+    g_assert_false(args->probing);
+    g_assert_cmpuint(args->monitors->len, ==, 1);
+    mon = g_ptr_array_index(args->monitors, 0);
+    g_assert_cmpstr(mon->id, ==, "charmonitor");
+    g_assert_cmpint(mon->listen_fd, ==, 20);
+    g_assert_null(mon->path);
+
+    /* Building needs the fds the launcher creates. */
+    g_assert_null(mhQemuArgsBuild(args, "/usr/bin/qemu-system-x86_64", &err));
+    g_clear_error(&err);
+    mon->qemu_fd = 33;
+    args->ram_fd = 34;
+    out = mhQemuArgsBuild(args, "/usr/bin/qemu-system-x86_64", &err);
+    g_assert_no_error(err);
+    joined = g_strjoinv(" ", out);
+
+    g_assert_cmpstr(out[0], ==, "/usr/bin/qemu-system-x86_64");
+    g_assert_null(strstr(joined, "sev-guest"));
+    g_assert_null(strstr(joined, "confidential-guest-support"));
+    g_assert_null(strstr(joined, "mirror-helper"));
+    g_assert_null(strstr(joined, "fd=20"));
+    i = findArg(out, "pc-q35-7.2,usb=off,dump-guest-core=off,memory-backend=pc.ram,"
+                "pflash0=libvirt-pflash0-format,pflash1=libvirt-pflash1-format");
+    g_assert_cmpint(i, >, 0);
+    g_assert_cmpstr(out[i - 1], ==, "-machine");
+    i = findArg(out, "socket,id=charmonitor,fd=33");
+    g_assert_cmpint(i, >, 0);
+    g_assert_cmpstr(out[i - 1], ==, "-chardev");
+    g_assert_cmpstr(out[i + 1], ==, "-mon");
+    g_assert_cmpstr(out[i + 2], ==, "chardev=charmonitor,id=monitor,mode=control");
+    i = findArg(out, "{\"qom-type\":\"memory-backend-file\",\"id\":\"pc.ram\",\"size\":134217728,"
+                "\"mem-path\":\"/proc/self/fd/34\",\"share\":true}");
+    g_assert_cmpint(i, >, 0);
+    /* Everything else unchanged and in order. */
+    g_assert_cmpint(findArg(out, "set=0,fd=21,opaque=serial0-source"), ==,
+                    findArg(out, "-add-fd") + 1);
+    g_assert_cmpint(findArg(out, "-S"), ==, 3);
+    g_assert_cmpstr(out[g_strv_length(out) - 1], ==, "timestamp=on");
+}
+
+static void
+testProbe(void)
+{
+    static const char *const argv[] = {
+        "-S", "-no-user-config", "-nodefaults", "-nographic",
+        "-machine", "none,accel=kvm:tcg",
+        "-qmp", "unix:/lab/host1/config/libvirt/qemu/lib/qmp-X/qmp.monitor,server=on,wait=off",
+        "-pidfile", "/lab/host1/config/libvirt/qemu/lib/qmp-X/qmp.pid",
+        "-daemonize",
+    };
+    g_autoptr(MhQemuArgs) args = parseOk(argv, G_N_ELEMENTS(argv));
+    g_autoptr(GError) err = NULL;
+    g_auto(GStrv) out = NULL;
+    g_autoptr(GPtrArray) paths = NULL;
+    MhQemuMonitor *mon;
+    g_autofree char *joined = NULL;
+
+    g_assert_true(args->daemonize);
+    g_assert_true(args->probing);
+    g_assert_false(args->ram_shared);
+    g_assert_null(args->sev);
+    g_assert_cmpstr(args->pidfile, ==, "/lab/host1/config/libvirt/qemu/lib/qmp-X/qmp.pid");
+    g_assert_cmpuint(args->monitors->len, ==, 1);
+    mon = g_ptr_array_index(args->monitors, 0);
+    g_assert_cmpint(mon->listen_fd, ==, -1);
+    g_assert_cmpstr(mon->path, ==, "/lab/host1/config/libvirt/qemu/lib/qmp-X/qmp.monitor");
+    mon->qemu_fd = 7;
+    out = mhQemuArgsBuild(args, "qemu", &err);
+    g_assert_no_error(err);
+    joined = g_strjoinv(" ", out);
+    g_assert_cmpstr(joined, ==, "qemu -S -no-user-config -nodefaults -nographic "
+                    "-machine none,accel=kvm:tcg -chardev socket,id=mh-qmp0,fd=7 "
+                    "-mon chardev=mh-qmp0,mode=control");
+    paths = mhQemuArgsGetPaths(args);
+    g_assert_cmpuint(paths->len, ==, 2);
+}
+
+static void
+testKeyValueSev(void)
+{
+    static const char *const argv[] = {
+        "-machine", "q35,confidential-guest-support=sev0",
+        "-m", "size=262144k",
+        "-object", "sev-guest,id=sev0,policy=0x5,cbitpos=47,reduced-phys-bits=1,kernel-hashes=on",
+        "-bios", "/fw/OVMF.fd",
+        "-kernel", "/k/vmlinuz", "-initrd", "/k/initrd", "-append", "console=ttyS0 a,b",
+        "--qmp", "unix:/tmp/q.sock,server,nowait",
+    };
+    g_autoptr(MhQemuArgs) args = parseOk(argv, G_N_ELEMENTS(argv));
+    g_autoptr(GError) err = NULL;
+    g_auto(GStrv) out = NULL;
+    g_autofree char *joined = NULL;
+
+    g_assert_cmpuint(args->sev->policy, ==, 5);
+    g_assert_true(args->sev->kernel_hashes);
+    g_assert_cmpstr(args->firmware, ==, "/fw/OVMF.fd");
+    g_assert_cmpstr(args->kernel, ==, "/k/vmlinuz");
+    g_assert_cmpstr(args->initrd, ==, "/k/initrd");
+    g_assert_cmpstr(args->append, ==, "console=ttyS0 a,b");
+    /* No backend on -machine: qemu-mh adds one of the -m size. */
+    g_assert_cmpuint(args->ram_size, ==, 256ULL << 20);
+    g_assert_cmpstr(args->ram_backend_id, ==, "mh.ram");
+    g_assert_cmpuint(args->monitors->len, ==, 1);
+    ((MhQemuMonitor *)g_ptr_array_index(args->monitors, 0))->qemu_fd = 9;
+    args->ram_fd = 10;
+    out = mhQemuArgsBuild(args, "qemu", &err);
+    g_assert_no_error(err);
+    joined = g_strjoinv(" ", out);
+    g_assert_cmpstr(joined, ==, "qemu -machine q35,memory-backend=mh.ram -m size=262144k "
+                    "-bios /fw/OVMF.fd -kernel /k/vmlinuz -initrd /k/initrd "
+                    "-append console=ttyS0 a,b -chardev socket,id=mh-qmp0,fd=9 "
+                    "-mon chardev=mh-qmp0,mode=control -object "
+                    "{\"qom-type\":\"memory-backend-file\",\"id\":\"mh.ram\",\"size\":268435456,"
+                    "\"mem-path\":\"/proc/self/fd/10\",\"share\":true}");
+}
+
+static void
+testPlainUntouched(void)
+{
+    static const char *const argv[] = {
+        "-machine", "pc-q35-7.2,usb=off,memory-backend=pc.ram",
+        "-object", "{\"qom-type\":\"memory-backend-ram\",\"id\":\"pc.ram\",\"size\":67108864}",
+        "-chardev", "socket,id=charmonitor,fd=20,server=on,wait=off",
+        "-mon", "chardev=charmonitor,id=monitor,mode=control",
+        "-chardev", "socket,id=charchannel0,fd=25,server=on,wait=off",
+        "-incoming", "defer",
+    };
+    g_autoptr(MhQemuArgs) args = parseOk(argv, G_N_ELEMENTS(argv));
+    g_auto(GStrv) out = NULL;
+    g_autofree char *joined = NULL;
+
+    g_assert_false(args->ram_shared);
+    g_assert_cmpuint(args->monitors->len, ==, 1);
+    ((MhQemuMonitor *)g_ptr_array_index(args->monitors, 0))->qemu_fd = 40;
+    out = mhQemuArgsBuild(args, "qemu", NULL);
+    joined = g_strjoinv(" ", out);
+    g_assert_cmpstr(joined, ==, "qemu -machine pc-q35-7.2,usb=off,memory-backend=pc.ram "
+                    "-object {\"qom-type\":\"memory-backend-ram\",\"id\":\"pc.ram\",\"size\":67108864} "
+                    "-chardev socket,id=charmonitor,fd=40 "
+                    "-mon chardev=charmonitor,id=monitor,mode=control "
+                    "-chardev socket,id=charchannel0,fd=25,server=on,wait=off -incoming defer");
+}
+
+static void
+testErrors(void)
+{
+    static const char *const twoSev[] = {
+        "-object", "sev-guest,id=a,cbitpos=47", "-object", "sev-guest,id=b,cbitpos=47",
+    };
+    static const char *const badHelper[] = { "-object", "mirror-helper,id=mh0,vcpus=99" };
+    static const char *const missing[] = { "-machine" };
+    static const char *const numa[] = {
+        "-machine", "q35,memory-backend=r", "-object", "memory-backend-ram,id=r,size=64M",
+        "-numa", "node,memdev=r", "-object", "sev-guest,id=s,cbitpos=47,reduced-phys-bits=1",
+    };
+    static const char *const badPolicy[] = { "-object", "sev-guest,id=s,policy=banana" };
+    struct { const char *const *argv; int argc; const char *needle; } cases[] = {
+        { twoSev, G_N_ELEMENTS(twoSev), "more than one sev-guest" },
+        { badHelper, G_N_ELEMENTS(badHelper), "vcpus" },
+        { missing, G_N_ELEMENTS(missing), "requires an argument" },
+        { numa, G_N_ELEMENTS(numa), "NUMA" },
+        { badPolicy, G_N_ELEMENTS(badPolicy), "banana" },
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(GError) err = NULL;
+        g_autoptr(MhQemuArgs) args = mhQemuArgsParse(cases[i].argc, (char *const *)cases[i].argv,
+                                                     &err);
+
+        g_assert_null(args);
+        g_assert_error(err, MH_ERROR, err->code);
+        if (!strstr(err->message, cases[i].needle))
+            g_error("case %zu: '%s' does not mention '%s'", i, err->message, cases[i].needle);
+    }
+}
+
+static void
+testOpts(void)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(MhQemuOpts) opts = mhQemuOptsParse("socket,id=x,path=/a,,b,server,wait=off", "backend", &err);
+    g_autofree char *text = NULL;
+    uint64_t size;
+    bool b;
+
+    g_assert_no_error(err);
+    g_assert_cmpstr(mhQemuOptsGet(opts, "backend"), ==, "socket");
+    g_assert_cmpstr(mhQemuOptsGet(opts, "path"), ==, "/a,b");
+    g_assert_true(mhQemuOptsHas(opts, "server"));
+    g_assert_null(mhQemuOptsGet(opts, "server"));
+    mhQemuOptsSet(opts, "wait", "on");
+    g_assert_cmpuint(mhQemuOptsRemove(opts, "id"), ==, 1);
+    text = mhQemuOptsFormat(opts, "backend");
+    g_assert_cmpstr(text, ==, "socket,path=/a,,b,server,wait=on");
+    g_assert_null(mhQemuOptsParse("a,,,=", NULL, &err) ? NULL : NULL);
+    g_clear_error(&err);
+
+    g_assert_true(mhQemuParseSize("x", "128M", 1, &size, NULL));
+    g_assert_cmpuint(size, ==, 128ULL << 20);
+    g_assert_true(mhQemuParseSize("x", "2", 1ULL << 20, &size, NULL));
+    g_assert_cmpuint(size, ==, 2ULL << 20);
+    g_assert_false(mhQemuParseSize("x", "12Q", 1, &size, &err));
+    g_clear_error(&err);
+    g_assert_true(mhQemuParseBool("b", "on", &b, NULL) && b);
+    g_assert_true(mhQemuParseBool("b", "off", &b, NULL) && !b);
+    g_assert_false(mhQemuParseBool("b", "maybe", &b, &err));
+}
+
+/* An image with an OVMF-style GUIDed table at its end. */
+static void
+testFirmwareTable(void)
+{
+    g_autofree uint8_t *img = g_malloc0(8192);
+    uint8_t footer[16], secret[16], other[16];
+    uint8_t *end = img + 8192 - 0x20;   /* footer GUID ends here */
+    uint8_t *p;
+    uint32_t base = 0, size = 0;
+    const uint8_t *data;
+    size_t dlen;
+
+    g_assert_true(mhQemuFwGuidParse(MH_QEMU_FW_TABLE_FOOTER_GUID, footer));
+    g_assert_true(mhQemuFwGuidParse(MH_QEMU_FW_SEV_SECRET_GUID, secret));
+    g_assert_true(mhQemuFwGuidParse("00f771de-1a7e-4fcb-890e-68c77e2fb44e", other));
+    g_assert_cmphex(secret[0], ==, 0x61);     /* 4c2eb361: little-endian */
+    g_assert_false(mhQemuFwGuidParse("4c2eb361-7d9b-4cc3-8081-127c90d3d29", secret));
+
+    /* footer: GUID at end-16, total length (u16) before it */
+    memcpy(end - 16, footer, 16);
+    p = end - 16 - 2;
+    /* entries, walked backwards from p: secret area {base,size} then
+     * another one (4 bytes) */
+    {
+        uint8_t e1[8 + 2 + 16] = { 0x00, 0xc0, 0x80, 0x00, 0x00, 0x0c, 0x00, 0x00,
+                                   8 + 18, 0 };
+        uint8_t e2[4 + 2 + 16] = { 1, 2, 3, 4, 4 + 18, 0 };
+        uint16_t total = sizeof(e1) + sizeof(e2) + 18;
+
+        memcpy(e1 + 10, secret, 16);
+        memcpy(e2 + 6, other, 16);
+        memcpy(p - sizeof(e1), e1, sizeof(e1));
+        memcpy(p - sizeof(e1) - sizeof(e2), e2, sizeof(e2));
+        p[0] = total & 0xff;
+        p[1] = total >> 8;
+    }
+    g_assert_true(mhQemuFwFindArea(img, 8192, MH_QEMU_FW_SEV_SECRET_GUID, &base, &size));
+    g_assert_cmphex(base, ==, 0x80c000);
+    g_assert_cmphex(size, ==, 0xc00);
+    g_assert_true(mhQemuFwTableFind(img, 8192, "00f771de-1a7e-4fcb-890e-68c77e2fb44e", &data, &dlen));
+    g_assert_cmpuint(dlen, ==, 4);
+    g_assert_cmpuint(data[3], ==, 4);
+    g_assert_false(mhQemuFwTableFind(img, 8192, MH_QEMU_FW_SEV_HASH_TABLE_GUID, &data, &dlen));
+    /* A corrupt length is refused, not followed. */
+    (end - 18)[1] = 0xff;
+    g_assert_false(mhQemuFwFindArea(img, 8192, MH_QEMU_FW_SEV_SECRET_GUID, &base, &size));
+    /* No footer at all. */
+    g_assert_false(mhQemuFwFindArea(img, 4096, MH_QEMU_FW_SEV_SECRET_GUID, &base, &size));
+}
+
+static void
+testRamLayout(void)
+{
+    g_autoptr(GArray) small = mhQemuRamLayout("pc-q35-7.2", 128ULL << 20);
+    g_autoptr(GArray) big = mhQemuRamLayout("pc-q35-7.2", 4ULL << 30);
+    g_autoptr(GArray) pc = mhQemuRamLayout("pc-i440fx-7.2", 4ULL << 30);
+    g_autoptr(GArray) other = mhQemuRamLayout("microvm", 4ULL << 30);
+    g_autoptr(MhQemuRam) ram = NULL;
+    g_autoptr(GError) err = NULL;
+    uint8_t buf[4] = { 1, 2, 3, 4 }, back[4];
+    MhQemuRamRegion *r;
+
+    g_assert_cmpuint(small->len, ==, 1);
+    g_assert_cmpuint(big->len, ==, 2);
+    r = &g_array_index(big, MhQemuRamRegion, 0);
+    g_assert_cmphex(r->size, ==, 0x80000000ULL);
+    r = &g_array_index(big, MhQemuRamRegion, 1);
+    g_assert_cmphex(r->gpa, ==, 0x100000000ULL);
+    g_assert_cmphex(r->offset, ==, 0x80000000ULL);
+    g_assert_cmphex(r->size, ==, 0x80000000ULL);
+    g_assert_cmphex(g_array_index(pc, MhQemuRamRegion, 0).size, ==, 0xc0000000ULL);
+    g_assert_cmpuint(other->len, ==, 1);
+
+    ram = mhQemuRamNew("test", 2 << 20, "q35", &err);
+    g_assert_no_error(err);
+    g_assert_true(mhQemuRamWrite(ram, 0x1ffffc, buf, 4, &err));
+    g_assert_true(mhQemuRamRead(ram, 0x1ffffc, back, 4, &err));
+    g_assert_cmpmem(buf, 4, back, 4);
+    g_assert_true(mhQemuRamGetBase(ram)[0x1ffffc] == 1);
+    g_assert_false(mhQemuRamWrite(ram, 0x1ffffd, buf, 4, &err));
+    g_assert_error(err, MH_ERROR, MH_ERROR_INVALID);
+    g_clear_error(&err);
+    g_assert_null(mhQemuRamTranslate(ram, G_MAXUINT64 - 1, 4, &err));
+    g_clear_error(&err);
+    g_assert_null(mhQemuRamNew("bad", 1000, "q35", &err));
+}
+
+int
+main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/qemu/args/sev-domain", testSevDomain);
+    g_test_add_func("/qemu/args/probe", testProbe);
+    g_test_add_func("/qemu/args/key-value-sev", testKeyValueSev);
+    g_test_add_func("/qemu/args/plain-untouched", testPlainUntouched);
+    g_test_add_func("/qemu/args/errors", testErrors);
+    g_test_add_func("/qemu/opts", testOpts);
+    g_test_add_func("/qemu/firmware-table", testFirmwareTable);
+    g_test_add_func("/qemu/ram-layout", testRamLayout);
+    return g_test_run();
+}

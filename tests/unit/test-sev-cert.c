@@ -1,0 +1,182 @@
+/* SEV certificates.
+ * Known answers: the certificates of a real AMD EPYC "Naples" platform
+ * published as test data by virtee/sev (Apache-2.0), tests/naples/
+ * {pdh,pek,oca,cek}.cert, copied to tests/sev/data/naples-*.cert. virtee's
+ * tests check the same chain: PDH <- PEK, PEK <- OCA, PEK <- CEK, OCA <- OCA. */
+#include "sev/mh-sev-cert.h"
+#include "util/mh-error.h"
+
+#include <string.h>
+
+static GBytes *
+loadCert(const char *name)
+{
+    const char *src = g_getenv("MH_SOURCE_DIR");
+    g_autofree char *base = g_strdup_printf("naples-%s.cert", name);
+    g_autofree char *path = g_build_filename(src ? src : ".", "tests", "sev", "data",
+                                             base, NULL);
+    char *data = NULL;
+    gsize len = 0;
+
+    if (!g_file_get_contents(path, &data, &len, NULL))
+        g_error("cannot read %s (set MH_SOURCE_DIR)", path);
+    return g_bytes_new_take(data, len);
+}
+
+static MhSevCert *
+parse(GBytes *b)
+{
+    g_autoptr(GError) error = NULL;
+    gsize len;
+    const void *p = g_bytes_get_data(b, &len);
+    MhSevCert *c = mhSevCertParse(p, len, &error);
+
+    g_assert_no_error(error);
+    return c;
+}
+
+static void
+testNaples(void)
+{
+    g_autoptr(GBytes) bpdh = loadCert("pdh");
+    g_autoptr(GBytes) bpek = loadCert("pek");
+    g_autoptr(GBytes) boca = loadCert("oca");
+    g_autoptr(GBytes) bcek = loadCert("cek");
+    g_autoptr(MhSevCert) pdh = parse(bpdh);
+    g_autoptr(MhSevCert) pek = parse(bpek);
+    g_autoptr(MhSevCert) oca = parse(boca);
+    g_autoptr(MhSevCert) cek = parse(bcek);
+    g_autoptr(GBytes) again = mhSevCertToBytes(pdh);
+    g_autoptr(GError) error = NULL;
+
+    g_assert_cmpuint(mhSevCertGetUsage(pdh), ==, MH_SEV_USAGE_PDH);
+    g_assert_cmpuint(mhSevCertGetAlgo(pdh), ==, MH_SEV_ALGO_ECDH_SHA256);
+    g_assert_cmpuint(mhSevCertGetUsage(pek), ==, MH_SEV_USAGE_PEK);
+    g_assert_cmpuint(mhSevCertGetApiMinor(pdh), ==, 16);
+    g_assert_true(g_bytes_equal(again, bpdh));
+
+    g_assert_true(mhSevCertVerify(pdh, pek, &error));
+    g_assert_true(mhSevCertVerify(pek, oca, &error));
+    g_assert_true(mhSevCertVerify(pek, cek, &error));
+    g_assert_true(mhSevCertVerify(oca, oca, &error));
+    g_assert_no_error(error);
+
+    g_assert_false(mhSevCertVerify(pek, pdh, &error));
+    g_assert_error(error, MH_ERROR, MH_ERROR_AUTH);
+    g_clear_error(&error);
+    g_assert_false(mhSevCertVerify(pdh, oca, &error));
+    g_assert_error(error, MH_ERROR, MH_ERROR_AUTH);
+    g_clear_error(&error);
+    /* CEK is signed by AMD's ASK (RSA), which is not an SEV-format cert. */
+    g_assert_false(mhSevCertVerify(cek, cek, &error));
+    g_clear_error(&error);
+}
+
+static void
+testTamper(void)
+{
+    g_autoptr(GBytes) bpdh = loadCert("pdh");
+    g_autoptr(GBytes) bpek = loadCert("pek");
+    g_autoptr(MhSevCert) pek = parse(bpek);
+    gsize len;
+    const uint8_t *orig = g_bytes_get_data(bpdh, &len);
+    /* API version, key coordinates, signature r and s */
+    const size_t offsets[] = { 0x005, 0x020, 0x070, 0x41c + 3, 0x41c + 72 + 5 };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(offsets); i++) {
+        g_autofree uint8_t *bad = g_memdup2(orig, len);
+        g_autoptr(MhSevCert) c = NULL;
+        g_autoptr(GError) error = NULL;
+
+        bad[offsets[i]] ^= 0x01;
+        c = mhSevCertParse(bad, len, &error);
+        if (!c) {
+            /* A changed coordinate is no longer on the curve. */
+            g_assert_error(error, MH_ERROR, MH_ERROR_INVALID);
+            g_assert_nonnull(strstr(error->message, "P-384"));
+            continue;
+        }
+        g_assert_false(mhSevCertVerify(c, pek, &error));
+        g_assert_error(error, MH_ERROR, MH_ERROR_AUTH);
+    }
+}
+
+static void
+testParseErrors(void)
+{
+    g_autoptr(GBytes) bpdh = loadCert("pdh");
+    gsize len;
+    const uint8_t *orig = g_bytes_get_data(bpdh, &len);
+    g_autofree uint8_t *bad = g_memdup2(orig, len);
+    g_autoptr(GError) error = NULL;
+
+    g_assert_null(mhSevCertParse(orig, len - 1, &error));
+    g_assert_nonnull(strstr(error->message, "2084"));
+    g_clear_error(&error);
+    bad[0x10] = 1;   /* curve P-256 */
+    g_assert_null(mhSevCertParse(bad, len, &error));
+    g_assert_nonnull(strstr(error->message, "curve 1"));
+    g_clear_error(&error);
+    bad[0x10] = 2;
+    bad[0] = 2;      /* version */
+    g_assert_null(mhSevCertParse(bad, len, &error));
+    g_assert_nonnull(strstr(error->message, "version 2"));
+    g_clear_error(&error);
+    bad[0] = 1;
+    bad[0x08] = 0x13; bad[0x09] = 0;   /* ASK usage */
+    g_assert_null(mhSevCertParse(bad, len, &error));
+    g_assert_nonnull(strstr(error->message, "usage"));
+    g_clear_error(&error);
+    g_assert_null(mhSevCertParseBase64("PDH", "not base64!", &error));
+    g_assert_nonnull(strstr(error->message, "base64"));
+}
+
+static void
+testGenerate(void)
+{
+    g_autoptr(GError) error = NULL;
+    EVP_PKEY *oca_key = mhSevKeyGenerate(&error);
+    EVP_PKEY *pdh_key = mhSevKeyGenerate(&error);
+    EVP_PKEY *other = mhSevKeyGenerate(&error);
+    g_autoptr(MhSevCert) oca = mhSevCertNew(MH_SEV_USAGE_OCA, oca_key, 0, 24, &error);
+    g_autoptr(MhSevCert) pdh = mhSevCertNew(MH_SEV_USAGE_PDH, pdh_key, 0, 24, &error);
+    g_autoptr(MhSevCert) copy = NULL;
+    g_autoptr(MhSecret) z1 = NULL;
+    g_autoptr(MhSecret) z2 = NULL;
+
+    g_assert_no_error(error);
+    g_assert_true(mhSevCertSign(oca, 0, MH_SEV_USAGE_OCA, oca_key, &error));
+    g_assert_true(mhSevCertSign(pdh, 0, MH_SEV_USAGE_OCA, oca_key, &error));
+    g_assert_no_error(error);
+    g_assert_true(mhSevCertVerify(oca, oca, &error));
+    g_assert_true(mhSevCertVerify(pdh, oca, &error));
+    g_assert_no_error(error);
+    copy = mhSevCertParse(mhSevCertGetData(pdh), MH_SEV_CERT_SIZE, &error);
+    g_assert_no_error(error);
+    g_assert_true(mhSevCertVerify(copy, oca, &error));
+    /* Signed by a key other than the issuer's: rejected. */
+    g_assert_true(mhSevCertSign(pdh, 0, MH_SEV_USAGE_OCA, other, &error));
+    g_assert_false(mhSevCertVerify(pdh, oca, &error));
+    g_assert_error(error, MH_ERROR, MH_ERROR_AUTH);
+    g_clear_error(&error);
+
+    z1 = mhSevEcdh(oca_key, mhSevCertGetKey(pdh), &error);
+    z2 = mhSevEcdh(pdh_key, mhSevCertGetKey(oca), &error);
+    g_assert_no_error(error);
+    g_assert_cmpmem(z1->data, z1->len, z2->data, z2->len);
+    g_assert_cmpuint(z1->len, ==, 48);
+    EVP_PKEY_free(oca_key);
+    EVP_PKEY_free(pdh_key);
+    EVP_PKEY_free(other);
+}
+
+int
+main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/sev/cert/naples-kat", testNaples);
+    g_test_add_func("/sev/cert/tamper", testTamper);
+    g_test_add_func("/sev/cert/parse-errors", testParseErrors);
+    g_test_add_func("/sev/cert/generate", testGenerate);
+    return g_test_run();
+}
