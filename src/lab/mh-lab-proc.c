@@ -170,6 +170,9 @@ mhLabProcSpawnDaemon(const char *libvirtd, MhLabHost *host,
         if (dup2(nullfd, STDIN_FILENO) < 0 || dup2(logfd, STDOUT_FILENO) < 0 ||
             dup2(logfd, STDERR_FILENO) < 0)
             _exit(126);
+        /* dup2 onto itself (caller had fd 0-2 closed) keeps O_CLOEXEC. */
+        for (int fd = 0; fd <= 2; fd++)
+            fcntl(fd, F_SETFD, 0);
         close_range(3, ~0U, 0);
         if (chdir(host->dir) < 0 || !mhLabProcDropPrivileges(uid, gid)) {
             if (write(STDERR_FILENO, dropFailed, sizeof(dropFailed) - 1) < 0) {

@@ -60,6 +60,9 @@ bool mhMhSavePages(MhMh *mh, const uint64_t *gpas, size_t n, uint32_t iteration,
 bool mhMhSaveFinish(MhMh *mh, GByteArray *out, GError **error);
 
 /* Target: verify records in parallel and apply them in stream order.
+ * The final record is refused (MH_TRANSPORT_ERROR_COUNT) unless every
+ * page of the guest RAM map was restored at least once in this session:
+ * the source must send every page (all-zero ones cost 8 bytes).
  * With 'consumed' NULL the buffer must hold whole records (a record cut
  * short is MH_TRANSPORT_ERROR_TRUNCATED); otherwise a trailing partial
  * record is left and *consumed says how far the records went. */

@@ -4,6 +4,7 @@
  * A new command is one line here and a handler in a file of its own. */
 #include "qemu/mh-qemu.h"
 #include "qemu/mh-qmp-handler.h"
+#include "qemu/mh-qemu-arm.h"
 
 const MhQmpCommand mhQemuCommands[] = {
     /* QEMU 7.2 SEV commands, answered by the SEV platform model. */
@@ -16,5 +17,6 @@ const MhQmpCommand mhQemuCommands[] = {
     { "start-migration-handler", mhQemuCmdStartMigrationHandler },
     { "query-migration-handler", mhQemuCmdQueryMigrationHandler },
     { "stop-migration-handler", mhQemuCmdStopMigrationHandler },
+    { "arm-migration-handler", mhQemuCmdArmMigrationHandler },
     { NULL, NULL },
 };

@@ -307,7 +307,7 @@ mhQemuJsonGetUInt(JsonObject *obj, const char *key, uint64_t max, bool *present,
 
         if (v < 0 || (uint64_t)v > max) {
             g_set_error(error, MH_ERROR, MH_ERROR_INVALID,
-                        _("property '%s': value %" G_GINT64_FORMAT " out of range"), key, v);
+                        _("property '%s': value %lld out of range"), key, (long long)v);
             return false;
         }
         *out = v;

@@ -69,6 +69,6 @@ mhQemuGetPlatform(MhQemu *qemu, GError **error)
         qemu->platform_dir = mhQemuPlatformDir(qemu->args);
     if (!(qemu->platform = mhSevPlatformLoadOrCreate(qemu->platform_dir, error)))
         return NULL;
-    mhQemuLog("SEV: simulated SEV platform (qemu-mh), state directory %s", qemu->platform_dir);
+    mhQemuLog(_("SEV: simulated SEV platform (qemu-mh), state directory %s"), qemu->platform_dir);
     return qemu->platform;
 }

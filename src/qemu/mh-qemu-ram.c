@@ -61,7 +61,8 @@ mhQemuRamNew(const char *name, uint64_t size, const char *machine, GError **erro
     ram->base = MAP_FAILED;
     if (size == 0 || size % 4096) {
         g_set_error(error, MH_ERROR, MH_ERROR_INVALID,
-                    _("guest RAM size %" G_GUINT64_FORMAT " is not a multiple of 4 KiB"), size);
+                    _("guest RAM size %llu is not a multiple of 4 KiB"),
+                    (unsigned long long)size);
         return NULL;
     }
     if ((ram->fd = memfd_create(name, 0)) < 0) {
@@ -71,15 +72,15 @@ mhQemuRamNew(const char *name, uint64_t size, const char *machine, GError **erro
     }
     if (ftruncate(ram->fd, size) < 0) {
         g_set_error(error, MH_ERROR, MH_ERROR_IO,
-                    _("cannot size guest RAM memfd to %" G_GUINT64_FORMAT " bytes: %s"),
-                    size, g_strerror(errno));
+                    _("cannot size guest RAM memfd to %llu bytes: %s"),
+                    (unsigned long long)size, g_strerror(errno));
         return NULL;
     }
     ram->base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, ram->fd, 0);
     if (ram->base == MAP_FAILED) {
         g_set_error(error, MH_ERROR, MH_ERROR_IO,
-                    _("cannot map %" G_GUINT64_FORMAT " bytes of guest RAM: %s"),
-                    size, g_strerror(errno));
+                    _("cannot map %llu bytes of guest RAM: %s"),
+                    (unsigned long long)size, g_strerror(errno));
         return NULL;
     }
     ram->size = size;
@@ -141,8 +142,8 @@ mhQemuRamTranslate(const MhQemuRam *ram, uint64_t gpa, uint64_t len, GError **er
             return ram->base + r->offset + (gpa - r->gpa);
     }
     g_set_error(error, MH_ERROR, MH_ERROR_INVALID,
-                _("guest range 0x%" G_GINT64_MODIFIER "x+0x%" G_GINT64_MODIFIER
-                  "x is not inside guest RAM"), gpa, len);
+                _("guest range 0x%llx+0x%llx is not inside guest RAM"),
+                (unsigned long long)gpa, (unsigned long long)len);
     return NULL;
 }
 

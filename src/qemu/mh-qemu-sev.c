@@ -135,6 +135,14 @@ mhQemuSevLaunch(MhQemu *qemu, GError **error)
                     "requested '%u'", sev->reduced_phys_bits);
         return false;
     }
+    /* The model is plain SEV: no VMSA measurement, no encrypted register
+     * state; it reports maxESGuests 0, and QEMU refuses like this. */
+    if (sev->policy & MH_CONF_SEV_POLICY_ES) {
+        g_set_error(error, MH_ERROR, MH_ERROR_UNSUPPORTED,
+                    "sev_kvm_init: guest policy requires SEV-ES, but host SEV-ES support "
+                    "unavailable");
+        return false;
+    }
     if (!(platform = mhQemuGetPlatform(qemu, error)))
         return false;
     if (sev->session_file && !(session = mhQemuSevReadBase64(sev->session_file, error)))
@@ -169,11 +177,11 @@ mhQemuSevLaunch(MhQemu *qemu, GError **error)
         !mhSevLaunchMeasure(qemu->launch, measurement, error))
         return false;
     digest_hex = mhUtilFormatHex(digest, sizeof(digest));
-    mhQemuLog("SEV: LAUNCH_START policy 0x%x with %s; measured %s (%zu bytes)%s; "
-              "launch digest %s; state %s",
-              sev->policy, godh ? "the guest owner's session" : "a random TEK/TIK",
+    mhQemuLog(_("SEV: LAUNCH_START policy 0x%x with %s; measured %s (%zu bytes)%s; "
+                "launch digest %s; state %s"),
+              sev->policy, godh ? _("the guest owner's session") : _("a random TEK/TIK"),
               qemu->args->firmware, (size_t)fwlen,
-              sev->kernel_hashes && qemu->args->kernel ? " and kernel hashes" : "",
+              sev->kernel_hashes && qemu->args->kernel ? _(" and kernel hashes") : "",
               digest_hex, mhSevStateTypeToString(mhSevLaunchGetState(qemu->launch)));
     return true;
 }
@@ -192,10 +200,10 @@ mhQemuSevEvent(MhQmpProxy *proxy, const char *event, JsonObject *message, gpoint
     if (state != MH_SEV_STATE_LAUNCH_UPDATE && state != MH_SEV_STATE_LAUNCH_SECRET)
         return;
     if (!mhSevLaunchFinish(qemu->launch, &err)) {
-        mhQemuLog("sev_launch_finish: LAUNCH_FINISH failed: %s", err->message);
+        mhQemuLog(_("sev_launch_finish: LAUNCH_FINISH failed: %s"), err->message);
         return;
     }
-    mhQemuLog("SEV: LAUNCH_FINISH, state %s",
+    mhQemuLog(_("SEV: LAUNCH_FINISH, state %s"),
               mhSevStateTypeToString(mhSevLaunchGetState(qemu->launch)));
 }
 
@@ -297,14 +305,14 @@ mhQemuSevSecretGpa(MhQemu *qemu, uint64_t *gpa, const char **source)
     if (fw && mhQemuFwFindArea(fw, fwlen, MH_QEMU_FW_SEV_SECRET_GUID, &base, &size) &&
         base != 0 && size != 0) {
         *gpa = base;
-        *source = "the firmware's SEV secret area";
+        *source = _("the firmware's SEV secret area");
         return true;
     }
     if (qemu->args->helper) {
         *gpa = mhConfHelperGetSecret(qemu->args->helper);
         *source = qemu->args->helper->has_secret ?
-            "the mirror-helper object's secret= GPA" :
-            "the mirror-helper default secret GPA";
+            _("the mirror-helper object's secret= GPA") :
+            _("the mirror-helper default secret GPA");
         return true;
     }
     return false;
@@ -314,7 +322,7 @@ void
 mhQemuCmdSevInjectLaunchSecret(MhQmpRequest *req, gpointer opaque)
 {
     MhQemu *qemu = opaque;
-    const char *hdr_b64, *secret_b64, *source = "the command's gpa argument";
+    const char *hdr_b64, *secret_b64, *source = _("the command's gpa argument");
     bool has_gpa;
     guint64 gpa;
     g_autofree guchar *hdr = NULL;
@@ -368,7 +376,7 @@ mhQemuCmdSevInjectLaunchSecret(MhQmpRequest *req, gpointer opaque)
     if (!mhSevLaunchSecret(qemu->launch, header, ciphertext, &plain, &err)) {
         int fw = mhSevFwErrorFromGError(err, false);
 
-        mhQemuLog("SEV: LAUNCH_SECRET refused: %s", err->message);
+        mhQemuLog(_("SEV: LAUNCH_SECRET refused: %s"), err->message);
         mhQmpRequestError(req, MH_QMP_GENERIC_ERROR,
                           "SEV: failed to inject secret ret=-1 fw_error=%d '%s'",
                           fw, mhSevFwErrorToString(fw));
@@ -379,8 +387,8 @@ mhQemuCmdSevInjectLaunchSecret(MhQmpRequest *req, gpointer opaque)
         mhQmpRequestErrorGError(req, err);
         return;
     }
-    mhQemuLog("SEV: LAUNCH_SECRET: %zu bytes injected at GPA 0x%" G_GINT64_MODIFIER
-              "x (from %s)", (size_t)plen, gpa, source);
+    mhQemuLog(_("SEV: LAUNCH_SECRET: %zu bytes injected at GPA 0x%llx (from %s)"),
+              (size_t)plen, (unsigned long long)gpa, source);
     mhQmpRequestReturn(req, NULL);
 }
 

@@ -322,6 +322,8 @@ mhQemuStart(MhQemu *qemu, GPtrArray *created_paths, GError **error)
                             mon->id, mon->listen_fd);
                 return false;
             }
+            /* libvirt's listening socket stays with qemu-mh only. */
+            fcntl(mon->listen_fd, F_SETFD, FD_CLOEXEC);
         } else {
             if ((mon->listen_fd = mhQemuListenUnix(mon->path, error)) < 0)
                 return false;

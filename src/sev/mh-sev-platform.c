@@ -361,6 +361,16 @@ mhSevLaunchStart(MhSevPlatform *platform, uint32_t policy,
             mhErrorPrefix(error, _("LAUNCH_START: guest owner DH certificate: "));
             return NULL;
         }
+        /* As the firmware: the GODH is an ECDH key in a PDH-usage cert. */
+        if (mhSevCertGetUsage(cert) != MH_SEV_USAGE_PDH ||
+            (mhSevCertGetAlgo(cert) != MH_SEV_ALGO_ECDH_SHA256 &&
+             mhSevCertGetAlgo(cert) != MH_SEV_ALGO_ECDH_SHA384)) {
+            g_set_error(error, MH_ERROR, MH_ERROR_INVALID,
+                        _("LAUNCH_START: the guest owner DH certificate must be an ECDH "
+                          "key with usage PDH (got usage 0x%x, algorithm 0x%x)"),
+                        mhSevCertGetUsage(cert), mhSevCertGetAlgo(cert));
+            return NULL;
+        }
         p = g_bytes_get_data(session, &len);
         if (!mhSevSessionParse(p, len, &blob, error) ||
             !(z = mhSevEcdh(platform->keys[MH_SEV_PLATFORM_KEY_PDH],

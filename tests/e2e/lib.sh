@@ -160,9 +160,11 @@ mh_lab_up() {
         [ -n "$uri" ] || continue
         i=$((i + 1))
         printf -v "MH_URI$i" '%s' "$uri"
+        export "MH_URI$i"
     done <<<"$out"
     [ "$i" = "$n" ] || mh_fail "virt-mh lab up printed $i URIs for $n hosts"
     MH_LAB_HOSTS=$n
+    export MH_LAB_DIR MH_LAB_HOSTS
     MH_QEMU_MH=
     [ -x "$MH_LAB_DIR/bin/qemu-mh" ] && MH_QEMU_MH=$MH_LAB_DIR/bin/qemu-mh
     mh_log "lab up: $n host(s) in $MH_LAB_DIR${MH_QEMU_MH:+ (qemu-mh: $MH_QEMU_MH)}"

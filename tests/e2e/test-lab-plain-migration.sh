@@ -113,4 +113,16 @@ run_case() {
 run_case p2p
 run_case direct
 
+# With a domain still running on each host, 'lab down' must leave nothing
+# behind (for qemu-mh: neither the front-end nor the QEMU under it).
+for i in 1 2; do
+    mh_domain_xml "$MH_LAB_DIR/last$i.xml" "last-$variant-$i" 64 "$emulator"
+    mh_virsh "$i" create "$MH_LAB_DIR/last$i.xml" >/dev/null || mh_fail "cannot start a domain on host $i"
+done
+before=$(mh_lab_processes | wc -l)
+mh_lab_down
+left=$(mh_lab_processes)
+[ -z "$left" ] || mh_fail "processes left after lab down: $left"
+mh_log "ok: lab down stopped all $before lab processes"
+
 echo "PASS: plain live migration between two lab hosts ($variant): p2p and client-managed, both directions"

@@ -7,7 +7,7 @@
 set -euo pipefail
 source "$MH_SOURCE_DIR/tests/e2e/lib.sh"
 
-mh_lab_up 1
+mh_lab_up 2
 mh_require_qemu_mh
 [ -f "$MH_OVMF_CODE" ] || mh_skip "firmware not installed: $MH_OVMF_CODE (package ovmf)"
 VALIDATE=/usr/bin/virt-qemu-sev-validate
@@ -106,7 +106,6 @@ mh_virsh 1 create "$W/s.xml" --paused >/dev/null
 grep -q "with the guest owner's session" "$MH_LAB_DIR/host1/cache/libvirt/qemu/log/sevs.log" ||
     mh_fail "LAUNCH_START did not use the session"
 meas=$(mh_virsh 1 domlaunchsecinfo sevs | awk -F': *' '/sev-measurement/ {print $2}')
-"$VIRT_MH" owner verify --help >/dev/null 2>&1 || true
 
 # --- a tampered packet is refused, and nothing reaches guest memory
 printf 'first-secret' >"$W/s1"
@@ -172,4 +171,57 @@ if PATH=/usr/bin:$PATH "$VALIDATE" --insecure -c "$MH_URI1" -o sevs --tk "$W/wro
 fi
 mh_log "wrong TK: $(tail -n 1 "$W/wrong.out")"
 mh_virsh 1 destroy sevs >/dev/null
+
+# --- platform identity is per host: host 1's session does not start on host 2
+if out=$(mh_virsh 2 create "$W/s.xml" --paused 2>&1); then
+    mh_fail "a session made for host 1's PDH started a guest on host 2"
+fi
+grep -q "LAUNCH_START ret=1 fw_error=11" <<<"$out" || mh_fail "unexpected refusal on host 2: $out"
+mh_log "host 2 refuses host 1's session: $(grep -o 'sev_launch_start: LAUNCH_START[^(]*' <<<"$out" | head -n 1)"
+
+# --- where a secret goes without a gpa. A firmware with a secret area
+# (Debian's OVMF has base 0, size 0: patch a copy the way the AmdSev build
+# has it) wins over the mirror-helper object's GPA.
+/usr/bin/python3 - "$MH_OVMF_CODE" "$W/OVMF_SECRET.fd" <<'EOF'
+import sys, uuid
+img = bytearray(open(sys.argv[1], 'rb').read())
+footer = uuid.UUID('96b582de-1fb2-45f7-baea-a366c55a082d').bytes_le
+secret = uuid.UUID('4c2eb361-7d9b-4cc3-8081-127c90d3d294').bytes_le
+end = len(img) - 0x20
+assert img[end - 16:end] == footer, 'no GUIDed table'
+total = int.from_bytes(img[end - 18:end - 16], 'little') - 18
+p = end - 18
+start = p - total
+while p > start:
+    guid, n = bytes(img[p - 16:p]), int.from_bytes(img[p - 18:p - 16], 'little')
+    if guid == secret:
+        img[p - n:p - n + 8] = (0x80e000).to_bytes(4, 'little') + (0x1000).to_bytes(4, 'little')
+        open(sys.argv[2], 'wb').write(img)
+        sys.exit(0)
+    p -= n
+sys.exit('no secret entry in the firmware table')
+EOF
+chmod a+r "$W/OVMF_SECRET.fd"
+sed "s|$MH_OVMF_CODE|$W/OVMF_SECRET.fd|; s|<name>sevs</name>|<name>sevf</name>|" "$W/s.xml" >"$W/f.xml"
+chmod a+r "$W/f.xml"
+mh_virsh 1 create "$W/f.xml" --paused >/dev/null
+meas=$(mh_virsh 1 domlaunchsecinfo sevf | awk -F': *' '/sev-measurement/ {print $2}')
+"$VIRT_MH" owner secret --tk "$W/sess/tk.bin" --measurement "$meas" --entry "luks-key:$W/s1" \
+    --out "$W/p3" >/dev/null || mh_fail "virt-mh owner secret failed"
+mh_virsh 1 domsetlaunchsecstate sevf --secrethdr "$W/p3/header.b64" --secret "$W/p3/secret.b64" \
+    >/dev/null || mh_fail "sevf: domsetlaunchsecstate failed"
+grep -q "injected at GPA 0x80e000 (from the firmware's SEV secret area)" \
+    "$MH_LAB_DIR/host1/cache/libvirt/qemu/log/sevf.log" || mh_fail "sevf: secret not put in the firmware's area"
+SECRET_GPA=0x80e000 guest_table sevf "$W/t3.bin"
+SECRET_GPA=0x80e000 check_table "$W/t3.bin" 736869e5-84f0-4973-92ec-06879ce3da0b "$W/s1"
+mh_virsh 1 destroy sevf >/dev/null
+
+# Neither a firmware area nor a mirror-helper object: refused, as QEMU does.
+mh_domain_xml "$W/n.xml" sevn 128 "$MH_QEMU_MH" --loader "$MH_OVMF_CODE" --sev 0x0033
+mh_virsh 1 create "$W/n.xml" --paused >/dev/null
+out=$(qmp sevn "{\"execute\":\"sev-inject-launch-secret\",\"arguments\":{\"packet-header\":\"$hdr\",\"secret\":\"$sec\"}}" 2>&1) || true
+grep -q "SEV: no secret area found in OVMF, gpa must be specified." <<<"$out" ||
+    mh_fail "sevn: unexpected answer: $out"
+mh_virsh 1 destroy sevn >/dev/null
+mh_log "no gpa: the firmware's secret area when it has one; without it and without the helper: refused"
 echo "PASS"

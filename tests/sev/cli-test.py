@@ -20,7 +20,7 @@ import time
 SRC = os.environ.get("MH_SOURCE_DIR") or os.path.join(os.path.dirname(__file__), "..", "..")
 BUILD = os.environ.get("MH_BUILD_DIR") or os.path.join(SRC, "build")
 VIRT_MH = os.path.join(BUILD, "tools", "virt-mh", "virt-mh")
-DATA = os.path.join(SRC, "tests", "sev", "data")
+PSP_SIM = os.path.join(BUILD, "tests", "sev", "sev-psp-sim")
 FIRMWARE = "/usr/share/OVMF/OVMF_CODE_4M.fd"
 results = []
 
@@ -66,9 +66,12 @@ def write(path, data, mode="wb"):
 
 def main():
     tmp = tempfile.mkdtemp(prefix="mh-sev-cli-")
-    pdh_raw = open(os.path.join(DATA, "naples-pdh.cert"), "rb").read()
-    chain_raw = b"".join(open(os.path.join(DATA, "naples-%s.cert" % n), "rb").read()
-                         for n in ("pek", "oca", "cek"))
+    # A simulated platform's identity: PDH <- PEK <- OCA/CEK, as on a real host.
+    psp = os.path.join(tmp, "psp")
+    pdh_raw = base64.b64decode(subprocess.run([PSP_SIM, "pdh", psp], check=True,
+                                              capture_output=True, text=True).stdout)
+    chain_raw = base64.b64decode(subprocess.run([PSP_SIM, "chain", psp], check=True,
+                                                capture_output=True, text=True).stdout)
     pdh = write(os.path.join(tmp, "pdh.b64"), base64.b64encode(pdh_raw) + b"\n")
     chain = write(os.path.join(tmp, "chain.b64"), base64.b64encode(chain_raw))
     out = os.path.join(tmp, "out")

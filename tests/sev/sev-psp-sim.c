@@ -4,6 +4,8 @@
  *
  *   sev-psp-sim pdh STATEDIR
  *       print the platform's PDH (base64)
+ *   sev-psp-sim chain STATEDIR
+ *       print the platform's certificate chain PEK||OCA||CEK (base64)
  *   sev-psp-sim launch STATEDIR POLICY GODH.b64 SESSION.b64 FIRMWARE
  *       LAUNCH_START with the owner's session, LAUNCH_UPDATE_DATA(firmware),
  *       LAUNCH_MEASURE; print "MEASUREMENT_B64 API_MAJOR API_MINOR BUILD";
@@ -100,10 +102,20 @@ main(int argc, char **argv)
             printf("%s\n", b64);
             ret = 0;
         }
+    } else if (argc == 3 && g_str_equal(argv[1], "chain")) {
+        g_autoptr(MhSevPlatform) platform = mhSevPlatformLoadOrCreate(argv[2], &error);
+        if (platform) {
+            g_autoptr(GBytes) chain = mhSevPlatformGetCertChain(platform);
+            gsize n;
+            const guchar *data = g_bytes_get_data(chain, &n);
+            g_autofree char *b64 = g_base64_encode(data, n);
+            printf("%s\n", b64);
+            ret = 0;
+        }
     } else if (argc == 7 && g_str_equal(argv[1], "launch")) {
         ret = runLaunch(argv, &error);
     } else {
-        fprintf(stderr, "usage: sev-psp-sim pdh DIR | launch DIR POLICY GODH SESSION FW\n");
+        fprintf(stderr, "usage: sev-psp-sim pdh DIR | chain DIR | launch DIR POLICY GODH SESSION FW\n");
         return 2;
     }
     if (ret != 0 && error)

@@ -290,6 +290,15 @@ testTamperSession(Fixture *f, gconstpointer data)
     }
     g_assert_null(mhSevLaunchStart(f->platform, 0x5, godh, NULL, &error));
     g_assert_error(error, MH_ERROR, MH_ERROR_INVALID);
+    g_clear_error(&error);
+    {
+        /* The platform's own PEK is no GODH (usage PEK, ECDSA). */
+        g_autoptr(GBytes) chain = mhSevPlatformGetCertChain(f->platform);
+        g_autoptr(GBytes) pek = g_bytes_new_from_bytes(chain, 0, MH_SEV_CERT_SIZE);
+        g_assert_null(mhSevLaunchStart(f->platform, 0x5, pek, blob, &error));
+        g_assert_error(error, MH_ERROR, MH_ERROR_INVALID);
+        g_assert_nonnull(strstr(error->message, "usage PDH"));
+    }
 }
 
 static void

@@ -1,0 +1,119 @@
+/* Shared state of the migration code (mh-qemu-migrate*.c); private to
+ * src/qemu/. The QMP side (mh-qemu-migrate.c) runs on qemu-mh's main
+ * loop; each migration runs in a thread of its own (source:
+ * mh-qemu-migrate-src.c, target: mh-qemu-migrate-dst.c) that does blocking
+ * I/O on the migration connection and reaches QEMU's monitor and libvirt
+ * only through the helpers below, which hop to the main loop. */
+#pragma once
+
+#include "qemu/mh-qemu.h"
+#include "qemu/mh-qemu-migrate.h"
+#include "qemu/mh-qemu-stream.h"
+#include "mh/mh-handler.h"
+
+typedef enum {
+    MH_QEMU_MIGRATE_ROLE_SOURCE,
+    MH_QEMU_MIGRATE_ROLE_TARGET,
+} MhQemuMigrateRole;
+
+/* QEMU's MigrationStatus names that qemu-mh reports itself. */
+typedef enum {
+    MH_QEMU_MIGRATE_STATUS_NONE,
+    MH_QEMU_MIGRATE_STATUS_SETUP,
+    MH_QEMU_MIGRATE_STATUS_ACTIVE,
+    MH_QEMU_MIGRATE_STATUS_DEVICE,      /* the real QEMU migrates device state */
+    MH_QEMU_MIGRATE_STATUS_COMPLETED,
+    MH_QEMU_MIGRATE_STATUS_FAILED,
+    MH_QEMU_MIGRATE_STATUS_CANCELLING,
+    MH_QEMU_MIGRATE_STATUS_CANCELLED,
+
+    MH_QEMU_MIGRATE_STATUS_LAST
+} MhQemuMigrateStatus;
+
+const char *mhQemuMigrateStatusTypeToString(int status);
+
+typedef struct _MhQemuMigrate MhQemuMigrate;
+
+typedef struct {
+    MhQemuMigrate *mig;
+    MhQemuMigrateRole role;
+    GThread *thread;
+    volatile gint cancel;
+    int fd;                     /* the migration connection */
+    int listen_fd;              /* target: libvirt's URI, until accepted */
+    char *tmpdir;               /* private dir for the real QEMU's socket */
+    char *local_path;           /* unix socket between qemu-mh and real QEMU */
+    /* Real QEMU's MIGRATION statuses (char *), for the thread. */
+    GAsyncQueue *qemu_events;
+
+    /* Figures, under mig->lock. */
+    MhQemuMigrateStatus status;
+    char *error_desc;
+    gint64 start_us;
+    gint64 setup_us;            /* setup done (handshake) */
+    gint64 stop_us;             /* guest stopped for the final pass */
+    gint64 end_us;
+    uint64_t ram_total;         /* bytes of guest RAM */
+    uint64_t pages_normal;      /* pages sent in full */
+    uint64_t pages_zero;        /* pages sent as a zero flag */
+    uint64_t remaining_pages;   /* dirty, not yet sent */
+    uint64_t passes;            /* dirty-sync-count */
+    uint64_t dirty_rate;        /* pages/s found dirty in the last pass */
+    uint64_t mbps_x1000;        /* last pass throughput, Mbit/s * 1000 */
+    uint64_t expected_downtime_ms;
+    uint64_t downtime_ms;
+    uint64_t wire_bytes;        /* bytes on the connection, both phases */
+    uint64_t device_bytes;      /* of which device state */
+    bool guest_stopped;         /* we stopped it (source) */
+    bool real_started;          /* the real QEMU's migration was started */
+} MhQemuMigrateJob;
+
+struct _MhQemuMigrate {
+    MhQemu *qemu;
+    MhQmpProxy *proxy;          /* libvirt's monitor */
+    GMutex lock;
+    uint64_t downtime_limit_ms;
+    uint64_t max_passes;
+    GHashTable *fds;            /* name -> fd taken from getfd (GINT) */
+    GHashTable *hooked;         /* proxies with our event hook */
+    MhQemuMigrateJob *job;      /* the current or last migration */
+};
+
+MhQemuMigrateMode mhQemuMigrateGetMode(MhQemu *qemu);
+/* The process's migration state, created on first use. */
+MhQemuMigrate *mhQemuMigrateGetState(MhQemu *qemu);
+
+/* ---- for the migration threads ---- */
+
+/* Run a QMP command on the real QEMU from a migration thread; the reply's
+ * "return" (or NULL for {}) in *ret when wanted. A QMP error becomes a
+ * GError with QEMU's description. */
+bool mhQemuMigrateQmp(MhQemuMigrateJob *job, const char *command, JsonObject *args,
+                      JsonNode **ret, GError **error);
+/* Send an event to libvirt (data taken over, may be NULL). */
+void mhQemuMigrateEmit(MhQemuMigrateJob *job, const char *event, JsonObject *data);
+/* Set the status and send the MIGRATION event for it. */
+void mhQemuMigrateSetStatus(MhQemuMigrateJob *job, MhQemuMigrateStatus status);
+/* Wait for the real QEMU's migration to reach completed/failed/cancelled;
+ * returns the final status name (static). */
+const char *mhQemuMigrateWaitQemu(MhQemuMigrateJob *job);
+/* The job ends: status completed, or failed/cancelled with the reason. */
+void mhQemuMigrateFinish(MhQemuMigrateJob *job, const GError *error);
+
+/* The MH for this guest: over 'ram' (the shadow on a source, live RAM on
+ * a target), started with the migration key from the secret area. */
+MhMh *mhQemuMigrateNewMh(MhQemuMigrateJob *job, const MhGuestRam *ram, GError **error);
+/* Guest RAM as the MH sees it (live mapping of the memfd). */
+bool mhQemuMigrateLiveRam(MhQemuMigrateJob *job, MhGuestRam *ram, GError **error);
+uint64_t mhQemuMigrateSecretGpa(MhQemuMigrateJob *job);
+#define MH_QEMU_MIGRATE_SECRET_SIZE 0x1000
+
+/* Relay the real QEMU's migration stream ('local') over the connection as
+ * DEVICE messages, both directions, until both have ended. */
+bool mhQemuMigrateRelay(MhQemuMigrateJob *job, MhQemuStream *stream, int local,
+                        GError **error);
+/* Private directory + socket path for the real QEMU's side. */
+bool mhQemuMigrateLocalPath(MhQemuMigrateJob *job, GError **error);
+
+gpointer mhQemuMigrateSourceThread(gpointer data);
+gpointer mhQemuMigrateTargetThread(gpointer data);

@@ -1,0 +1,372 @@
+/* The source side of an MH migration, in a thread of its own:
+ * handshake, pre-copy passes of sealed pages while the guest runs, the
+ * final pass with the guest stopped, then the real QEMU's device state
+ * through the same connection. */
+#include "qemu/mh-qemu-migrate-priv.h"
+
+#include "qemu/mh-qemu-dirty.h"
+#include "util/mh-error.h"
+#include "util/mh-i18n.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+/* Pages per sealing request: 16 full records; the MH's vCPUs share it. */
+#define MH_QEMU_MIGRATE_BATCH 1024
+#define PAGE MH_QEMU_DIRTY_PAGE_SIZE
+
+typedef struct {
+    MhQemuMigrateJob *job;
+    MhQemuStream stream;
+    MhMh *mh;
+    MhQemuDirty *dirty;
+    GByteArray *out;
+} MhQemuMigrateSrc;
+
+static void
+mhQemuMigrateSrcUpdate(MhQemuMigrateSrc *src)
+{
+    MhMhInfo info;
+
+    mhMhQuery(src->mh, &info);
+    g_mutex_lock(&src->job->mig->lock);
+    src->job->pages_zero = info.zero_pages;
+    src->job->pages_normal = info.pages_saved - info.zero_pages;
+    src->job->wire_bytes = src->stream.bytes_sent;
+    g_mutex_unlock(&src->job->mig->lock);
+    mhMhInfoClear(&info);
+}
+
+/* Capture, seal and send the pages of one pass. */
+static bool
+mhQemuMigrateSrcSend(MhQemuMigrateSrc *src, GArray *gpas, uint32_t pass, GError **error)
+{
+    const uint64_t *all = (const uint64_t *)gpas->data;
+    uint8_t iter[12];
+
+    for (size_t i = 0; i < gpas->len; i += MH_QEMU_MIGRATE_BATCH) {
+        size_t n = MIN(MH_QEMU_MIGRATE_BATCH, gpas->len - i);
+
+        if (g_atomic_int_get(&src->job->cancel)) {
+            g_set_error(error, MH_ERROR, MH_ERROR_FAILED, _("migration canceled"));
+            return false;
+        }
+        /* The shadow takes the bytes now; the MH seals exactly those. */
+        mhQemuDirtyCapture(src->dirty, all + i, n);
+        g_byte_array_set_size(src->out, 0);
+        if (!mhMhSavePages(src->mh, all + i, n, pass, src->out, error) ||
+            !mhQemuStreamSend(&src->stream, MH_QEMU_STREAM_MSG_RECORDS,
+                              src->out->data, src->out->len, error))
+            return false;
+        g_mutex_lock(&src->job->mig->lock);
+        src->job->remaining_pages = gpas->len - i - n;
+        g_mutex_unlock(&src->job->mig->lock);
+        mhQemuMigrateSrcUpdate(src);
+    }
+    mhQemuStreamIterationPack(pass, gpas->len, iter);
+    return mhQemuStreamSend(&src->stream, MH_QEMU_STREAM_MSG_ITERATION, iter, sizeof(iter), error);
+}
+
+static bool
+mhQemuMigrateSrcHandshake(MhQemuMigrateSrc *src, GError **error)
+{
+    g_autoptr(GBytes) hello = NULL;
+    g_autoptr(GBytes) confirm = NULL;
+    g_autoptr(GByteArray) payload = g_byte_array_new();
+    g_autoptr(GBytes) peer = NULL;
+    gsize len;
+    const void *data;
+
+    if (!mhMhSessionBegin(src->mh, MH_TRANSPORT_ROLE_SOURCE, &hello, error))
+        return false;
+    data = g_bytes_get_data(hello, &len);
+    if (!mhQemuStreamSendHeader(&src->stream, error) ||
+        !mhQemuStreamSend(&src->stream, MH_QEMU_STREAM_MSG_HELLO, data, len, error) ||
+        !mhQemuStreamRecvHeader(&src->stream, error) ||
+        !mhQemuStreamExpect(&src->stream, MH_QEMU_STREAM_MSG_HELLO, payload, error))
+        return false;
+    peer = g_bytes_new(payload->data, payload->len);
+    if (!mhMhSessionPeerHello(src->mh, peer, &confirm, error))
+        return false;
+    data = g_bytes_get_data(confirm, &len);
+    if (!mhQemuStreamSend(&src->stream, MH_QEMU_STREAM_MSG_CONFIRM, data, len, error) ||
+        !mhQemuStreamExpect(&src->stream, MH_QEMU_STREAM_MSG_CONFIRM, payload, error))
+        return false;
+    g_clear_pointer(&peer, g_bytes_unref);
+    peer = g_bytes_new(payload->data, payload->len);
+    return mhMhSessionPeerConfirm(src->mh, peer, error);
+}
+
+/* Pre-copy until the rest fits the downtime limit (or the pass cap),
+ * then stop the guest and send what is left. */
+static bool
+mhQemuMigrateSrcRam(MhQemuMigrateSrc *src, GError **error)
+{
+    MhQemuMigrateJob *job = src->job;
+    g_autoptr(GArray) gpas = g_array_new(FALSE, FALSE, sizeof(guint64));
+    g_autoptr(GByteArray) payload = g_byte_array_new();
+    gint64 last_scan = 0;
+    double bw = 0;              /* bytes/s of the last pass */
+    uint32_t pass;
+    uint64_t limit_ms, max_passes;
+
+    for (pass = 1;; pass++) {
+        gint64 t0 = g_get_monotonic_time();
+        uint64_t sent0 = src->stream.bytes_sent;
+        size_t n;
+
+        g_array_set_size(gpas, 0);
+        n = mhQemuDirtyScan(src->dirty, gpas, 2);
+        g_mutex_lock(&job->mig->lock);
+        limit_ms = job->mig->downtime_limit_ms;
+        max_passes = job->mig->max_passes;
+        job->passes = pass;
+        job->remaining_pages = n;
+        if (last_scan)
+            job->dirty_rate = n * G_USEC_PER_SEC / MAX(1, t0 - last_scan);
+        job->expected_downtime_ms = bw > 0 ? (uint64_t)(n * (double)PAGE * 1000 / bw) : 0;
+        g_mutex_unlock(&job->mig->lock);
+        last_scan = t0;
+
+        if (pass > 1) {
+            JsonObject *data = json_object_new();
+
+            json_object_set_int_member(data, "pass", pass);
+            mhQemuMigrateEmit(job, "MIGRATION_PASS", data);
+            if (job->expected_downtime_ms <= limit_ms || pass >= max_passes)
+                break;
+        }
+        if (!mhQemuMigrateSrcSend(src, gpas, pass, error))
+            return false;
+        {
+            gint64 dt = g_get_monotonic_time() - t0;
+            uint64_t sent = src->stream.bytes_sent - sent0;
+
+            if (dt > 0 && sent > 0)
+                bw = (double)sent * G_USEC_PER_SEC / dt;
+            g_mutex_lock(&job->mig->lock);
+            job->mbps_x1000 = (uint64_t)(bw * 8 / 1000);
+            g_mutex_unlock(&job->mig->lock);
+        }
+        mhQemuLog("MH pre-copy pass %u: %zu pages, %.1f MB/s", pass, n, bw / 1e6);
+    }
+
+    /* Switch-over: the guest stops (libvirt sees QEMU's STOP event as it
+     * would from QEMU's own migration), and the last dirty pages go. */
+    g_mutex_lock(&job->mig->lock);
+    job->stop_us = g_get_monotonic_time();
+    g_mutex_unlock(&job->mig->lock);
+    if (!mhQemuMigrateQmp(job, "stop", NULL, NULL, error))
+        return false;
+    job->guest_stopped = true;
+    g_array_set_size(gpas, 0);
+    mhQemuDirtyScan(src->dirty, gpas, 2);
+    mhQemuLog("MH final pass %u: %u pages with the guest stopped", pass, gpas->len);
+    g_byte_array_set_size(src->out, 0);
+    if (!mhQemuMigrateSrcSend(src, gpas, pass, error) ||
+        !mhMhSaveFinish(src->mh, src->out, error) ||
+        !mhQemuStreamSend(&src->stream, MH_QEMU_STREAM_MSG_FINAL,
+                          src->out->data, src->out->len, error))
+        return false;
+    /* The target verified the count and digest and wrote every page. */
+    if (!mhQemuStreamExpect(&src->stream, MH_QEMU_STREAM_MSG_RAM_DONE, payload, error))
+        return false;
+    mhQemuMigrateSrcUpdate(src);
+    return true;
+}
+
+static int
+mhQemuMigrateSrcListenLocal(MhQemuMigrateJob *job, GError **error)
+{
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    int fd;
+
+    if (!mhQemuMigrateLocalPath(job, error))
+        return -1;
+    g_strlcpy(addr.sun_path, job->local_path, sizeof(addr.sun_path));
+    if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+        bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 1) < 0) {
+        g_set_error(error, MH_ERROR, MH_ERROR_IO, _("cannot listen on '%s': %s"),
+                    job->local_path, g_strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int
+mhQemuMigrateAccept(MhQemuMigrateJob *job, int lfd, const char *what, GError **error)
+{
+    for (;;) {
+        struct pollfd pfd = { .fd = lfd, .events = POLLIN };
+        int fd;
+
+        if (g_atomic_int_get(&job->cancel)) {
+            g_set_error(error, MH_ERROR, MH_ERROR_FAILED, _("migration canceled"));
+            return -1;
+        }
+        if (poll(&pfd, 1, 200) <= 0)
+            continue;
+        if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
+            return fd;
+        if (errno != EINTR && errno != EAGAIN) {
+            g_set_error(error, MH_ERROR, MH_ERROR_IO, _("cannot accept %s: %s"),
+                        what, g_strerror(errno));
+            return -1;
+        }
+    }
+}
+
+static JsonObject *
+mhQemuMigrateIgnoreShared(void)
+{
+    JsonObject *caps = json_object_new();
+    JsonArray *list = json_array_new();
+    JsonObject *cap = json_object_new();
+
+    json_object_set_string_member(cap, "capability", "x-ignore-shared");
+    json_object_set_boolean_member(cap, "state", TRUE);
+    json_array_add_object_element(list, cap);
+    json_object_set_array_member(caps, "capabilities", list);
+    return caps;
+}
+
+/* The real QEMU sends the device state (RAM excluded) into our local
+ * socket; we relay it. */
+static bool
+mhQemuMigrateSrcDevice(MhQemuMigrateSrc *src, GError **error)
+{
+    MhQemuMigrateJob *job = src->job;
+    g_autofree char *uri = NULL;
+    JsonObject *args;
+    const char *result;
+    int lfd, local;
+    bool ok;
+
+    if ((lfd = mhQemuMigrateSrcListenLocal(job, error)) < 0)
+        return false;
+    if (!mhQemuMigrateQmp(job, "migrate-set-capabilities", mhQemuMigrateIgnoreShared(),
+                          NULL, error)) {
+        close(lfd);
+        return false;
+    }
+    uri = g_strdup_printf("unix:%s", job->local_path);
+    args = json_object_new();
+    json_object_set_string_member(args, "uri", uri);
+    /* From here the real QEMU reports the statuses (pre-switchover,
+     * device, completed) to libvirt, and libvirt's migrate-continue
+     * reaches it directly. */
+    job->real_started = true;
+    if (!mhQemuMigrateQmp(job, "migrate", args, NULL, error)) {
+        job->real_started = false;
+        close(lfd);
+        return false;
+    }
+    g_mutex_lock(&job->mig->lock);
+    job->status = MH_QEMU_MIGRATE_STATUS_DEVICE;
+    g_mutex_unlock(&job->mig->lock);
+    local = mhQemuMigrateAccept(job, lfd, _("the QEMU migration stream"), error);
+    close(lfd);
+    unlink(job->local_path);
+    if (local < 0)
+        return false;
+    ok = mhQemuMigrateRelay(job, &src->stream, local, error);
+    close(local);
+    if (!ok)
+        return false;
+    result = mhQemuMigrateWaitQemu(job);
+    g_mutex_lock(&job->mig->lock);
+    job->downtime_ms = (g_get_monotonic_time() - job->stop_us) / 1000;
+    g_mutex_unlock(&job->mig->lock);
+    if (!g_str_equal(result, "completed")) {
+        g_set_error(error, MH_ERROR, MH_ERROR_FAILED,
+                    _("QEMU's device-state migration %s"), result);
+        return false;
+    }
+    return true;
+}
+
+/* Undo what a failed migration left on the source: the real QEMU's
+ * migration cancelled, the guest running again. */
+static void
+mhQemuMigrateSrcRecover(MhQemuMigrateSrc *src, const GError *err)
+{
+    MhQemuMigrateJob *job = src->job;
+    g_autoptr(GError) e2 = NULL;
+
+    if (job->fd >= 0)
+        mhQemuStreamSendError(&src->stream, err->message);
+    if (job->fd >= 0) {
+        shutdown(job->fd, SHUT_RDWR);
+    }
+    if (job->real_started && job->status == MH_QEMU_MIGRATE_STATUS_DEVICE) {
+        mhQemuMigrateQmp(job, "migrate_cancel", NULL, NULL, NULL);
+    }
+    if (job->guest_stopped && !mhQemuMigrateQmp(job, "cont", NULL, NULL, &e2))
+        mhQemuLog("cannot resume the guest after the failed migration: %s", e2->message);
+    job->guest_stopped = false;
+}
+
+gpointer
+mhQemuMigrateSourceThread(gpointer data)
+{
+    MhQemuMigrateJob *job = data;
+    g_autoptr(GError) err = NULL;
+    MhQemuMigrateSrc src = { .job = job };
+    MhGuestRam live;
+
+    mhQemuStreamInit(&src.stream, job->fd, &job->cancel);
+    src.out = g_byte_array_sized_new(MH_TRANSPORT_RECORD_MAX_SIZE * 16);
+
+    if (!mhQemuMigrateLiveRam(job, &live, &err) ||
+        !(src.dirty = mhQemuDirtyNew(&live, &err)) ||
+        /* INIT reads the key through the MH's view of RAM, the shadow. */
+        !mhQemuDirtyCopyRange(src.dirty, mhQemuMigrateSecretGpa(job),
+                              MH_QEMU_MIGRATE_SECRET_SIZE, &err) ||
+        !(src.mh = mhQemuMigrateNewMh(job, mhQemuDirtyGetShadow(src.dirty), &err)) ||
+        !mhQemuMigrateSrcHandshake(&src, &err))
+        goto fail;
+
+    g_mutex_lock(&job->mig->lock);
+    job->setup_us = g_get_monotonic_time();
+    g_mutex_unlock(&job->mig->lock);
+    {
+        JsonObject *pd = json_object_new();
+
+        json_object_set_int_member(pd, "pass", 1);
+        mhQemuMigrateEmit(job, "MIGRATION_PASS", pd);
+    }
+    mhQemuMigrateSetStatus(job, MH_QEMU_MIGRATE_STATUS_ACTIVE);
+
+    if (!mhQemuMigrateSrcRam(&src, &err) || !mhQemuMigrateSrcDevice(&src, &err))
+        goto fail;
+    mhQemuLog("migration completed: %" G_GUINT64_FORMAT " pages sealed (%" G_GUINT64_FORMAT
+              " zero), %" G_GUINT64_FORMAT " bytes on the wire, %" G_GUINT64_FORMAT
+              " bytes of device state, downtime %" G_GUINT64_FORMAT " ms",
+              job->pages_normal + job->pages_zero, job->pages_zero, src.stream.bytes_sent,
+              job->device_bytes, job->downtime_ms);
+    mhQemuMigrateFinish(job, NULL);
+    goto cleanup;
+
+ fail:
+    mhQemuMigrateSrcRecover(&src, err);
+    /* Our own statuses again: the real QEMU may never have started. */
+    if (!job->real_started || job->status != MH_QEMU_MIGRATE_STATUS_DEVICE)
+        job->real_started = false;
+    mhQemuMigrateFinish(job, err);
+
+ cleanup:
+    if (job->fd >= 0)
+        close(job->fd);
+    job->fd = -1;
+    g_clear_pointer(&src.mh, mhMhFree);
+    g_clear_pointer(&src.dirty, mhQemuDirtyFree);
+    g_byte_array_unref(src.out);
+    if (job->tmpdir)
+        g_rmdir(job->tmpdir);
+    return NULL;
+}

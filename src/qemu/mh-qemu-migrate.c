@@ -1,0 +1,695 @@
+/* The QMP side of MH migration (see mh-qemu-migrate.h): the commands
+ * libvirt uses to migrate, answered or rewritten by qemu-mh, the figures
+ * it reads back, and the main-loop helpers of the migration threads. */
+#include "qemu/mh-qemu-migrate-priv.h"
+
+#include "qemu/mh-qemu-fw.h"
+#include "util/mh-error.h"
+#include "util/mh-i18n.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define MH_QEMU_MIGRATE_DEFAULT_DOWNTIME_MS 300
+#define MH_QEMU_MIGRATE_DEFAULT_MAX_PASSES 30
+
+static const char *const mhQemuMigrateModeNames[] = { "plain", "helper", "blocked" };
+static const char *const mhQemuMigrateStatusNames[] = {
+    "none", "setup", "active", "device", "completed", "failed", "cancelling", "cancelled",
+};
+G_STATIC_ASSERT(G_N_ELEMENTS(mhQemuMigrateModeNames) == MH_QEMU_MIGRATE_MODE_LAST);
+G_STATIC_ASSERT(G_N_ELEMENTS(mhQemuMigrateStatusNames) == MH_QEMU_MIGRATE_STATUS_LAST);
+
+const char *
+mhQemuMigrateModeTypeToString(int mode)
+{
+    return mode >= 0 && mode < MH_QEMU_MIGRATE_MODE_LAST ? mhQemuMigrateModeNames[mode] : NULL;
+}
+
+int
+mhQemuMigrateModeTypeFromString(const char *name)
+{
+    for (int i = 0; name && i < MH_QEMU_MIGRATE_MODE_LAST; i++) {
+        if (g_str_equal(name, mhQemuMigrateModeNames[i]))
+            return i;
+    }
+    return -1;
+}
+
+const char *
+mhQemuMigrateStatusTypeToString(int status)
+{
+    return status >= 0 && status < MH_QEMU_MIGRATE_STATUS_LAST ?
+        mhQemuMigrateStatusNames[status] : NULL;
+}
+
+/* One qemu-mh process serves one guest, hence one migration state. */
+static MhQemuMigrate *mhQemuMigrateState;
+
+MhQemuMigrate *
+mhQemuMigrateGetState(MhQemu *qemu)
+{
+    if (!mhQemuMigrateState) {
+        MhQemuMigrate *mig = g_new0(MhQemuMigrate, 1);
+
+        mig->qemu = qemu;
+        g_mutex_init(&mig->lock);
+        mig->downtime_limit_ms = MH_QEMU_MIGRATE_DEFAULT_DOWNTIME_MS;
+        mig->max_passes = MH_QEMU_MIGRATE_DEFAULT_MAX_PASSES;
+        mig->fds = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        mig->hooked = g_hash_table_new(NULL, NULL);
+        mhQemuMigrateState = mig;
+    }
+    return mhQemuMigrateState;
+}
+
+MhQemuMigrateMode
+mhQemuMigrateGetMode(MhQemu *qemu)
+{
+    const MhConfHelper *helper = qemu->args->helper;
+
+    if (!qemu->args->sev)
+        return MH_QEMU_MIGRATE_MODE_PLAIN;
+    /* mode=on-request is armed per migration by "virt-mh migrate"; until
+     * that exists the guest is as unmigratable as under QEMU 7.2. */
+    if (helper && helper->mode == MH_CONF_MODE_AUTO && qemu->ram)
+        return MH_QEMU_MIGRATE_MODE_HELPER;
+    return MH_QEMU_MIGRATE_MODE_BLOCKED;
+}
+
+static bool
+mhQemuMigrateJobActive(const MhQemuMigrateJob *job)
+{
+    return job && job->status != MH_QEMU_MIGRATE_STATUS_COMPLETED &&
+           job->status != MH_QEMU_MIGRATE_STATUS_FAILED &&
+           job->status != MH_QEMU_MIGRATE_STATUS_CANCELLED &&
+           job->status != MH_QEMU_MIGRATE_STATUS_NONE;
+}
+
+/* ---- real QEMU's migration events, for the threads ---- */
+
+static void
+mhQemuMigrateEventHook(MhQmpProxy *proxy, const char *event, JsonObject *message,
+                       gpointer data)
+{
+    MhQemuMigrate *mig = data;
+    JsonObject *edata;
+    const char *status;
+
+    if (!g_str_equal(event, "MIGRATION") || !mig->job || !mig->job->qemu_events)
+        return;
+    if (!(edata = json_object_get_object_member(message, "data")) ||
+        !(status = json_object_get_string_member_with_default(edata, "status", NULL)))
+        return;
+    g_async_queue_push(mig->job->qemu_events, g_strdup(status));
+}
+
+static void
+mhQemuMigrateHook(MhQemuMigrate *mig, MhQmpProxy *proxy)
+{
+    mig->proxy = proxy;
+    if (g_hash_table_contains(mig->hooked, proxy))
+        return;
+    g_hash_table_add(mig->hooked, proxy);
+    mhQmpProxyAddEventHook(proxy, mhQemuMigrateEventHook, mig);
+}
+
+/* ---- main-loop helpers for the threads ---- */
+
+typedef struct {
+    MhQmpProxy *proxy;
+    char *command;
+    JsonObject *args;
+    JsonObject *reply;
+    bool done;
+    GMutex m;
+    GCond c;
+} MhQemuMigrateCall;
+
+static void
+mhQemuMigrateCallDone(MhQmpProxy *proxy, JsonObject *reply, gpointer data)
+{
+    MhQemuMigrateCall *call = data;
+
+    g_mutex_lock(&call->m);
+    call->reply = reply ? json_object_ref(reply) : NULL;
+    call->done = true;
+    g_cond_signal(&call->c);
+    g_mutex_unlock(&call->m);
+}
+
+static gboolean
+mhQemuMigrateCallStart(gpointer data)
+{
+    MhQemuMigrateCall *call = data;
+
+    mhQmpProxyExecute(call->proxy, call->command, g_steal_pointer(&call->args),
+                      mhQemuMigrateCallDone, call);
+    return G_SOURCE_REMOVE;
+}
+
+bool
+mhQemuMigrateQmp(MhQemuMigrateJob *job, const char *command, JsonObject *args,
+                 JsonNode **ret, GError **error)
+{
+    MhQemuMigrateCall call = { .proxy = job->mig->proxy, .command = (char *)command, .args = args };
+    JsonObject *err;
+    bool ok = false;
+
+    g_mutex_init(&call.m);
+    g_cond_init(&call.c);
+    g_main_context_invoke(NULL, mhQemuMigrateCallStart, &call);
+    g_mutex_lock(&call.m);
+    while (!call.done)
+        g_cond_wait(&call.c, &call.m);
+    g_mutex_unlock(&call.m);
+
+    if (!call.reply) {
+        g_set_error(error, MH_ERROR, MH_ERROR_IO,
+                    _("QEMU went away during '%s'"), command);
+    } else if ((err = json_object_get_object_member(call.reply, "error"))) {
+        g_set_error(error, MH_ERROR, MH_ERROR_FAILED, "%s: %s", command,
+                    json_object_get_string_member_with_default(err, "desc", "?"));
+    } else {
+        if (ret && json_object_has_member(call.reply, "return"))
+            *ret = json_node_copy(json_object_get_member(call.reply, "return"));
+        ok = true;
+    }
+    if (call.reply)
+        json_object_unref(call.reply);
+    g_mutex_clear(&call.m);
+    g_cond_clear(&call.c);
+    return ok;
+}
+
+typedef struct {
+    MhQmpProxy *proxy;
+    char *event;
+    JsonObject *data;
+} MhQemuMigrateEvent;
+
+static gboolean
+mhQemuMigrateEmitInMain(gpointer data)
+{
+    MhQemuMigrateEvent *ev = data;
+
+    mhQmpProxyEmitEvent(ev->proxy, ev->event, ev->data);
+    g_free(ev->event);
+    g_free(ev);
+    return G_SOURCE_REMOVE;
+}
+
+void
+mhQemuMigrateEmit(MhQemuMigrateJob *job, const char *event, JsonObject *data)
+{
+    MhQemuMigrateEvent *ev = g_new0(MhQemuMigrateEvent, 1);
+
+    ev->proxy = job->mig->proxy;
+    ev->event = g_strdup(event);
+    ev->data = data;
+    /* Runs at once when called on the main loop, so events keep their
+     * order relative to the command replies sent from there. */
+    g_main_context_invoke(NULL, mhQemuMigrateEmitInMain, ev);
+}
+
+void
+mhQemuMigrateSetStatus(MhQemuMigrateJob *job, MhQemuMigrateStatus status)
+{
+    JsonObject *data;
+
+    g_mutex_lock(&job->mig->lock);
+    job->status = status;
+    g_mutex_unlock(&job->mig->lock);
+    /* Once the real QEMU migrates, it announces the statuses itself. */
+    if (job->real_started)
+        return;
+    data = json_object_new();
+    json_object_set_string_member(data, "status", mhQemuMigrateStatusTypeToString(status));
+    mhQemuMigrateEmit(job, "MIGRATION", data);
+}
+
+const char *
+mhQemuMigrateWaitQemu(MhQemuMigrateJob *job)
+{
+    for (;;) {
+        g_autofree char *status = g_async_queue_timeout_pop(job->qemu_events, 200 * 1000);
+
+        if (!status)
+            continue;
+        if (g_str_equal(status, "completed"))
+            return "completed";
+        if (g_str_equal(status, "failed"))
+            return "failed";
+        if (g_str_equal(status, "cancelled"))
+            return "cancelled";
+    }
+}
+
+void
+mhQemuMigrateFinish(MhQemuMigrateJob *job, const GError *error)
+{
+    MhQemuMigrateStatus status = MH_QEMU_MIGRATE_STATUS_COMPLETED;
+
+    g_mutex_lock(&job->mig->lock);
+    job->end_us = g_get_monotonic_time();
+    if (error) {
+        status = g_atomic_int_get(&job->cancel) ? MH_QEMU_MIGRATE_STATUS_CANCELLED
+                                                : MH_QEMU_MIGRATE_STATUS_FAILED;
+        g_free(job->error_desc);
+        job->error_desc = g_strdup(error->message);
+    }
+    g_mutex_unlock(&job->mig->lock);
+    if (error)
+        mhQemuLog("migration %s: %s", mhQemuMigrateStatusTypeToString(status), error->message);
+    mhQemuMigrateSetStatus(job, status);
+}
+
+/* ---- guest RAM and the MH ---- */
+
+bool
+mhQemuMigrateLiveRam(MhQemuMigrateJob *job, MhGuestRam *ram, GError **error)
+{
+    MhQemuRam *qram = job->mig->qemu->ram;
+    uint8_t *base = mhQemuRamGetBase(qram);
+
+    mhGuestRamInit(ram);
+    for (size_t i = 0; i < mhQemuRamGetRegionCount(qram); i++) {
+        const MhQemuRamRegion *r = mhQemuRamGetRegion(qram, i);
+
+        if (!mhGuestRamAddRegion(ram, r->gpa, r->size, base + r->offset, error))
+            return false;
+    }
+    return true;
+}
+
+uint64_t
+mhQemuMigrateSecretGpa(MhQemuMigrateJob *job)
+{
+    MhQemu *qemu = job->mig->qemu;
+    gsize fwlen = 0;
+    const uint8_t *fw = qemu->firmware ? g_bytes_get_data(qemu->firmware, &fwlen) : NULL;
+    uint32_t base = 0, size = 0;
+
+    /* Where sev-inject-launch-secret put the table without a gpa. */
+    if (fw && mhQemuFwFindArea(fw, fwlen, MH_QEMU_FW_SEV_SECRET_GUID, &base, &size) &&
+        base != 0 && size != 0)
+        return base;
+    return mhConfHelperGetSecret(qemu->args->helper);
+}
+
+/* The domain UUID binds the session keys to this guest; libvirt passes it
+ * as -uuid, which qemu-mh hands to QEMU unchanged. */
+static bool
+mhQemuMigrateUuid(uint8_t uuid[16], GError **error)
+{
+    g_autofree char *cmdline = NULL;
+    gsize len = 0;
+
+    if (g_file_get_contents("/proc/self/cmdline", &cmdline, &len, NULL)) {
+        const char *prev = NULL;
+
+        for (const char *p = cmdline; p < cmdline + len; p += strlen(p) + 1) {
+            if (prev && g_str_equal(prev, "-uuid")) {
+                unsigned int b[16];
+
+                if (sscanf(p, "%2x%2x%2x%2x-%2x%2x-%2x%2x-%2x%2x-%2x%2x%2x%2x%2x%2x",
+                           &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &b[6], &b[7], &b[8],
+                           &b[9], &b[10], &b[11], &b[12], &b[13], &b[14], &b[15]) == 16) {
+                    for (int i = 0; i < 16; i++)
+                        uuid[i] = b[i];
+                    return true;
+                }
+            }
+            prev = p;
+        }
+    }
+    g_set_error(error, MH_ERROR, MH_ERROR_INVALID,
+                _("the guest has no -uuid argument: the MH binds its session keys to the domain UUID"));
+    return false;
+}
+
+MhMh *
+mhQemuMigrateNewMh(MhQemuMigrateJob *job, const MhGuestRam *ram, GError **error)
+{
+    const MhConfHelper *helper = job->mig->qemu->args->helper;
+    int cipher = mhTransportCipherTypeFromString(mhConfCipherTypeToString(helper->cipher));
+    g_autoptr(MhMh) mh = NULL;
+    uint8_t uuid[16];
+
+    if (!mhQemuMigrateUuid(uuid, error))
+        return NULL;
+    if (cipher < 0)
+        cipher = MH_TRANSPORT_CIPHER_AES_256_GCM;
+    if (!(mh = mhMhNew(ram, helper->vcpus, cipher, uuid, error)))
+        return NULL;
+    if (!mhMhStart(mh, mhQemuMigrateSecretGpa(job), MH_QEMU_MIGRATE_SECRET_SIZE, error)) {
+        mhErrorPrefix(error, "%s", _("cannot start the migration handler: "));
+        return NULL;
+    }
+    return g_steal_pointer(&mh);
+}
+
+bool
+mhQemuMigrateLocalPath(MhQemuMigrateJob *job, GError **error)
+{
+    g_autoptr(GError) err = NULL;
+
+    if (!(job->tmpdir = g_dir_make_tmp("qemu-mh-migrate-XXXXXX", &err))) {
+        g_set_error(error, MH_ERROR, MH_ERROR_IO,
+                    _("cannot create a private directory for the migration: %s"), err->message);
+        return false;
+    }
+    job->local_path = g_build_filename(job->tmpdir, "qemu.sock", NULL);
+    return true;
+}
+
+/* ---- the commands ---- */
+
+static MhQemuMigrateJob *
+mhQemuMigrateJobNew(MhQemuMigrate *mig, MhQemuMigrateRole role)
+{
+    MhQemuMigrateJob *job = g_new0(MhQemuMigrateJob, 1);
+
+    job->mig = mig;
+    job->role = role;
+    job->fd = -1;
+    job->listen_fd = -1;
+    job->qemu_events = g_async_queue_new_full(g_free);
+    job->start_us = g_get_monotonic_time();
+    job->ram_total = mhQemuRamGetSize(mig->qemu->ram);
+    job->status = MH_QEMU_MIGRATE_STATUS_SETUP;
+    /* The previous job's figures stay readable until a new one starts;
+     * its thread has ended by then (status final). */
+    if (mig->job) {
+        if (mig->job->thread)
+            g_thread_join(mig->job->thread);
+        g_async_queue_unref(mig->job->qemu_events);
+        g_free(mig->job->error_desc);
+        g_free(mig->job->tmpdir);
+        g_free(mig->job->local_path);
+        g_free(mig->job);
+    }
+    mig->job = job;
+    return job;
+}
+
+void
+mhQemuCmdMigrate(MhQmpRequest *req, gpointer opaque)
+{
+    MhQemu *qemu = opaque;
+    MhQemuMigrate *mig = mhQemuMigrateGetState(qemu);
+    MhQemuMigrateMode mode = mhQemuMigrateGetMode(qemu);
+    MhQemuMigrateJob *job;
+    const char *uri;
+    gpointer fdp;
+
+    if (mode == MH_QEMU_MIGRATE_MODE_PLAIN) {
+        mhQmpRequestForward(req, NULL, NULL);
+        return;
+    }
+    if (mode == MH_QEMU_MIGRATE_MODE_BLOCKED) {
+        mhQmpRequestError(req, MH_QMP_GENERIC_ERROR, "%s", MH_QEMU_MIGRATE_SEV_BLOCKER);
+        return;
+    }
+    if (!mhQmpRequestGetString(req, "uri", true, &uri))
+        return;
+    if (mhQemuMigrateJobActive(mig->job)) {
+        mhQmpRequestError(req, MH_QMP_GENERIC_ERROR,
+                          "There's a migration process in progress");
+        return;
+    }
+    mhQemuMigrateHook(mig, mhQmpRequestGetProxy(req));
+
+    job = mhQemuMigrateJobNew(mig, MH_QEMU_MIGRATE_ROLE_SOURCE);
+    if (g_str_has_prefix(uri, "fd:")) {
+        if (!g_hash_table_lookup_extended(mig->fds, uri + 3, NULL, &fdp)) {
+            job->status = MH_QEMU_MIGRATE_STATUS_NONE;
+            mhQmpRequestError(req, MH_QMP_GENERIC_ERROR,
+                              "File descriptor named '%s' has not been found", uri + 3);
+            return;
+        }
+        job->fd = GPOINTER_TO_INT(fdp);
+        g_hash_table_remove(mig->fds, uri + 3);
+    } else if (g_str_has_prefix(uri, "tcp:")) {
+        g_autoptr(GError) err = NULL;
+        g_autoptr(GSocketClient) client = g_socket_client_new();
+        g_autoptr(GSocketConnection) conn =
+            g_socket_client_connect_to_host(client, uri + 4, 0, NULL, &err);
+
+        if (!conn) {
+            job->status = MH_QEMU_MIGRATE_STATUS_NONE;
+            mhQmpRequestError(req, MH_QMP_GENERIC_ERROR, "Failed to connect to '%s': %s",
+                              uri + 4, err->message);
+            return;
+        }
+        job->fd = dup(g_socket_get_fd(g_socket_connection_get_socket(conn)));
+    } else {
+        job->status = MH_QEMU_MIGRATE_STATUS_NONE;
+        mhQmpRequestError(req, MH_QMP_GENERIC_ERROR,
+                          "the mirror helper migrates over 'fd:' or 'tcp:' URIs, not '%s'", uri);
+        return;
+    }
+    g_unix_set_fd_nonblocking(job->fd, FALSE, NULL);
+    /* QEMU emits "setup" before it answers. */
+    mhQemuMigrateSetStatus(job, MH_QEMU_MIGRATE_STATUS_SETUP);
+    mhQmpRequestReturn(req, NULL);
+    job->thread = g_thread_new("mh-migrate-src", mhQemuMigrateSourceThread, job);
+}
+
+static int
+mhQemuMigrateListen(const char *uri, GError **error)
+{
+    g_autoptr(GSocketAddressEnumerator) en = NULL;
+    g_autoptr(GSocketConnectable) addr = NULL;
+    g_autoptr(GSocketAddress) sa = NULL;
+    g_autoptr(GSocket) sock = NULL;
+
+    if (!g_str_has_prefix(uri, "tcp:")) {
+        g_set_error(error, MH_ERROR, MH_ERROR_UNSUPPORTED,
+                    _("the mirror helper receives migrations on 'tcp:' URIs, not '%s'"), uri);
+        return -1;
+    }
+    if (!(addr = g_network_address_parse(uri + 4, 0, error)))
+        return -1;
+    en = g_socket_connectable_enumerate(addr);
+    if (!(sa = g_socket_address_enumerator_next(en, NULL, error)))
+        return -1;
+    if (!(sock = g_socket_new(g_socket_address_get_family(sa), G_SOCKET_TYPE_STREAM,
+                              G_SOCKET_PROTOCOL_TCP, error)))
+        return -1;
+    if (g_socket_address_get_family(sa) == G_SOCKET_FAMILY_IPV6) {
+        int off = 0;
+
+        /* "[::]" takes IPv4 connections too, as QEMU's listener does. */
+        setsockopt(g_socket_get_fd(sock), IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
+    }
+    if (!g_socket_bind(sock, sa, TRUE, error) || !g_socket_listen(sock, error))
+        return -1;
+    return dup(g_socket_get_fd(sock));
+}
+
+static void
+mhQemuMigrateIncomingStarted(MhQmpProxy *proxy, JsonObject *reply, gpointer data)
+{
+    /* Only for ordering: the real QEMU listens before libvirt hears back. */
+}
+
+void
+mhQemuCmdMigrateIncoming(MhQmpRequest *req, gpointer opaque)
+{
+    MhQemu *qemu = opaque;
+    MhQemuMigrate *mig = mhQemuMigrateGetState(qemu);
+    g_autoptr(GError) err = NULL;
+    MhQemuMigrateJob *job;
+    JsonObject *caps;
+    JsonArray *list;
+    JsonObject *cap;
+    const char *uri;
+    int lfd;
+
+    if (mhQemuMigrateGetMode(qemu) != MH_QEMU_MIGRATE_MODE_HELPER) {
+        mhQmpRequestForward(req, NULL, NULL);
+        return;
+    }
+    if (!mhQmpRequestGetString(req, "uri", true, &uri))
+        return;
+    mhQemuMigrateHook(mig, mhQmpRequestGetProxy(req));
+    if ((lfd = mhQemuMigrateListen(uri, &err)) < 0) {
+        mhQmpRequestError(req, MH_QMP_GENERIC_ERROR, "Failed to bind socket: %s", err->message);
+        return;
+    }
+    job = mhQemuMigrateJobNew(mig, MH_QEMU_MIGRATE_ROLE_TARGET);
+    job->listen_fd = lfd;
+    if (!mhQemuMigrateLocalPath(job, &err)) {
+        close(lfd);
+        job->listen_fd = -1;
+        job->status = MH_QEMU_MIGRATE_STATUS_NONE;
+        mhQmpRequestErrorGError(req, err);
+        return;
+    }
+    /* The real QEMU takes the device state only; RAM arrives through the
+     * MH. It announces "setup" itself when it starts listening. */
+    job->real_started = true;
+    caps = json_object_new();
+    list = json_array_new();
+    cap = json_object_new();
+    json_object_set_string_member(cap, "capability", "x-ignore-shared");
+    json_object_set_boolean_member(cap, "state", TRUE);
+    json_array_add_object_element(list, cap);
+    json_object_set_array_member(caps, "capabilities", list);
+    mhQmpProxyExecute(mhQmpRequestGetProxy(req), "migrate-set-capabilities", caps, NULL, NULL);
+    {
+        JsonObject *args = json_object_new();
+        g_autofree char *luri = g_strdup_printf("unix:%s", job->local_path);
+
+        json_object_set_string_member(args, "uri", luri);
+        mhQmpProxyExecute(mhQmpRequestGetProxy(req), "migrate-incoming", args,
+                          mhQemuMigrateIncomingStarted, NULL);
+    }
+    mhQmpRequestReturn(req, NULL);
+    job->thread = g_thread_new("mh-migrate-dst", mhQemuMigrateTargetThread, job);
+}
+
+void
+mhQemuCmdMigrateCancel(MhQmpRequest *req, gpointer opaque)
+{
+    MhQemuMigrate *mig = mhQemuMigrateGetState(opaque);
+    MhQemuMigrateJob *job = mig->job;
+
+    if (!mhQemuMigrateJobActive(job)) {
+        mhQmpRequestForward(req, NULL, NULL);
+        return;
+    }
+    g_atomic_int_set(&job->cancel, 1);
+    if (job->real_started && job->role == MH_QEMU_MIGRATE_ROLE_SOURCE) {
+        /* The real QEMU cancels its part and reports it. */
+        mhQmpRequestForward(req, NULL, NULL);
+        return;
+    }
+    mhQemuMigrateSetStatus(job, MH_QEMU_MIGRATE_STATUS_CANCELLING);
+    mhQmpRequestReturn(req, NULL);
+}
+
+void
+mhQemuCmdMigrateSetParameters(MhQmpRequest *req, gpointer opaque)
+{
+    MhQemuMigrate *mig = mhQemuMigrateGetState(opaque);
+    guint64 value;
+    bool present = false;
+
+    /* Read what the MH phase honours, then let QEMU have them all. */
+    if (!mhQmpRequestGetUInt(req, "downtime-limit", false, &present, &value))
+        return;
+    if (present) {
+        g_mutex_lock(&mig->lock);
+        mig->downtime_limit_ms = value;
+        g_mutex_unlock(&mig->lock);
+    }
+    mhQmpRequestForward(req, NULL, NULL);
+}
+
+/* ---- getfd: keep libvirt's migration connection ---- */
+
+typedef struct {
+    MhQemuMigrate *mig;
+    char *name;
+    GHashTable *before;     /* QEMU's fd numbers before the command */
+} MhQemuMigrateGetfd;
+
+static GHashTable *
+mhQemuMigrateListFds(pid_t pid)
+{
+    g_autofree char *dir = g_strdup_printf("/proc/%d/fd", (int)pid);
+    GHashTable *set = g_hash_table_new(NULL, NULL);
+    DIR *d = opendir(dir);
+    struct dirent *ent;
+
+    while (d && (ent = readdir(d))) {
+        if (ent->d_name[0] != '.')
+            g_hash_table_add(set, GINT_TO_POINTER(atoi(ent->d_name) + 1));
+    }
+    if (d)
+        closedir(d);
+    return set;
+}
+
+/* libvirt hands the migration connection to QEMU with getfd; the proxy
+ * passes it on with the command, so qemu-mh takes a copy from QEMU (the
+ * one fd that appeared) and later tells QEMU to close its own. */
+static gboolean
+mhQemuMigrateGetfdReply(MhQmpRequest *req, JsonObject *reply, gpointer data)
+{
+    g_autofree MhQemuMigrateGetfd *g = data;
+    g_autoptr(GHashTable) after = NULL;
+    g_autoptr(GHashTable) before = g->before;
+    g_autofree char *name = g->name;
+    pid_t pid = g->mig->qemu->qemu_pid;
+    GHashTableIter it;
+    gpointer key;
+    int pidfd;
+
+    if (json_object_has_member(reply, "error"))
+        return FALSE;
+    after = mhQemuMigrateListFds(pid);
+    if ((pidfd = pidfd_open(pid, 0)) < 0) {
+        mhQemuLog("getfd '%s': pidfd_open: %s", name, g_strerror(errno));
+        return FALSE;
+    }
+    g_hash_table_iter_init(&it, after);
+    while (g_hash_table_iter_next(&it, &key, NULL)) {
+        int n = GPOINTER_TO_INT(key) - 1;
+        int fd, type = 0;
+        socklen_t tlen = sizeof(type);
+        struct sockaddr_storage ss;
+        socklen_t sslen = sizeof(ss);
+
+        if (g_hash_table_contains(before, key))
+            continue;
+        if ((fd = pidfd_getfd(pidfd, n, 0)) < 0)
+            continue;
+        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) < 0 || type != SOCK_STREAM ||
+            getpeername(fd, (struct sockaddr *)&ss, &sslen) < 0) {
+            close(fd);
+            continue;
+        }
+        g_hash_table_replace(g->mig->fds, g_strdup(name), GINT_TO_POINTER(fd));
+        {
+            JsonObject *args = json_object_new();
+
+            /* QEMU's copy would keep the connection open after ours closes. */
+            json_object_set_string_member(args, "fdname", name);
+            mhQmpProxyExecute(mhQmpRequestGetProxy(req), "closefd", args, NULL, NULL);
+        }
+        break;
+    }
+    close(pidfd);
+    return FALSE;
+}
+
+void
+mhQemuCmdGetfd(MhQmpRequest *req, gpointer opaque)
+{
+    MhQemu *qemu = opaque;
+    MhQemuMigrateGetfd *g;
+    const char *name;
+
+    if (mhQemuMigrateGetMode(qemu) != MH_QEMU_MIGRATE_MODE_HELPER) {
+        mhQmpRequestForward(req, NULL, NULL);
+        return;
+    }
+    if (!mhQmpRequestGetString(req, "fdname", true, &name))
+        return;
+    if (!g_str_equal(name, "migrate")) {
+        mhQmpRequestForward(req, NULL, NULL);
+        return;
+    }
+    g = g_new0(MhQemuMigrateGetfd, 1);
+    g->mig = mhQemuMigrateGetState(qemu);
+    g->name = g_strdup(name);
+    g->before = mhQemuMigrateListFds(qemu->qemu_pid);
+    mhQmpRequestForward(req, mhQemuMigrateGetfdReply, g);
+}
