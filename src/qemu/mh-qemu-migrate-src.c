@@ -9,6 +9,7 @@
 #include "util/mh-i18n.h"
 
 #include <errno.h>
+#include <glib/gstdio.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>

@@ -8,6 +8,9 @@
 #include "util/mh-i18n.h"
 
 #include <dirent.h>
+#include <gio/gio.h>
+#include <glib-unix.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/pidfd.h>

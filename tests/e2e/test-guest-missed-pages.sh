@@ -67,8 +67,8 @@ start_qemu() {
         -qmp unix:"$dir/$name.qmp",server=on,wait=off \
         -net none -no-reboot "${extra[@]}" </dev/null >"$dir/$name.out" 2>&1 &
     pids[$name]=$!
-    local i
-    for i in $(seq 1 100); do
+    local _
+    for _ in $(seq 1 100); do
         [ -S "$dir/$name.qmp" ] && return 0
         sleep 0.1
     done

@@ -1,0 +1,225 @@
+/* The target side of an MH migration, in a thread of its own: accept the
+ * connection on libvirt's URI, start the MH with the migration key that
+ * the guest owner injected into this (newly launched) guest, restore the
+ * sealed pages, then hand the device state to the real QEMU, which was
+ * told to listen on a private socket. */
+#include "qemu/mh-qemu-migrate-priv.h"
+
+#include "util/mh-error.h"
+#include "util/mh-i18n.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+static int
+mhQemuMigrateDstAccept(MhQemuMigrateJob *job, GError **error)
+{
+    for (;;) {
+        struct pollfd pfd = { .fd = job->listen_fd, .events = POLLIN };
+        int fd;
+
+        if (g_atomic_int_get(&job->cancel)) {
+            g_set_error(error, MH_ERROR, MH_ERROR_FAILED, _("migration canceled"));
+            return -1;
+        }
+        if (poll(&pfd, 1, 200) <= 0)
+            continue;
+        if ((fd = accept4(job->listen_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
+            return fd;
+        if (errno != EINTR && errno != EAGAIN) {
+            g_set_error(error, MH_ERROR, MH_ERROR_IO,
+                        _("cannot accept the migration connection: %s"), g_strerror(errno));
+            return -1;
+        }
+    }
+}
+
+static bool
+mhQemuMigrateDstHandshake(MhQemuMigrateJob *job, MhQemuStream *stream, MhMh *mh,
+                          GError **error)
+{
+    g_autoptr(GByteArray) payload = g_byte_array_new();
+    g_autoptr(GBytes) hello = NULL;
+    g_autoptr(GBytes) confirm = NULL;
+    g_autoptr(GBytes) peer_hello = NULL;
+    g_autoptr(GBytes) peer_confirm = NULL;
+    const void *data;
+    gsize len;
+
+    if (!mhQemuStreamExpect(stream, MH_QEMU_STREAM_MSG_HELLO, payload, error))
+        return false;
+    peer_hello = g_bytes_new(payload->data, payload->len);
+    if (!mhMhSessionBegin(mh, MH_TRANSPORT_ROLE_TARGET, &hello, error) ||
+        !mhMhSessionPeerHello(mh, peer_hello, &confirm, error))
+        return false;
+    data = g_bytes_get_data(hello, &len);
+    if (!mhQemuStreamSend(stream, MH_QEMU_STREAM_MSG_HELLO, data, len, error) ||
+        !mhQemuStreamExpect(stream, MH_QEMU_STREAM_MSG_CONFIRM, payload, error))
+        return false;
+    peer_confirm = g_bytes_new(payload->data, payload->len);
+    /* Our confirmation goes out only after the source proved the key, so
+     * a source with the wrong key learns nothing more than "refused". */
+    if (!mhMhSessionPeerConfirm(mh, peer_confirm, error))
+        return false;
+    data = g_bytes_get_data(confirm, &len);
+    return mhQemuStreamSend(stream, MH_QEMU_STREAM_MSG_CONFIRM, data, len, error);
+}
+
+static bool
+mhQemuMigrateDstRam(MhQemuMigrateJob *job, MhQemuStream *stream, MhMh *mh, GError **error)
+{
+    g_autoptr(GByteArray) payload = g_byte_array_new();
+
+    for (;;) {
+        MhQemuStreamMsg type;
+        MhMhInfo info;
+
+        if (!mhQemuStreamRecv(stream, &type, payload, error))
+            return false;
+        switch (type) {
+        case MH_QEMU_STREAM_MSG_RECORDS:
+        case MH_QEMU_STREAM_MSG_FINAL:
+            if (!mhMhRestoreRecords(mh, payload->data, payload->len, NULL, error))
+                return false;
+            if (type == MH_QEMU_STREAM_MSG_FINAL) {
+                if (!mhMhRestoreFinish(mh, error))
+                    return false;
+                return mhQemuStreamSend(stream, MH_QEMU_STREAM_MSG_RAM_DONE, NULL, 0, error);
+            }
+            break;
+        case MH_QEMU_STREAM_MSG_ITERATION: {
+            uint32_t pass;
+            uint64_t pages;
+
+            if (!mhQemuStreamIterationUnpack(payload->data, payload->len, &pass, &pages, error))
+                return false;
+            g_mutex_lock(&job->mig->lock);
+            job->passes = pass;
+            g_mutex_unlock(&job->mig->lock);
+            break;
+        }
+        case MH_QEMU_STREAM_MSG_ERROR: {
+            g_autofree char *reason = g_utf8_make_valid((const char *)payload->data, payload->len);
+
+            g_set_error(error, MH_ERROR, MH_ERROR_FAILED, _("migration source reported: %s"),
+                        reason);
+            return false;
+        }
+        default:
+            g_set_error(error, MH_ERROR, MH_ERROR_INVALID,
+                        _("MH migration stream: unexpected '%s' message before the final record"),
+                        mhQemuStreamMsgTypeToString(type));
+            return false;
+        }
+        mhMhQuery(mh, &info);
+        g_mutex_lock(&job->mig->lock);
+        job->pages_zero = info.zero_pages;
+        job->pages_normal = info.pages_restored - info.zero_pages;
+        job->wire_bytes = stream->bytes_received;
+        g_mutex_unlock(&job->mig->lock);
+        mhMhInfoClear(&info);
+    }
+}
+
+static int
+mhQemuMigrateDstConnectLocal(MhQemuMigrateJob *job, GError **error)
+{
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    int fd;
+
+    g_strlcpy(addr.sun_path, job->local_path, sizeof(addr.sun_path));
+    if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+        connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+        g_set_error(error, MH_ERROR, MH_ERROR_IO,
+                    _("cannot reach QEMU's incoming migration socket '%s': %s"),
+                    job->local_path, g_strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+gpointer
+mhQemuMigrateTargetThread(gpointer data)
+{
+    MhQemuMigrateJob *job = data;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(MhMh) mh = NULL;
+    MhQemuStream stream;
+    MhGuestRam live;
+    const char *result;
+    int local = -1;
+
+    mhQemuStreamInit(&stream, -1, &job->cancel);
+    if ((job->fd = mhQemuMigrateDstAccept(job, &err)) < 0)
+        goto fail;
+    close(job->listen_fd);
+    job->listen_fd = -1;
+    stream.fd = job->fd;
+    if (!mhQemuStreamRecvHeader(&stream, &err) || !mhQemuStreamSendHeader(&stream, &err))
+        goto fail;
+    /* The migration key is read now: the guest owner injected it during
+     * Prepare, after checking this target's launch measurement. */
+    if (!mhQemuMigrateLiveRam(job, &live, &err) ||
+        !(mh = mhQemuMigrateNewMh(job, &live, &err)) ||
+        !mhQemuMigrateDstHandshake(job, &stream, mh, &err))
+        goto fail;
+    g_mutex_lock(&job->mig->lock);
+    job->setup_us = g_get_monotonic_time();
+    job->status = MH_QEMU_MIGRATE_STATUS_ACTIVE;
+    g_mutex_unlock(&job->mig->lock);
+
+    if (!mhQemuMigrateDstRam(job, &stream, mh, &err))
+        goto fail;
+    mhQemuLog("MH restored %" G_GUINT64_FORMAT " pages (%" G_GUINT64_FORMAT " zero); "
+              "device state next", job->pages_normal + job->pages_zero, job->pages_zero);
+    /* The MH's work is done; its keys go before the device state moves. */
+    g_clear_pointer(&mh, mhMhFree);
+    g_mutex_lock(&job->mig->lock);
+    job->status = MH_QEMU_MIGRATE_STATUS_DEVICE;
+    g_mutex_unlock(&job->mig->lock);
+    if ((local = mhQemuMigrateDstConnectLocal(job, &err)) < 0 ||
+        !mhQemuMigrateRelay(job, &stream, local, &err))
+        goto fail;
+    close(local);
+    local = -1;
+    result = mhQemuMigrateWaitQemu(job);
+    if (!g_str_equal(result, "completed")) {
+        g_set_error(&err, MH_ERROR, MH_ERROR_FAILED,
+                    _("QEMU's device-state migration %s"), result);
+        mhQemuMigrateFinish(job, err);
+        goto cleanup;
+    }
+    mhQemuMigrateFinish(job, NULL);
+    goto cleanup;
+
+ fail:
+    if (job->fd >= 0) {
+        mhQemuStreamSendError(&stream, err->message);
+        shutdown(job->fd, SHUT_RDWR);
+    }
+    /* The real QEMU never got a byte: the failure is ours to report. */
+    if (job->status != MH_QEMU_MIGRATE_STATUS_DEVICE)
+        job->real_started = false;
+    mhQemuMigrateFinish(job, err);
+
+ cleanup:
+    if (local >= 0)
+        close(local);
+    if (job->listen_fd >= 0)
+        close(job->listen_fd);
+    job->listen_fd = -1;
+    if (job->fd >= 0)
+        close(job->fd);
+    job->fd = -1;
+    if (job->local_path)
+        unlink(job->local_path);
+    if (job->tmpdir)
+        g_rmdir(job->tmpdir);
+    return NULL;
+}
