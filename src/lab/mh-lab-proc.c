@@ -115,6 +115,8 @@ mhLabProcSpawnDaemon(const char *libvirtd, MhLabHost *host,
     g_autofree char *confDir = g_build_filename(host->dir, "config", NULL);
     g_autofree char *cacheDir = g_build_filename(host->dir, "cache", NULL);
     g_autofree char *dataDir = g_build_filename(host->dir, "data", NULL);
+    g_autofree char *labDir = g_path_get_dirname(host->dir);
+    g_autofree char *binDir = g_build_filename(labDir, "bin", NULL);
     g_autoptr(GPtrArray) envp = g_ptr_array_new_with_free_func(g_free);
     char *argv[] = { (char *)libvirtd, NULL };
     int logfd;
@@ -123,7 +125,10 @@ mhLabProcSpawnDaemon(const char *libvirtd, MhLabHost *host,
 
     /* A clean environment: nothing of the caller's (XDG dirs, D-Bus address,
      * LIBVIRT_* variables) may leak into a lab host. */
-    g_ptr_array_add(envp, g_strdup("PATH=" MH_LAB_PATH));
+    /* DIR/bin first: libvirt takes the host's default x86_64 emulator (the
+     * one virNodeGetSEVInfo and domcapabilities describe) from PATH, and
+     * there qemu-system-x86_64 is qemu-mh. */
+    g_ptr_array_add(envp, g_strdup_printf("PATH=%s:" MH_LAB_PATH, binDir));
     g_ptr_array_add(envp, g_strdup_printf("HOME=%s", host->home));
     g_ptr_array_add(envp, g_strdup_printf("USER=%s", user));
     g_ptr_array_add(envp, g_strdup_printf("LOGNAME=%s", user));

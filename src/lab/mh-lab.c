@@ -236,6 +236,7 @@ mhLabCopyEmulator(MhLab *lab, const char *qemuMh, GError **error)
 {
     g_autofree char *binDir = g_build_filename(lab->dir, "bin", NULL);
     g_autofree char *dest = g_build_filename(binDir, "qemu-mh", NULL);
+    g_autofree char *alias = g_build_filename(binDir, "qemu-system-x86_64", NULL);
     g_autofree char *data = NULL;
     size_t len = 0;
 
@@ -243,6 +244,19 @@ mhLabCopyEmulator(MhLab *lab, const char *qemuMh, GError **error)
         !mhUtilReadFile(qemuMh, &data, &len, error) ||
         !mhUtilWriteFile(dest, data, len, 0755, error))
         return false;
+    /* The hosts' default emulator (found through their PATH) is qemu-mh, as
+     * it would be a patched QEMU on an SEV host; qemu-mh itself runs the real
+     * QEMU by absolute path. */
+    if (unlink(alias) < 0 && errno != ENOENT) {
+        g_set_error(error, MH_ERROR, MH_ERROR_IO, _("cannot replace '%s': %s"),
+                    alias, g_strerror(errno));
+        return false;
+    }
+    if (symlink("qemu-mh", alias) < 0) {
+        g_set_error(error, MH_ERROR, MH_ERROR_IO, _("cannot create '%s': %s"),
+                    alias, g_strerror(errno));
+        return false;
+    }
     lab->emulator = g_steal_pointer(&dest);
     return true;
 }

@@ -18,6 +18,7 @@ typedef struct {
     GCond cond;
     bool quit;
     GThread *thread;
+    void *held;                 /* MH side: session reference of the running command */
 } MhMhVcpu;
 
 struct _MhMh {
@@ -75,7 +76,15 @@ mhMhVcpuPage(MhMhVcpu *v)
 }
 
 static inline MhMailboxBatch *
+mhMhVcpuBatchArea(MhMhVcpu *v, unsigned int area)
+{
+    return (MhMailboxBatch *)(v->mailbox + MH_MAILBOX_BATCH_OFFSET +
+                              area * MH_MAILBOX_BATCH_STRIDE);
+}
+
+/* Batch area 0, which every batch command but SAVE_BATCH uses. */
+static inline MhMailboxBatch *
 mhMhVcpuBatch(MhMhVcpu *v)
 {
-    return (MhMailboxBatch *)(v->mailbox + MH_MAILBOX_BATCH_OFFSET);
+    return mhMhVcpuBatchArea(v, 0);
 }

@@ -190,7 +190,8 @@ hostKick(MhMhVcpu *v, MhMailboxCommand cmd, uint64_t gpa)
     p->prefetch = 0;
     p->ret = -1;
     g_atomic_int_set(&p->done, 0);
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    /* The doorbell mutex is the RFC's write barrier: everything written
+     * above is visible to the vCPU once it sees go = 1. */
     g_mutex_lock(&v->lock);
     g_atomic_int_set(&p->go, 1);
     g_cond_broadcast(&v->cond);
@@ -433,30 +434,32 @@ recordSeq(const uint8_t *rec, size_t len)
 
 /* Give vCPU 'slot' the next chunk of pages, if any. */
 static bool
-hostSaveKick(MhMh *mh, unsigned int slot, const uint64_t *gpas, size_t n, size_t chunk,
-             uint32_t iteration, size_t *idx)
+hostSaveKick(MhMh *mh, unsigned int slot, unsigned int area, const uint64_t *gpas,
+             size_t n, size_t chunk, uint32_t iteration, size_t *idx)
 {
-    MhMailboxBatch *b = mhMhVcpuBatch(&mh->vcpu[slot]);
-    size_t m = MIN(chunk, n - *idx);
+    MhMailboxBatch *b = mhMhVcpuBatchArea(&mh->vcpu[slot], area);
+    size_t m;
 
     if (*idx >= n)
         return false;
+    m = MIN(chunk, n - *idx);
     putLE32(b->data, iteration);
     putLE32(b->data + 4, m);
     for (size_t i = 0; i < m; i++)
         putLE64(b->data + 8 + 8 * i, gpas[*idx + i]);
     b->len = 8 + 8 * m;
-    hostKick(&mh->vcpu[slot], MH_MAILBOX_CMD_SAVE_BATCH, 0);
+    hostKick(&mh->vcpu[slot], MH_MAILBOX_CMD_SAVE_BATCH, area);
     *idx += m;
     return true;
 }
 
 bool
-mhMhSavePages(MhMh *mh, const uint64_t *gpas, size_t n, uint32_t iteration,
-              GByteArray *out, GError **error)
+mhMhSavePagesFunc(MhMh *mh, const uint64_t *gpas, size_t n, uint32_t iteration,
+                  MhMhRecordFunc emit, gpointer data, GError **error)
 {
     size_t chunk, idx = 0;
     bool busy[MH_MH_MAX_VCPUS] = { false };
+    unsigned int area[MH_MH_MAX_VCPUS] = { 0 };
     unsigned int nbusy = 0;
     bool ok = false;
 
@@ -466,7 +469,7 @@ mhMhSavePages(MhMh *mh, const uint64_t *gpas, size_t n, uint32_t iteration,
     /* Spread small requests over all vCPUs; large ones in full records. */
     chunk = CLAMP((n + mh->vcpus - 1) / mh->vcpus, 1, MH_TRANSPORT_MAX_BATCH);
     for (unsigned int i = 0; i < mh->vcpus; i++) {
-        if ((busy[i] = hostSaveKick(mh, i, gpas, n, chunk, iteration, &idx)))
+        if ((busy[i] = hostSaveKick(mh, i, 0, gpas, n, chunk, iteration, &idx)))
             nbusy++;
     }
     /* Emit records in sequence order as they come: the vCPU holding the
@@ -482,7 +485,7 @@ mhMhSavePages(MhMh *mh, const uint64_t *gpas, size_t n, uint32_t iteration,
 
             for (unsigned int i = 0; i < mh->vcpus && ready < 0; i++) {
                 MhMailboxParams *p = mhMhVcpuParams(&mh->vcpu[i]);
-                MhMailboxBatch *b = mhMhVcpuBatch(&mh->vcpu[i]);
+                MhMailboxBatch *b = mhMhVcpuBatchArea(&mh->vcpu[i], area[i]);
 
                 if (!busy[i] || !g_atomic_int_get(&p->done))
                     continue;
@@ -493,15 +496,15 @@ mhMhSavePages(MhMh *mh, const uint64_t *gpas, size_t n, uint32_t iteration,
                     ready = i;
                 } else if (lowest < 0 ||
                            recordSeq(b->data, b->len) <
-                           recordSeq(mhMhVcpuBatch(&mh->vcpu[lowest])->data,
-                                     mhMhVcpuBatch(&mh->vcpu[lowest])->len)) {
+                           recordSeq(mhMhVcpuBatchArea(&mh->vcpu[lowest], area[lowest])->data,
+                                     mhMhVcpuBatchArea(&mh->vcpu[lowest], area[lowest])->len)) {
                     lowest = i;
                 }
             }
             /* Everyone is done and nobody holds the expected number: our
              * count went out of step with the MH's; the MH's wins. */
             if (ready < 0 && !failed && ndone == nbusy && lowest >= 0) {
-                MhMailboxBatch *b = mhMhVcpuBatch(&mh->vcpu[lowest]);
+                MhMailboxBatch *b = mhMhVcpuBatchArea(&mh->vcpu[lowest], area[lowest]);
                 mh->next_seq = recordSeq(b->data, b->len);
                 ready = lowest;
             }
@@ -533,17 +536,46 @@ mhMhSavePages(MhMh *mh, const uint64_t *gpas, size_t n, uint32_t iteration,
             goto out;
         }
         {
-            MhMailboxBatch *b = mhMhVcpuBatch(&mh->vcpu[ready]);
-            g_byte_array_append(out, b->data, b->len);
+            MhMailboxBatch *b = mhMhVcpuBatchArea(&mh->vcpu[ready], area[ready]);
+
             mh->next_seq++;
+            /* Refill this vCPU (other batch area) before draining it: the
+             * consumer runs while every vCPU seals. */
+            area[ready] ^= 1;
+            if (!(busy[ready] = hostSaveKick(mh, ready, area[ready], gpas, n, chunk,
+                                             iteration, &idx)))
+                nbusy--;
+            if (!emit(b->data, b->len, data, error)) {
+                for (unsigned int i = 0; i < mh->vcpus; i++) {
+                    if (busy[i])
+                        hostWait(&mh->vcpu[i]);
+                }
+                /* Sealed records the caller never took: the stream has a
+                 * gap now, so the session cannot go on. */
+                hostCall(mh, 0, MH_MAILBOX_CMD_RESET, 0, NULL);
+                hostSetState(mh, MH_MH_STATE_FAILED, error ? *error : NULL, false);
+                goto out;
+            }
         }
-        if (!(busy[ready] = hostSaveKick(mh, ready, gpas, n, chunk, iteration, &idx)))
-            nbusy--;
     }
     ok = true;
  out:
     g_mutex_unlock(&mh->host_lock);
     return ok;
+}
+
+static bool
+appendRecord(const uint8_t *record, size_t len, gpointer data, GError **error)
+{
+    g_byte_array_append(data, record, len);
+    return true;
+}
+
+bool
+mhMhSavePages(MhMh *mh, const uint64_t *gpas, size_t n, uint32_t iteration,
+              GByteArray *out, GError **error)
+{
+    return mhMhSavePagesFunc(mh, gpas, n, iteration, appendRecord, out, error);
 }
 
 bool

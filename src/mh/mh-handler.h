@@ -56,6 +56,15 @@ bool mhMhSessionReset(MhMh *mh, GError **error);
  * vCPUs; sealed records are appended to 'out' in sequence order. */
 bool mhMhSavePages(MhMh *mh, const uint64_t *gpas, size_t n, uint32_t iteration,
                    GByteArray *out, GError **error);
+/* The same, handing each record (in sequence order, straight from the
+ * mailbox) to 'emit' while the other vCPUs go on sealing: e.g. to write it
+ * to the migration socket without a copy. 'record' is valid during the
+ * call only. If 'emit' fails (returns false with an error), the session is
+ * reset, since the stream now misses records the MH sealed. */
+typedef bool (*MhMhRecordFunc)(const uint8_t *record, size_t len, gpointer data,
+                               GError **error);
+bool mhMhSavePagesFunc(MhMh *mh, const uint64_t *gpas, size_t n, uint32_t iteration,
+                       MhMhRecordFunc emit, gpointer data, GError **error);
 /* Source: append the final record; no more pages in this session. */
 bool mhMhSaveFinish(MhMh *mh, GByteArray *out, GError **error);
 

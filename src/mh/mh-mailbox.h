@@ -15,9 +15,12 @@
 #define MH_MAILBOX_BATCH_OFFSET     0x2000      /* extension */
 #define MH_MAILBOX_ENVELOPE_MAX     1024
 #define MH_MAILBOX_BATCH_MAX        MH_TRANSPORT_RECORD_MAX_SIZE
-/* Whole pages. */
+/* Two batch areas, whole pages each: the host reads a sealed record out of
+ * one while the vCPU seals the next into the other. */
+#define MH_MAILBOX_BATCH_AREAS      2
+#define MH_MAILBOX_BATCH_STRIDE     ((8 + MH_MAILBOX_BATCH_MAX + 0xfff) & ~0xfffUL)
 #define MH_MAILBOX_SIZE \
-    ((MH_MAILBOX_BATCH_OFFSET + 8 + MH_MAILBOX_BATCH_MAX + 0xfff) & ~0xfffUL)
+    (MH_MAILBOX_BATCH_OFFSET + MH_MAILBOX_BATCH_AREAS * MH_MAILBOX_BATCH_STRIDE)
 
 /* params at +0 (the RFC's, packed; every field naturally aligned) */
 typedef struct __attribute__((packed)) {
@@ -35,7 +38,7 @@ typedef struct __attribute__((packed)) {
     uint8_t data[MH_MAILBOX_ENVELOPE_MAX];
 } MhMailboxEnvelope;
 
-/* batch area at +0x2000 */
+/* batch areas at +0x2000 and +0x2000 + MH_MAILBOX_BATCH_STRIDE (0x43000) */
 typedef struct __attribute__((packed)) {
     uint32_t len;
     uint32_t reserved;
@@ -52,7 +55,7 @@ typedef enum {
     MH_MAILBOX_CMD_SESSION_HELLO = 0x10,    /* gpa = role; envelope out: hello */
     MH_MAILBOX_CMD_SESSION_PEER = 0x11,     /* envelope in: peer hello, out: confirm */
     MH_MAILBOX_CMD_SESSION_CONFIRM = 0x12,  /* envelope in: peer confirm */
-    MH_MAILBOX_CMD_SAVE_BATCH = 0x13,       /* batch in: iteration, n, gpas; out: record */
+    MH_MAILBOX_CMD_SAVE_BATCH = 0x13,       /* gpa = batch area (0, 1); in: iteration, n, gpas; out: record */
     MH_MAILBOX_CMD_RESTORE_BATCH = 0x14,    /* batch in: record; verified and staged */
     MH_MAILBOX_CMD_COMMIT = 0x15,           /* batch in: n, slots; staged records take effect */
     MH_MAILBOX_CMD_SAVE_FINAL = 0x16,       /* batch out: final record */

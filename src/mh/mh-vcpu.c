@@ -16,6 +16,20 @@ typedef struct {
     MhTransportOpened opened;
 } MhMhStaging;
 
+/* A session and what lives and dies with it. Counted: a vCPU holds a
+ * reference for the length of one command, so that a RESET or a new
+ * session issued on another vCPU (a host may do that) never frees what a
+ * busy vCPU is using. */
+typedef struct {
+    gatomicrefcount ref;
+    MhTransportSession *s;
+    /* Target: one bit per page of guest RAM restored in this session, so
+     * that a host which leaves pages out is caught at the final record. */
+    uint8_t *coverage;
+    uint64_t coverage_pages;
+    uint64_t covered;
+} MhMhSession;
+
 struct _MhMhPrivate {
     MhGuestRam ram;
     MhTransportCipher cipher;
@@ -25,14 +39,19 @@ struct _MhMhPrivate {
     GMutex lock;                /* key and session pointer */
     MhSecret *key;
     uint32_t key_id;
-    MhTransportSession *session;
+    MhMhSession *session;
     MhMhStaging *staging;       /* one per vCPU */
-    /* Target: one bit per page of guest RAM restored in this session, so
-     * that a host which leaves pages out is caught at the final record. */
-    uint8_t *coverage;
-    uint64_t coverage_pages;
-    uint64_t covered;
 };
+
+static void
+sessionUnref(MhMhSession *sess)
+{
+    if (sess && g_atomic_ref_count_dec(&sess->ref)) {
+        mhTransportSessionFree(sess->s);
+        g_free(sess->coverage);
+        g_free(sess);
+    }
+}
 
 typedef bool (*MhMhVcpuCommandFunc)(MhMhVcpu *v, MhMhPrivate *priv, GError **error);
 
@@ -86,9 +105,7 @@ pageGpa(const MhGuestRam *ram, uint64_t index)
 static void
 privateDropSession(MhMhPrivate *priv)
 {
-    g_clear_pointer(&priv->session, mhTransportSessionFree);
-    g_clear_pointer(&priv->coverage, g_free);
-    priv->coverage_pages = priv->covered = 0;
+    g_clear_pointer(&priv->session, sessionUnref);
     for (unsigned int i = 0; i < priv->vcpus; i++) {
         MhMhStaging *st = &priv->staging[i];
         g_mutex_lock(&st->lock);
@@ -145,29 +162,33 @@ getLE64(const uint8_t *p)
     return getLE32(p) | (uint64_t)getLE32(p + 4) << 32;
 }
 
-/* The session, if the handshake got that far; the pointer only changes
- * under SESSION_HELLO / RESET, which the host issues alone. */
-static MhTransportSession *
-vcpuSession(MhMhPrivate *priv, MhTransportRole role, GError **error)
+/* Take a reference to the session for this command (released by the
+ * dispatcher); 'role' -1 accepts either role. */
+static MhMhSession *
+vcpuSession(MhMhVcpu *v, MhMhPrivate *priv, int role, GError **error)
 {
-    MhTransportSession *s;
+    MhMhSession *sess = v->held;
 
-    g_mutex_lock(&priv->lock);
-    s = priv->session;
-    g_mutex_unlock(&priv->lock);
-    if (!s) {
+    if (!sess) {
+        g_mutex_lock(&priv->lock);
+        if ((sess = priv->session))
+            g_atomic_ref_count_inc(&sess->ref);
+        g_mutex_unlock(&priv->lock);
+        v->held = sess;
+    }
+    if (!sess) {
         g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_STATE,
                     _("no MH session: run the session handshake first"));
         return NULL;
     }
-    if (mhTransportSessionRole(s) != role) {
+    if (role >= 0 && mhTransportSessionRole(sess->s) != (MhTransportRole)role) {
         g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_STATE,
                     _("this MH session is the migration %s; the command needs the %s"),
-                    mhTransportRoleTypeToString(mhTransportSessionRole(s)),
+                    mhTransportRoleTypeToString(mhTransportSessionRole(sess->s)),
                     mhTransportRoleTypeToString(role));
         return NULL;
     }
-    return s;
+    return sess;
 }
 
 static bool
@@ -236,11 +257,15 @@ vcpuSessionHello(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
                     _("the MH has no migration key (INIT did not succeed)"));
     } else if ((s = mhTransportSessionNew(p->gpa, priv->cipher, priv->key, priv->key_id,
                                           priv->uuid, error))) {
-        priv->session = s;
+        MhMhSession *sess = g_new0(MhMhSession, 1);
+
+        g_atomic_ref_count_init(&sess->ref);
+        sess->s = s;
         if (p->gpa == MH_TRANSPORT_ROLE_TARGET) {
-            priv->coverage_pages = mhGuestRamSize(&priv->ram) / MH_TRANSPORT_PAGE_SIZE;
-            priv->coverage = g_malloc0((priv->coverage_pages + 7) / 8);
+            sess->coverage_pages = mhGuestRamSize(&priv->ram) / MH_TRANSPORT_PAGE_SIZE;
+            sess->coverage = g_malloc0((sess->coverage_pages + 7) / 8);
         }
+        priv->session = sess;
         mhTransportSessionHello(s, env->data);
         env->len = MH_TRANSPORT_HELLO_SIZE;
         ok = true;
@@ -254,17 +279,11 @@ vcpuSessionPeer(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
 {
     MhMailboxEnvelope *env = mhMhVcpuEnvelope(v);
     uint8_t confirm[MH_TRANSPORT_CONFIRM_SIZE];
-    MhTransportSession *s;
+    MhMhSession *sess = vcpuSession(v, priv, -1, error);
 
-    g_mutex_lock(&priv->lock);
-    s = priv->session;
-    g_mutex_unlock(&priv->lock);
-    if (!s) {
-        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_STATE,
-                    _("no MH session: run the session handshake first"));
+    if (!sess)
         return false;
-    }
-    if (!mhTransportSessionPeerHello(s, env->data, MIN(env->len, MH_MAILBOX_ENVELOPE_MAX),
+    if (!mhTransportSessionPeerHello(sess->s, env->data, MIN(env->len, MH_MAILBOX_ENVELOPE_MAX),
                                      confirm, error))
         return false;
     memcpy(env->data, confirm, sizeof(confirm));
@@ -276,17 +295,9 @@ static bool
 vcpuSessionConfirm(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
 {
     MhMailboxEnvelope *env = mhMhVcpuEnvelope(v);
-    MhTransportSession *s;
+    MhMhSession *sess = vcpuSession(v, priv, -1, error);
 
-    g_mutex_lock(&priv->lock);
-    s = priv->session;
-    g_mutex_unlock(&priv->lock);
-    if (!s) {
-        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_STATE,
-                    _("no MH session: run the session handshake first"));
-        return false;
-    }
-    return mhTransportSessionPeerConfirm(s, env->data, MIN(env->len, MH_MAILBOX_ENVELOPE_MAX),
+    return sess && mhTransportSessionPeerConfirm(sess->s, env->data, MIN(env->len, MH_MAILBOX_ENVELOPE_MAX),
                                          error);
 }
 
@@ -296,12 +307,12 @@ static bool
 vcpuSeal(MhMhVcpu *v, MhMhPrivate *priv, const uint8_t *gpa_le, size_t n, uint32_t iteration,
          uint8_t *out, size_t out_size, size_t *out_len, GError **error)
 {
-    MhTransportSession *s = vcpuSession(priv, MH_TRANSPORT_ROLE_SOURCE, error);
+    MhMhSession *sess = vcpuSession(v, priv, MH_TRANSPORT_ROLE_SOURCE, error);
     uint64_t gpas[MH_TRANSPORT_MAX_BATCH];
     const void *pages[MH_TRANSPORT_MAX_BATCH];
     guint64 nzero = 0;
 
-    if (!s)
+    if (!sess)
         return false;
     if (n == 0 || n > MH_TRANSPORT_MAX_BATCH) {
         g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_FORMAT,
@@ -317,7 +328,7 @@ vcpuSeal(MhMhVcpu *v, MhMhPrivate *priv, const uint8_t *gpa_le, size_t n, uint32
             return false;
         }
     }
-    if (!mhTransportSealPages(s, gpas, pages, n, iteration, out, out_size, out_len, error))
+    if (!mhTransportSealPages(sess->s, gpas, pages, n, iteration, out, out_size, out_len, error))
         return false;
     for (size_t i = 0; i < n; i++)
         nzero += out[MH_TRANSPORT_RECORD_HEADER_SIZE + 8 * i] & MH_TRANSPORT_GPA_ZERO;
@@ -329,10 +340,20 @@ vcpuSeal(MhMhVcpu *v, MhMhPrivate *priv, const uint8_t *gpa_le, size_t n, uint32
 static bool
 vcpuSaveBatch(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
 {
-    MhMailboxBatch *b = mhMhVcpuBatch(v);
+    MhMailboxParams *p = mhMhVcpuParams(v);
+    MhMailboxBatch *b;
     uint8_t gpa_le[8 * MH_TRANSPORT_MAX_BATCH];
-    uint32_t n = getLE32(b->data + 4);
+    uint32_t n;
     size_t len = 0;
+
+    if (p->gpa >= MH_MAILBOX_BATCH_AREAS) {
+        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_FORMAT,
+                    _("SAVE_BATCH names batch area %" G_GUINT64_FORMAT ", there are %d"),
+                    (guint64)p->gpa, MH_MAILBOX_BATCH_AREAS);
+        return false;
+    }
+    b = mhMhVcpuBatchArea(v, p->gpa);
+    n = getLE32(b->data + 4);
 
     if (n > MH_TRANSPORT_MAX_BATCH || b->len != 8 + 8 * n) {
         g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_FORMAT,
@@ -374,10 +395,10 @@ static bool
 vcpuSaveFinal(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
 {
     MhMailboxBatch *b = mhMhVcpuBatch(v);
-    MhTransportSession *s = vcpuSession(priv, MH_TRANSPORT_ROLE_SOURCE, error);
+    MhMhSession *sess = vcpuSession(v, priv, MH_TRANSPORT_ROLE_SOURCE, error);
     size_t len = 0;
 
-    if (!s || !mhTransportSealFinal(s, b->data, sizeof(b->data), &len, error))
+    if (!sess || !mhTransportSealFinal(sess->s, b->data, sizeof(b->data), &len, error))
         return false;
     b->len = len;
     return true;
@@ -388,22 +409,22 @@ static bool
 vcpuStage(MhMhVcpu *v, MhMhPrivate *priv, const uint8_t *rec, size_t len,
           const uint64_t *expect, size_t nexpect, GError **error)
 {
-    MhTransportSession *s = vcpuSession(priv, MH_TRANSPORT_ROLE_TARGET, error);
+    MhMhSession *sess = vcpuSession(v, priv, MH_TRANSPORT_ROLE_TARGET, error);
     MhMhStaging *st = &priv->staging[v->index];
     bool ok = false;
 
-    if (!s)
+    if (!sess)
         return false;
     g_mutex_lock(&st->lock);
     st->staged = false;
-    if (!mhTransportOpenVerify(s, rec, len, expect, nexpect, st->plain, &st->opened, error))
+    if (!mhTransportOpenVerify(sess->s, rec, len, expect, nexpect, st->plain, &st->opened, error))
         goto out;
     for (size_t i = 0; i < st->opened.npages; i++) {
         if (!mhGuestRamTranslate(&priv->ram, st->opened.gpas[i], MH_TRANSPORT_PAGE_SIZE)) {
             g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_GPA,
                         _("record %" G_GUINT64_FORMAT " names GPA 0x%" G_GINT64_MODIFIER
                           "x, outside this guest's RAM"), st->opened.seq, st->opened.gpas[i]);
-            mhTransportSessionAbort(s);
+            mhTransportSessionAbort(sess->s);
             goto out;
         }
     }
@@ -417,7 +438,7 @@ vcpuStage(MhMhVcpu *v, MhMhPrivate *priv, const uint8_t *rec, size_t len,
 /* Apply one staged record: sequence and digest checks first, then the
  * only writes the MH ever makes to guest RAM. */
 static bool
-vcpuCommitOne(MhMhVcpu *v, MhMhPrivate *priv, MhTransportSession *s, unsigned int slot,
+vcpuCommitOne(MhMhVcpu *v, MhMhPrivate *priv, MhMhSession *sess, unsigned int slot,
               bool *final, GError **error)
 {
     MhMhStaging *st = &priv->staging[slot];
@@ -430,24 +451,24 @@ vcpuCommitOne(MhMhVcpu *v, MhMhPrivate *priv, MhTransportSession *s, unsigned in
     if (!st->staged) {
         g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_STATE,
                     _("COMMIT names MH vCPU %u, which holds no verified record"), slot);
-        mhTransportSessionAbort(s);
+        mhTransportSessionAbort(sess->s);
         goto out;
     }
     st->staged = false;
-    if (!mhTransportOpenCommit(s, op, error))
+    if (!mhTransportOpenCommit(sess->s, op, error))
         goto out;
     *final = op->type == MH_TRANSPORT_RECORD_FINAL;
-    if (*final && priv->covered != priv->coverage_pages) {
+    if (*final && sess->covered != sess->coverage_pages) {
         uint64_t first = 0;
-        while (priv->coverage[first / 8] & (1u << (first % 8)))
+        while (sess->coverage[first / 8] & (1u << (first % 8)))
             first++;
         g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_COUNT,
                     _("incomplete migration: %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
                       " pages of guest RAM were never restored (the first at GPA 0x%"
                       G_GINT64_MODIFIER "x)"),
-                    priv->coverage_pages - priv->covered, priv->coverage_pages,
+                    sess->coverage_pages - sess->covered, sess->coverage_pages,
                     pageGpa(&priv->ram, first));
-        mhTransportSessionAbort(s);
+        mhTransportSessionAbort(sess->s);
         goto out;
     }
     src = op->plain;
@@ -455,9 +476,9 @@ vcpuCommitOne(MhMhVcpu *v, MhMhPrivate *priv, MhTransportSession *s, unsigned in
         uint8_t *dst = mhGuestRamTranslate(&priv->ram, op->gpas[i], MH_TRANSPORT_PAGE_SIZE);
         uint64_t idx = pageIndex(&priv->ram, op->gpas[i]);
 
-        if (!(priv->coverage[idx / 8] & (1u << (idx % 8)))) {
-            priv->coverage[idx / 8] |= 1u << (idx % 8);
-            priv->covered++;
+        if (!(sess->coverage[idx / 8] & (1u << (idx % 8)))) {
+            sess->coverage[idx / 8] |= 1u << (idx % 8);
+            sess->covered++;
         }
         if (op->zero[i]) {
             memset(dst, 0, MH_TRANSPORT_PAGE_SIZE);
@@ -488,11 +509,11 @@ vcpuCommit(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
 {
     MhMailboxBatch *b = mhMhVcpuBatch(v);
     MhMailboxEnvelope *env = mhMhVcpuEnvelope(v);
-    MhTransportSession *s = vcpuSession(priv, MH_TRANSPORT_ROLE_TARGET, error);
+    MhMhSession *sess = vcpuSession(v, priv, MH_TRANSPORT_ROLE_TARGET, error);
     uint32_t n = getLE32(b->data);
     bool final = false;
 
-    if (!s)
+    if (!sess)
         return false;
     if (n > priv->vcpus || b->len != 4 + 4 * n) {
         g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_FORMAT,
@@ -509,10 +530,10 @@ vcpuCommit(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
         if (final) {
             g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_STATE,
                         _("record after the final record"));
-            mhTransportSessionAbort(s);
+            mhTransportSessionAbort(sess->s);
             return false;
         }
-        if (!vcpuCommitOne(v, priv, s, slot, &final, error))
+        if (!vcpuCommitOne(v, priv, sess, slot, &final, error))
             return false;
     }
     env->len = 4;
@@ -525,7 +546,7 @@ vcpuRestorePage(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
 {
     MhMailboxParams *p = mhMhVcpuParams(v);
     MhMailboxEnvelope *env = mhMhVcpuEnvelope(v);
-    MhTransportSession *s;
+    MhMhSession *sess;
     const size_t meta = MH_TRANSPORT_RECORD_HEADER_SIZE + 8;
     uint8_t rec[MH_TRANSPORT_RECORD_HEADER_SIZE + 8 + MH_TRANSPORT_PAGE_SIZE + MH_TRANSPORT_TAG_SIZE];
     uint64_t expect = p->gpa;
@@ -546,16 +567,16 @@ vcpuRestorePage(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
     memcpy(rec + meta + ct, env->data + meta, MH_TRANSPORT_TAG_SIZE);
     if (!vcpuStage(v, priv, rec, meta + ct + MH_TRANSPORT_TAG_SIZE, &expect, 1, error))
         return false;
-    s = vcpuSession(priv, MH_TRANSPORT_ROLE_TARGET, error);
-    return s && vcpuCommitOne(v, priv, s, v->index, &final, error);
+    sess = vcpuSession(v, priv, MH_TRANSPORT_ROLE_TARGET, error);
+    return sess && vcpuCommitOne(v, priv, sess, v->index, &final, error);
 }
 
 static bool
 vcpuRestoreEnd(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
 {
-    MhTransportSession *s = vcpuSession(priv, MH_TRANSPORT_ROLE_TARGET, error);
+    MhMhSession *sess = vcpuSession(v, priv, MH_TRANSPORT_ROLE_TARGET, error);
 
-    return s && mhTransportOpenEnd(s, error);
+    return sess && mhTransportOpenEnd(sess->s, error);
 }
 
 static const struct {
@@ -597,17 +618,20 @@ vcpuDispatch(MhMhVcpu *v)
     MhMailboxEnvelope *env = mhMhVcpuEnvelope(v);
     g_autoptr(GError) err = NULL;
     MhMhVcpuCommandFunc func = NULL;
+    bool ok;
     int ret;
 
     for (size_t i = 0; i < G_N_ELEMENTS(vcpuCommands); i++) {
         if (vcpuCommands[i].cmd == p->cmd)
             func = vcpuCommands[i].func;
     }
+    ok = func && func(v, v->mh->priv, &err);
+    g_clear_pointer(&v->held, sessionUnref);
     if (!func) {
         g_set_error(&err, MH_ERROR, MH_ERROR_UNSUPPORTED,
                     _("unknown MH command %" G_GUINT64_FORMAT), (guint64)p->cmd);
         ret = MH_MAILBOX_RET_INVALID_FUNCTION;
-    } else if (func(v, v->mh->priv, &err)) {
+    } else if (ok) {
         return MH_MAILBOX_RET_SUCCESS;
     } else if (err->domain == MH_TRANSPORT_ERROR && err->code >= 0 &&
                err->code < MH_TRANSPORT_ERROR_LAST) {

@@ -5,6 +5,7 @@
 #include "qemu/mh-qemu.h"
 #include "qemu/mh-qmp-handler.h"
 #include "qemu/mh-qemu-arm.h"
+#include "qemu/mh-qemu-migrate.h"
 
 const MhQmpCommand mhQemuCommands[] = {
     /* QEMU 7.2 SEV commands, answered by the SEV platform model. */
@@ -18,5 +19,13 @@ const MhQmpCommand mhQemuCommands[] = {
     { "query-migration-handler", mhQemuCmdQueryMigrationHandler },
     { "stop-migration-handler", mhQemuCmdStopMigrationHandler },
     { "arm-migration-handler", mhQemuCmdArmMigrationHandler },
+    /* QEMU 7.2 migration commands, taken over for MH migration
+     * (mh-qemu-migrate.h); they forward to QEMU for guests without SEV. */
+    { "getfd", mhQemuCmdGetfd },
+    { "migrate", mhQemuCmdMigrate },
+    { "migrate-incoming", mhQemuCmdMigrateIncoming },
+    { "migrate-set-parameters", mhQemuCmdMigrateSetParameters },
+    { "migrate_cancel", mhQemuCmdMigrateCancel },
+    { "query-migrate", mhQemuCmdQueryMigrate },
     { NULL, NULL },
 };

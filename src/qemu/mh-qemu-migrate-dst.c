@@ -15,6 +15,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#define MH_QEMU_MIGRATE_KEY_WAIT_S 30
+
 static int
 mhQemuMigrateDstAccept(MhQemuMigrateJob *job, GError **error)
 {
@@ -35,6 +37,31 @@ mhQemuMigrateDstAccept(MhQemuMigrateJob *job, GError **error)
                         _("cannot accept the migration connection: %s"), g_strerror(errno));
             return -1;
         }
+    }
+}
+
+/* The guest owner injects the key through the second monitor while
+ * libvirt's Prepare runs, which may be a moment after the source
+ * connected: wait for it, up to MH_MIGRATE_KEY_WAIT seconds. */
+static MhMh *
+mhQemuMigrateDstWaitKey(MhQemuMigrateJob *job, const MhGuestRam *live, GError **error)
+{
+    const char *env = g_getenv("MH_MIGRATE_KEY_WAIT");
+    gint64 deadline = g_get_monotonic_time() +
+        (env ? g_ascii_strtoll(env, NULL, 10) : MH_QEMU_MIGRATE_KEY_WAIT_S) * G_USEC_PER_SEC;
+
+    for (;;) {
+        g_autoptr(GError) err = NULL;
+        MhMh *mh = mhQemuMigrateNewMh(job, live, &err);
+
+        if (mh)
+            return mh;
+        if (g_atomic_int_get(&job->cancel) || g_get_monotonic_time() >= deadline) {
+            g_propagate_prefixed_error(error, g_steal_pointer(&err), "%s",
+                                       _("migration target: "));
+            return NULL;
+        }
+        g_usleep(100 * 1000);
     }
 }
 
@@ -166,7 +193,7 @@ mhQemuMigrateTargetThread(gpointer data)
     /* The migration key is read now: the guest owner injected it during
      * Prepare, after checking this target's launch measurement. */
     if (!mhQemuMigrateLiveRam(job, &live, &err) ||
-        !(mh = mhQemuMigrateNewMh(job, &live, &err)) ||
+        !(mh = mhQemuMigrateDstWaitKey(job, &live, &err)) ||
         !mhQemuMigrateDstHandshake(job, &stream, mh, &err))
         goto fail;
     g_mutex_lock(&job->mig->lock);

@@ -25,7 +25,8 @@ mhQemuMigrateInfoBuild(MhQemuMigrateJob *job, const char *status, JsonObject *re
 {
     JsonObject *info = json_object_new();
     JsonObject *ram = json_object_new();
-    JsonObject *rram = real ? json_object_get_object_member(real, "ram") : NULL;
+    JsonObject *rram = real && json_object_has_member(real, "ram") ?
+        json_object_get_object_member(real, "ram") : NULL;
     gint64 now = g_get_monotonic_time();
     gint64 end = job->end_us ? job->end_us : now;
     bool done = g_str_equal(status, "completed");
@@ -106,7 +107,8 @@ mhQemuMigrateInfoReply(MhQmpRequest *req, JsonObject *reply, gpointer data)
 {
     g_autofree MhQemuMigrateInfoCtx *ctx = data;
     MhQemuMigrateJob *job = ctx->mig->job;
-    JsonObject *ret = json_object_get_object_member(reply, "return");
+    JsonObject *ret = json_object_has_member(reply, "return") ?
+        json_object_get_object_member(reply, "return") : NULL;
     JsonObject *msg;
     JsonObject *info;
     const char *status;

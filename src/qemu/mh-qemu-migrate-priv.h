@@ -73,6 +73,7 @@ struct _MhQemuMigrate {
     MhQmpProxy *proxy;          /* libvirt's monitor */
     GMutex lock;
     uint64_t downtime_limit_ms;
+    uint64_t max_bandwidth;     /* bytes/s, 0 = unlimited */
     uint64_t max_passes;
     GHashTable *fds;            /* name -> fd taken from getfd (GINT) */
     GHashTable *hooked;         /* proxies with our event hook */

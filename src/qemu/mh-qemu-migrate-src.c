@@ -46,6 +46,9 @@ static bool
 mhQemuMigrateSrcSend(MhQemuMigrateSrc *src, GArray *gpas, uint32_t pass, GError **error)
 {
     const uint64_t *all = (const uint64_t *)gpas->data;
+    gint64 t0 = g_get_monotonic_time();
+    uint64_t sent0 = src->stream.bytes_sent;
+    uint64_t limit;
     uint8_t iter[12];
 
     for (size_t i = 0; i < gpas->len; i += MH_QEMU_MIGRATE_BATCH) {
@@ -64,8 +67,18 @@ mhQemuMigrateSrcSend(MhQemuMigrateSrc *src, GArray *gpas, uint32_t pass, GError 
             return false;
         g_mutex_lock(&src->job->mig->lock);
         src->job->remaining_pages = gpas->len - i - n;
+        limit = src->job->mig->max_bandwidth;
         g_mutex_unlock(&src->job->mig->lock);
         mhQemuMigrateSrcUpdate(src);
+        /* libvirt's bandwidth limit (migrate-set-parameters max-bandwidth)
+         * holds for the MH phase as for QEMU's own: sleep off any excess. */
+        if (limit && !src->job->guest_stopped) {
+            gint64 due = t0 + (gint64)((src->stream.bytes_sent - sent0) * (double)G_USEC_PER_SEC / limit);
+            gint64 now = g_get_monotonic_time();
+
+            if (due > now)
+                g_usleep(due - now);
+        }
     }
     mhQemuStreamIterationPack(pass, gpas->len, iter);
     return mhQemuStreamSend(&src->stream, MH_QEMU_STREAM_MSG_ITERATION, iter, sizeof(iter), error);
@@ -166,9 +179,10 @@ mhQemuMigrateSrcRam(MhQemuMigrateSrc *src, GError **error)
     g_array_set_size(gpas, 0);
     mhQemuDirtyScan(src->dirty, gpas, 2);
     mhQemuLog("MH final pass %u: %u pages with the guest stopped", pass, gpas->len);
+    if (!mhQemuMigrateSrcSend(src, gpas, pass, error))
+        return false;
     g_byte_array_set_size(src->out, 0);
-    if (!mhQemuMigrateSrcSend(src, gpas, pass, error) ||
-        !mhMhSaveFinish(src->mh, src->out, error) ||
+    if (!mhMhSaveFinish(src->mh, src->out, error) ||
         !mhQemuStreamSend(&src->stream, MH_QEMU_STREAM_MSG_FINAL,
                           src->out->data, src->out->len, error))
         return false;

@@ -3,6 +3,7 @@
  * it reads back, and the main-loop helpers of the migration threads. */
 #include "qemu/mh-qemu-migrate-priv.h"
 
+#include "qemu/mh-qemu-arm.h"
 #include "qemu/mh-qemu-fw.h"
 #include "util/mh-error.h"
 #include "util/mh-i18n.h"
@@ -77,9 +78,11 @@ mhQemuMigrateGetMode(MhQemu *qemu)
 
     if (!qemu->args->sev)
         return MH_QEMU_MIGRATE_MODE_PLAIN;
-    /* mode=on-request is armed per migration by "virt-mh migrate"; until
-     * that exists the guest is as unmigratable as under QEMU 7.2. */
-    if (helper && helper->mode == MH_CONF_MODE_AUTO && qemu->ram)
+    /* mode=on-request is armed per migration (arm-migration-handler,
+     * sent by "virt-mh migrate"); unarmed, the guest is as unmigratable
+     * as under QEMU 7.2. */
+    if (helper && qemu->ram &&
+        (helper->mode == MH_CONF_MODE_AUTO || mhQemuMigrateArmed()))
         return MH_QEMU_MIGRATE_MODE_HELPER;
     return MH_QEMU_MIGRATE_MODE_BLOCKED;
 }
@@ -105,7 +108,8 @@ mhQemuMigrateEventHook(MhQmpProxy *proxy, const char *event, JsonObject *message
 
     if (!g_str_equal(event, "MIGRATION") || !mig->job || !mig->job->qemu_events)
         return;
-    if (!(edata = json_object_get_object_member(message, "data")) ||
+    if (!json_object_has_member(message, "data") ||
+        !(edata = json_object_get_object_member(message, "data")) ||
         !(status = json_object_get_string_member_with_default(edata, "status", NULL)))
         return;
     g_async_queue_push(mig->job->qemu_events, g_strdup(status));
@@ -174,7 +178,8 @@ mhQemuMigrateQmp(MhQemuMigrateJob *job, const char *command, JsonObject *args,
     if (!call.reply) {
         g_set_error(error, MH_ERROR, MH_ERROR_IO,
                     _("QEMU went away during '%s'"), command);
-    } else if ((err = json_object_get_object_member(call.reply, "error"))) {
+    } else if (json_object_has_member(call.reply, "error") &&
+               (err = json_object_get_object_member(call.reply, "error"))) {
         g_set_error(error, MH_ERROR, MH_ERROR_FAILED, "%s: %s", command,
                     json_object_get_string_member_with_default(err, "desc", "?"));
     } else {
@@ -426,6 +431,8 @@ mhQemuCmdMigrate(MhQmpRequest *req, gpointer opaque)
         return;
     }
     mhQemuMigrateHook(mig, mhQmpRequestGetProxy(req));
+    /* One arm covers one migration. */
+    mhQemuMigrateArmTake();
 
     job = mhQemuMigrateJobNew(mig, MH_QEMU_MIGRATE_ROLE_SOURCE);
     if (g_str_has_prefix(uri, "fd:")) {
@@ -590,6 +597,15 @@ mhQemuCmdMigrateSetParameters(MhQmpRequest *req, gpointer opaque)
     if (present) {
         g_mutex_lock(&mig->lock);
         mig->downtime_limit_ms = value;
+        g_mutex_unlock(&mig->lock);
+    }
+    present = false;
+    if (!mhQmpRequestGetUInt(req, "max-bandwidth", false, &present, &value))
+        return;
+    if (present) {
+        g_mutex_lock(&mig->lock);
+        /* libvirt's "unlimited" is INT64_MAX rounded to MiB. */
+        mig->max_bandwidth = value >= (G_MAXINT64 / 2) ? 0 : value;
         g_mutex_unlock(&mig->lock);
     }
     mhQmpRequestForward(req, NULL, NULL);

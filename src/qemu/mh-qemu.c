@@ -156,9 +156,20 @@ mhQemuProxyReady(MhQmpProxy *proxy, gpointer data)
         mhQemuReportReady(qemu, true);
 }
 
+static void mhQemuMaybeFinish(MhQemu *qemu);
+
+static void
+mhQemuProxyUpstreamClosed(MhQmpProxy *proxy, gpointer data)
+{
+    MhQemu *qemu = data;
+
+    qemu->upstreams_closed++;
+    mhQemuMaybeFinish(qemu);
+}
+
 static const MhQmpProxyCallbacks mhQemuProxyCallbacks = {
     .ready = mhQemuProxyReady,
-    .upstream_closed = NULL,
+    .upstream_closed = mhQemuProxyUpstreamClosed,
 };
 
 /* ---- QEMU's life ---- */
@@ -199,6 +210,47 @@ mhQemuDrainStderr(MhQemu *qemu)
 }
 
 static void
+mhQemuFinish(MhQemu *qemu)
+{
+    if (qemu->finish_timer) {
+        g_source_remove(qemu->finish_timer);
+        qemu->finish_timer = 0;
+    }
+    /* libvirt learns of QEMU's end as monitor EOF, as it would. */
+    for (guint i = 0; i < qemu->proxies->len; i++)
+        mhQmpProxyShutdown(g_ptr_array_index(qemu->proxies, i));
+    mhQemuReportReady(qemu, false);
+    g_main_loop_quit(qemu->loop);
+}
+
+static gboolean
+mhQemuFinishTimeout(gpointer data)
+{
+    MhQemu *qemu = data;
+
+    qemu->finish_timer = 0;
+    mhQemuFinish(qemu);
+    return G_SOURCE_REMOVE;
+}
+
+/* Done once QEMU exited and its last words (e.g. the reply to "quit" and
+ * the SHUTDOWN event) went through every monitor, i.e. QEMU's ends of the
+ * monitors are closed; a dead QEMU's sockets close at once, so the timer
+ * is only a safety net. */
+static void
+mhQemuMaybeFinish(MhQemu *qemu)
+{
+    if (!qemu->qemu_exited)
+        return;
+    if (qemu->upstreams_closed >= qemu->proxies->len) {
+        mhQemuFinish(qemu);
+        return;
+    }
+    if (!qemu->finish_timer)
+        qemu->finish_timer = g_timeout_add_seconds(2, mhQemuFinishTimeout, qemu);
+}
+
+static void
 mhQemuChildExited(GPid pid, gint status, gpointer data)
 {
     MhQemu *qemu = data;
@@ -211,11 +263,7 @@ mhQemuChildExited(GPid pid, gint status, gpointer data)
         qemu->kill_timer = 0;
     }
     mhQemuDrainStderr(qemu);
-    /* libvirt learns of QEMU's end as monitor EOF, as it would. */
-    for (guint i = 0; i < qemu->proxies->len; i++)
-        mhQmpProxyShutdown(g_ptr_array_index(qemu->proxies, i));
-    mhQemuReportReady(qemu, false);
-    g_main_loop_quit(qemu->loop);
+    mhQemuMaybeFinish(qemu);
 }
 
 static gboolean
@@ -358,13 +406,18 @@ mhQemuStart(MhQemu *qemu, GPtrArray *created_paths, GError **error)
     return true;
 }
 
+/* The one instance: static, so that its state stays reachable for the
+ * whole process. Guest RAM, the launch context and the arguments are not
+ * freed at exit: worker threads of the migration handler may still use
+ * them while the process ends. */
+static MhQemu mhQemuState;
+
 int
 mhQemuMain(int argc, char **argv)
 {
     g_autoptr(GError) err = NULL;
     g_autoptr(GPtrArray) created_paths = g_ptr_array_new_with_free_func(g_free);
-    MhQemu q = { 0 };
-    MhQemu *qemu = &q;
+    MhQemu *qemu = &mhQemuState;
     const char *real = g_getenv("MH_REAL_QEMU");
     int pidfd = -1;
     int ret = 1;

@@ -44,6 +44,8 @@ struct _MhQemu {
     GMainLoop *loop;
     int ready_pipe;             /* daemonize: tells the parent we are up */
     guint ready_count;
+    guint upstreams_closed;     /* monitors QEMU has closed */
+    guint finish_timer;
     guint kill_timer;
     guint stderr_watch;
     int stderr_pipe;

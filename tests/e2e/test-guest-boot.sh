@@ -95,6 +95,9 @@ d1=$(field dirtied "$st1"); d2=$(field dirtied "$st2")
 [ "$d2" -gt "$d1" ] || fail "dirty counter did not move ($d1 -> $d2)"
 echo "ok: status block via QMP: $(tr '\n' ' ' <<<"$st2")"
 echo "ok: dirtied $((d2 - d1)) pages in ~2 s (rate=$rate)"
+st=$(bash "$status_sh" --wait-passes 1 --timeout 60 --qmp "$dir/qmp.sock") ||
+    fail "guest-status.sh --wait-passes 1 failed on a clean guest: $st"
+echo "ok: guest-status.sh --wait-passes 1: passes $(field passes "$st2") -> $(field passes "$st")"
 
 # The marker is in guest memory many times over (one copy per data page),
 # for the confidentiality checks of later tests.
@@ -139,6 +142,9 @@ echo "corrupted pages at gpa: $corrupted"
 wait_for 'INTEGRITY FAILURE' 60 || fail "the guest did not report the corrupted pages within 60 s"
 st3=$(bash "$status_sh" --qmp "$dir/qmp.sock") || fail "guest-status.sh failed: $st3"
 [ "$(field errors "$st3")" -ge 1 ] || fail "status block does not count the failure: $st3"
+rc=0
+bash "$status_sh" --wait-passes 1 --timeout 60 --qmp "$dir/qmp.sock" >/dev/null 2>&1 || rc=$?
+[ "$rc" = 3 ] || fail "guest-status.sh --wait-passes must exit 3 once errors > 0, exited $rc"
 
 # Reported pages are repaired: two passes later everything is clean again.
 p3=$(field passes "$st3")

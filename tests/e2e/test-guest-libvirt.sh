@@ -62,22 +62,21 @@ ready_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 mh_log "ready ${ready_ms} ms after 'virsh start' ($variant, 128 MiB, mem=64): $(serial | grep '^mh-guest: ready ')"
 serial | grep -q "marker=$marker" || mh_fail "the guest did not take the marker from <cmdline>"
 
-# wait_passes N MORE: the status block on host N shows MORE passes beyond
-# the count it shows now, all with errors=0, and pages being dirtied.
+# wait_passes N MORE: on host N, MORE verify passes complete from now on
+# with errors=0 (guest-status.sh --wait-passes), and pages are dirtied.
 wait_passes() {
-    local n=$1 more=$2 st p0 d0 deadline=$((SECONDS + 120))
-    st=$(status "$(uri "$n")") || mh_fail "no status block on host $n: $st"
-    p0=$(field passes "$st"); d0=$(field dirtied "$st")
-    while :; do
-        st=$(status "$(uri "$n")") || mh_fail "status block unreadable on host $n: $st"
-        [ "$(field errors "$st")" = 0 ] || mh_fail "integrity errors on host $n: $st
-$(serial | grep 'INTEGRITY' | head)"
-        [ "$(field state "$st")" = running ] || mh_fail "guest not running on host $n: $st"
-        [ "$(field passes "$st")" -ge $((p0 + more)) ] && break
-        [ "$SECONDS" -lt "$deadline" ] || mh_fail "no $more new verify passes on host $n within 120 s: $st"
-        sleep 0.5
-    done
-    [ "$(field dirtied "$st")" -gt "$d0" ] || mh_fail "the workload did not dirty pages on host $n: $st"
+    local n=$1 more=$2 st0 st rc=0
+    st0=$(status "$(uri "$n")") || mh_fail "no status block on host $n: $st0"
+    st=$(bash "$status_sh" --wait-passes "$more" --timeout 120 "$(uri "$n")" "$dom") || rc=$?
+    case $rc in
+        0) ;;
+        3) mh_fail "integrity errors on host $n: $st
+$(serial | grep 'INTEGRITY' | head)" ;;
+        *) mh_fail "no $more clean verify passes on host $n (guest-status.sh exit $rc): $st" ;;
+    esac
+    [ "$(field state "$st")" = running ] || mh_fail "guest not running on host $n: $st"
+    [ "$(field dirtied "$st")" -gt "$(field dirtied "$st0")" ] ||
+        mh_fail "the workload did not dirty pages on host $n: $st"
     mh_log "ok: host $n: $(tr '\n' ' ' <<<"$st")"
 }
 

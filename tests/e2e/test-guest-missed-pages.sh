@@ -196,7 +196,8 @@ migrate b c "changed-but-$skip_pages"
 n_stale=$(wc -w <<<"$stale")
 [ "$n_stale" = "$skip_pages" ] || fail "expected $skip_pages changed data pages to leave stale, found $n_stale"
 log "left stale on c: $stale"
-serial_wait c 'INTEGRITY FAILURE' 60
+# The pass that found the stale pages, then one more, so every report is in.
+serial_wait c '^mh-guest: pass [0-9]+ .* pass-errors=[1-9]' 60
 p=$(last_pass c)
 serial_wait c "^mh-guest: pass $((p + 1)) " 60
 failures=$(tr -d '\r' <"$dir/c.log" | grep '^mh-guest: INTEGRITY FAILURE ')

@@ -79,6 +79,49 @@ mh_virsh 1 destroy plain1 >/dev/null
 mh_wait_for "plain1 processes gone" 15 no_procs plain1
 mh_log "plain domain: running, suspend/resume, destroy leaves no process"
 
+# --- a second QMP monitor from <qemu:commandline> is proxied too
+chmod 777 "$W"
+osock=$W/owner.sock
+EXTRA="<qemu:commandline xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'><qemu:arg value='-chardev'/><qemu:arg value='socket,id=owner,path=$osock,server=on,wait=off'/><qemu:arg value='-mon'/><qemu:arg value='chardev=owner,mode=control'/></qemu:commandline>"
+mh_domain_xml "$W/mon2.xml" mon2 64 "$MH_QEMU_MH" --extra "$EXTRA"
+mh_virsh 1 create "$W/mon2.xml" >/dev/null
+mh_wait_for "mon2 running" 30 mh_domstate_is 1 mon2 running
+/usr/bin/python3 - "$osock" <<'EOF' || mh_fail "second monitor: QMP conversation failed"
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+f = s.makefile('rwb')
+assert 'QMP' in json.loads(f.readline())
+def cmd(c):
+    f.write((json.dumps(c) + '\r\n').encode()); f.flush()
+    while True:
+        r = json.loads(f.readline())
+        if 'event' not in r:
+            return r
+assert cmd({'execute': 'qmp_capabilities'}) == {'return': {}}
+assert cmd({'execute': 'query-status'})['return']['status'] == 'running'
+assert cmd({'execute': 'query-sev-capabilities'})['return']['cbitpos'] == 47
+EOF
+mh_virsh 1 qemu-monitor-command mon2 '{"execute":"query-status"}' | grep -q running ||
+    mh_fail "libvirt's monitor stopped working next to the second one"
+mh_virsh 1 destroy mon2 >/dev/null
+mh_wait_for "mon2 processes gone" 15 no_procs mon2
+[ ! -e "$osock" ] || mh_fail "second monitor socket left behind"
+mh_log "second QMP monitor (<qemu:commandline>): proxied next to libvirt's, removed at exit"
+
+# --- save/restore: libvirt hands QEMU the file as an fd over the monitor
+# (getfd with SCM_RIGHTS), both ways
+chmod 777 "$W"
+mh_virsh 1 start plain1 >/dev/null
+mh_wait_for "plain1 running" 30 mh_domstate_is 1 plain1 running
+mh_virsh 1 save plain1 "$W/plain1.save" >/dev/null || mh_fail "virsh save through qemu-mh failed"
+[ -s "$W/plain1.save" ] || mh_fail "virsh save wrote nothing"
+mh_virsh 1 restore "$W/plain1.save" >/dev/null || mh_fail "virsh restore through qemu-mh failed"
+mh_wait_for "plain1 running after restore" 30 mh_domstate_is 1 plain1 running
+mh_virsh 1 destroy plain1 >/dev/null
+mh_wait_for "plain1 processes gone" 15 no_procs plain1
+mh_log "save/restore through fds passed over the monitor: $(stat -c %s "$W/plain1.save") bytes"
+
 # --- kill -9 of the real QEMU
 mh_virsh 1 start plain1 >/dev/null
 mh_wait_for "plain1 running" 30 mh_domstate_is 1 plain1 running

@@ -492,6 +492,118 @@ testIncomplete(void)
     pairClear(&p);
 }
 
+typedef struct {
+    GByteArray *stream;
+    uint64_t next_seq;
+    unsigned int calls;
+    unsigned int fail_at;
+} EmitData;
+
+static bool
+emitRecord(const uint8_t *record, size_t len, gpointer data, GError **error)
+{
+    EmitData *ed = data;
+    uint64_t seq = 0;
+
+    g_assert_true(mhTransportRecordPeek(record, len, NULL, &seq, NULL));
+    g_assert_cmpuint(seq, ==, ed->next_seq);
+    ed->next_seq++;
+    if (++ed->calls == ed->fail_at) {
+        g_set_error(error, MH_ERROR, MH_ERROR_IO, "socket closed");
+        return false;
+    }
+    g_byte_array_append(ed->stream, record, len);
+    return true;
+}
+
+/* Records handed out one by one, in sequence order; a consumer that fails
+ * ends the session. */
+static void
+testSaveFunc(void)
+{
+    Pair p;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GByteArray) stream = g_byte_array_new();
+    g_autofree uint64_t *gpas = NULL;
+    EmitData ed = { stream, 0, 0, 0 };
+    size_t n;
+    MhMhInfo info;
+
+    pairInit(&p, 3, 2, MH_TRANSPORT_CIPHER_AES_256_GCM, false);
+    g_assert_true(pairHandshake(&p, &err));
+    gpas = allGpas(&n);
+    g_assert_true(mhMhSavePagesFunc(p.src, gpas, n, 0, emitRecord, &ed, &err));
+    g_assert_no_error(err);
+    g_assert_cmpuint(ed.calls, ==, n / 64);
+    g_assert_true(mhMhSaveFinish(p.src, stream, &err));
+    g_assert_true(mhMhRestoreRecords(p.dst, stream->data, stream->len, NULL, &err));
+    g_assert_true(mhMhRestoreFinish(p.dst, &err));
+    g_assert_no_error(err);
+    g_assert_true(memcmp(p.src_guest.low, p.dst_guest.low, LOW_SIZE) == 0);
+
+    /* The consumer gives up at the 5th record. */
+    g_assert_true(pairHandshake(&p, &err));
+    ed = (EmitData){ stream, 0, 0, 5 };
+    g_assert_false(mhMhSavePagesFunc(p.src, gpas, n, 0, emitRecord, &ed, &err));
+    g_assert_error(err, MH_ERROR, MH_ERROR_IO);
+    g_clear_error(&err);
+    mhMhQuery(p.src, &info);
+    g_assert_cmpint(info.state, ==, MH_MH_STATE_FAILED);
+    g_assert_cmpstr(info.last_error, ==, "socket closed");
+    mhMhInfoClear(&info);
+    g_assert_false(mhMhSavePages(p.src, gpas, 1, 0, stream, &err));
+    g_assert_error(err, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_STATE);
+    pairClear(&p);
+}
+
+/* Misuse by the host side: start twice, save outside RAM, records after
+ * the final one. */
+static void
+testMisuse(void)
+{
+    Pair p;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GByteArray) stream = g_byte_array_new();
+    g_autoptr(GByteArray) extra = g_byte_array_new();
+    g_autofree uint64_t *gpas = NULL;
+    uint64_t outside = 0x40000000, first = 0;
+    size_t n;
+
+    pairInit(&p, 2, 2, MH_TRANSPORT_CIPHER_AES_256_GCM, false);
+    g_assert_false(mhMhStart(p.src, SECRET_GPA, SECRET_SIZE, &err));
+    g_assert_error(err, MH_ERROR, MH_ERROR_STATE);
+    g_clear_error(&err);
+    g_assert_false(mhMhSavePages(p.src, &first, 1, 0, stream, &err));
+    g_assert_error(err, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_STATE);    /* no session yet */
+    g_clear_error(&err);
+
+    g_assert_true(pairHandshake(&p, &err));
+    g_assert_false(mhMhSavePages(p.src, &outside, 1, 0, stream, &err));
+    g_assert_error(err, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_GPA);
+    g_test_message("%s", err->message);
+    g_clear_error(&err);
+    g_assert_cmpuint(stream->len, ==, 0);
+
+    g_assert_true(pairHandshake(&p, &err));
+    gpas = allGpas(&n);
+    g_assert_true(mhMhSavePages(p.src, gpas, n, 0, stream, &err));
+    g_assert_true(mhMhSaveFinish(p.src, stream, &err));
+    /* The source's session is over. */
+    g_assert_false(mhMhSavePages(p.src, gpas, 1, 0, extra, &err));
+    g_assert_error(err, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_STATE);
+    g_clear_error(&err);
+    /* A copy of the first record after the final one. */
+    {
+        size_t rlen, need;
+        g_assert_true(mhTransportRecordFrame(stream->data, stream->len, &rlen, &need, NULL));
+        g_byte_array_append(stream, stream->data, rlen);
+    }
+    g_assert_false(mhMhRestoreRecords(p.dst, stream->data, stream->len, NULL, &err));
+    g_assert_error(err, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_STATE);
+    g_test_message("%s", err->message);
+    pairClear(&p);
+}
+
 /* The RFC's one-page commands, and the host asking the MH to restore a
  * page at another address than the one it was sealed for. */
 static void
@@ -544,5 +656,7 @@ main(int argc, char **argv)
     g_test_add_func("/mh/handler/tamper/no-final", testTamperNoFinal);
     g_test_add_func("/mh/handler/single-page", testSinglePage);
     g_test_add_func("/mh/handler/incomplete", testIncomplete);
+    g_test_add_func("/mh/handler/save-func", testSaveFunc);
+    g_test_add_func("/mh/handler/misuse", testMisuse);
     return g_test_run();
 }

@@ -275,7 +275,8 @@ testOpts(void)
     g_assert_cmpuint(mhQemuOptsRemove(opts, "id"), ==, 1);
     text = mhQemuOptsFormat(opts, "backend");
     g_assert_cmpstr(text, ==, "socket,path=/a,,b,server,wait=on");
-    g_assert_null(mhQemuOptsParse("a,,,=", NULL, &err) ? NULL : NULL);
+    g_assert_null(mhQemuOptsParse(",x=1", NULL, &err));
+    g_assert_error(err, MH_ERROR, MH_ERROR_INVALID);
     g_clear_error(&err);
 
     g_assert_true(mhQemuParseSize("x", "128M", 1, &size, NULL));

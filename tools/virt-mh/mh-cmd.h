@@ -51,3 +51,7 @@ int mhCmdValidate(MhCmdGlobal *global, int argc, char **argv);
 int mhCmdEnable(MhCmdGlobal *global, int argc, char **argv);
 int mhCmdDisable(MhCmdGlobal *global, int argc, char **argv);
 int mhCmdShow(MhCmdGlobal *global, int argc, char **argv);
+/* mh-cmd-migrate.c */
+int mhCmdMigrate(MhCmdGlobal *global, int argc, char **argv);
+/* mh-cmd-demo.c */
+int mhCmdDemo(MhCmdGlobal *global, int argc, char **argv);

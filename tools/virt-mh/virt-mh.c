@@ -9,9 +9,11 @@
 /* Commands are found by name in this table; see mh-cmd.h for the
  * entry points. Keep it sorted by name. */
 static const MhCmd mhCommands[] = {
+    { "demo", N_("the main job: SEV live migration through the mirror helper, end to end"), mhCmdDemo },
     { "disable", N_("remove the mirror helper from a domain"), mhCmdDisable },
     { "enable", N_("enable the mirror helper in a domain"), mhCmdEnable },
     { "lab", N_("local libvirt hosts: lab up|down|status"), mhCmdLab },
+    { "migrate", N_("live-migrate a domain (through its mirror helper)"), mhCmdMigrate },
     { "owner", N_("guest owner: SEV session, measurement, secrets"), mhCmdOwner },
     { "show", N_("show a domain's mirror-helper settings"), mhCmdShow },
     { "validate", N_("check a domain XML file"), mhCmdValidate },

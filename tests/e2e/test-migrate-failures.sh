@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# MH migrations that must fail cleanly: every failure is a libvirt error,
+# the source guest keeps running (and keeps verifying its memory), and the
+# target host is left without the domain.
+#   - the target got the wrong migration key (key confirmation refuses it)
+#   - the target never got a key (the target MH cannot start)
+#   - virsh domjobabort in the middle of the MH phase
+#   - the target's qemu-mh killed in the middle of the MH phase
+# Then a correct migration of the same guest still works.
+set -euo pipefail
+source "${MH_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/e2e/test-migrate-common.sh"
+
+dom=sevfail
+mig_setup 2
+mig_define_start "$dom"
+mig_wait_passes 1 "$dom" 1
+
+# after_failure WHAT: libvirt said why, the guest runs on host 1 only.
+after_failure() {
+    local what=$1
+    mh_log "$what: virsh said: $(tr '\n' ' ' <"$MIG_W/migrate.out")"
+    mh_wait_for "$dom running on host 1 after $what" 30 mh_domstate_is 1 "$dom" running
+    mh_wait_for "no $dom on host 2 after $what" 30 test -z "$(mh_domstate 2 "$dom")"
+    mig_wait_passes 1 "$dom" 1
+}
+
+# --- wrong key on the target
+"$VIRT_MH" owner new-key --out "$MIG_W/wrong.bin" >/dev/null
+if MIG_TARGET_KEY=$MIG_W/wrong.bin mig_migrate "$dom" 1 2 p2p; then
+    mh_fail "migration with the wrong key on the target succeeded"
+fi
+grep -Eqi 'key|confirm' "$MIG_W/migrate.out" || mh_fail "the error does not say the key was refused: $(cat "$MIG_W/migrate.out")"
+after_failure "wrong key"
+
+# --- no key on the target (the owner never injects)
+MIG_TARGET_KEY=/nonexistent/key
+if mig_migrate "$dom" 1 2 p2p; then
+    mh_fail "migration to a target without the key succeeded"
+fi
+unset MIG_TARGET_KEY
+grep -Eqi 'key|secret' "$MIG_W/migrate.out" || mh_fail "the error does not name the missing key: $(cat "$MIG_W/migrate.out")"
+after_failure "target without key"
+
+# --- domjobabort during the MH phase (libvirt's bandwidth limit, which the
+# MH phase honours, keeps it long enough to hit)
+mig_migrate "$dom" 1 2 p2p --bandwidth 8 &
+mpid=$!
+mh_wait_for "the migration job on host 1" 60 bash -c "virsh -q -c '$(mig_uri 1)' domjobinfo $dom | grep -q 'Unbounded'"
+sleep 1
+mh_virsh 1 domjobabort "$dom" || mh_fail "domjobabort failed"
+if wait "$mpid"; then
+    mh_fail "aborted migration reported success"
+fi
+grep -Eqi 'cancel|abort' "$MIG_W/migrate.out" || mh_fail "the error does not say it was cancelled: $(cat "$MIG_W/migrate.out")"
+after_failure "domjobabort"
+
+# --- the target's qemu-mh dies during the MH phase
+mig_migrate "$dom" 1 2 p2p --bandwidth 8 &
+mpid=$!
+mh_wait_for "the migration job on host 1" 60 bash -c "virsh -q -c '$(mig_uri 1)' domjobinfo $dom | grep -q 'Unbounded'"
+sleep 1
+tpid=$(cat "$MH_LAB_DIR"/host2/config/libvirt/qemu/run/"$dom".pid 2>/dev/null ||
+       cat "$MH_LAB_DIR"/host2/run/libvirt/qemu/run/"$dom".pid 2>/dev/null ||
+       find "$MH_LAB_DIR/host2" -name "$dom.pid" -exec cat {} \; | head -1)
+[ -n "$tpid" ] || mh_fail "cannot find the target's qemu-mh pid"
+kill -9 "$tpid"
+if wait "$mpid"; then
+    mh_fail "migration to a killed target reported success"
+fi
+after_failure "target killed"
+
+# --- and a correct migration still goes through
+mig_migrate "$dom" 1 2 p2p || mh_fail "migration after the failures failed: $(cat "$MIG_W/migrate.out")"
+mh_wait_for "$dom running on host 2" 30 mh_domstate_is 2 "$dom" running
+mig_wait_passes 2 "$dom" 2
+echo "PASS: wrong key, missing key, domjobabort and a killed target each failed with a libvirt error, left the guest running on the source and nothing on the target; a later migration succeeded"
