@@ -177,6 +177,7 @@ mhTransportSealPages(MhTransportSession *session,
                      GError **error)
 {
     const void *nonzero[MH_TRANSPORT_MAX_BATCH];
+    bool zero[MH_TRANSPORT_MAX_BATCH];
     size_t nnz = 0;
     size_t aad_len = MH_TRANSPORT_RECORD_HEADER_SIZE + 8 * n;
     size_t rec_len;
@@ -196,10 +197,8 @@ mhTransportSealPages(MhTransportSession *session,
         }
     }
     for (size_t i = 0; i < n; i++) {
-        bool zero = pageIsZero(pages[i]);
-        mhTransportPutLE64(out + MH_TRANSPORT_RECORD_HEADER_SIZE + 8 * i,
-                gpas[i] | (zero ? MH_TRANSPORT_GPA_ZERO : 0));
-        if (!zero)
+        zero[i] = pageIsZero(pages[i]);
+        if (!zero[i])
             nonzero[nnz++] = pages[i];
     }
     rec_len = mhTransportRecordSize(n, nnz);
@@ -208,6 +207,9 @@ mhTransportSealPages(MhTransportSession *session,
                     _("record buffer of %zu bytes too small for %zu"), out_size, rec_len);
         return false;
     }
+    for (size_t i = 0; i < n; i++)
+        mhTransportPutLE64(out + MH_TRANSPORT_RECORD_HEADER_SIZE + 8 * i,
+                           gpas[i] | (zero[i] ? MH_TRANSPORT_GPA_ZERO : 0));
 
     if (!sealReserve(session, n, n - nnz, false, &seq, error))
         return false;

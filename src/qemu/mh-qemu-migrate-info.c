@@ -121,7 +121,11 @@ mhQemuMigrateInfoReply(MhQmpRequest *req, JsonObject *reply, gpointer data)
 
         json_array_add_string_element(reasons, MH_QEMU_MIGRATE_SEV_BLOCKER);
         json_object_set_array_member(ret, "blocked-reasons", reasons);
-        return FALSE;
+        /* The proxy passes QEMU's own bytes unless we reply ourselves. */
+        msg = json_object_new();
+        json_object_set_object_member(msg, "return", json_object_ref(ret));
+        mhQmpRequestReply(req, msg);
+        return TRUE;
     }
     status = json_object_get_string_member_with_default(ret, "status", NULL);
     if (!job || !status)

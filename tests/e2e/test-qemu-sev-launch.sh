@@ -135,6 +135,14 @@ check_table "$W/t1.bin" 736869e5-84f0-4973-92ec-06879ce3da0b "$W/s1"
 [ "$(mh_domstate 1 sevs)" = paused ] || mh_fail "sevs resumed by domsetlaunchsecstate"
 grep -q "injected at GPA 0x80c000 (from the mirror-helper object's secret= GPA)" \
     "$MH_LAB_DIR/host1/cache/libvirt/qemu/log/sevs.log" || mh_fail "no injection log line"
+# the gpa argument (virsh --set-address) wins over every default
+mh_virsh 1 domsetlaunchsecstate sevs --secrethdr "$W/p1/header.b64" --secret "$W/p1/secret.b64" \
+    --set-address $((0x80d000)) >/dev/null || mh_fail "domsetlaunchsecstate --set-address failed"
+grep -q "injected at GPA 0x80d000 (from the command's gpa argument)" \
+    "$MH_LAB_DIR/host1/cache/libvirt/qemu/log/sevs.log" || mh_fail "--set-address not honoured"
+SECRET_GPA=0x80d000 guest_table sevs "$W/t1b.bin"
+SECRET_GPA=0x80d000 check_table "$W/t1b.bin" 736869e5-84f0-4973-92ec-06879ce3da0b "$W/s1"
+mh_log "domsetlaunchsecstate: table at the helper's GPA, and at --set-address 0x80d000"
 
 # --- libvirt's own validator: checks the measurement, injects, resumes
 printf 'luks-passphrase-from-virt-qemu-sev-validate' >"$W/s2"

@@ -1,0 +1,94 @@
+#!/bin/bash
+# virt-mh demo, the README's main job, end to end (real libvirtd, QEMU under
+# TCG through qemu-mh, OVMF, the test guest):
+#  1. "virt-mh demo --dir D": two lab hosts, an SEV domain with the mirror
+#     helper, the guest owner's attestation and key injection, live
+#     migration host 1 -> host 2 (peer-to-peer) -> host 1 (client-managed);
+#     each migration must print "integrity: PASS" and, as root with
+#     tcpdump, "confidentiality: PASS" (otherwise "NOT CHECKED (reason)"),
+#     and its figures; afterwards no process of the lab is left;
+#  2. "virt-mh demo --keep": the lab stays up with the guest running on
+#     host 1, and the URIs are printed; the test then takes it down.
+set -euo pipefail
+source "$MH_SOURCE_DIR/tests/e2e/lib.sh"
+
+command -v libvirtd >/dev/null 2>&1 || [ -x /usr/sbin/libvirtd ] ||
+    mh_skip "libvirtd not installed (package libvirt-daemon)"
+[ -x "$MH_QEMU_SYSTEM" ] || mh_skip "QEMU not installed ($MH_QEMU_SYSTEM, package qemu-system-x86)"
+[ -x "$VIRT_MH" ] || mh_fail "virt-mh not built: $VIRT_MH"
+[ -x "$QEMU_MH" ] || mh_skip "qemu-mh not built ($QEMU_MH)"
+[ -f "$MH_BUILD_DIR/tests/guest/mh-guest.efi" ] ||
+    mh_skip "the test guest is not built (package gnu-efi)"
+[ -f /usr/share/ovmf/OVMF.fd ] || mh_skip "firmware not installed: /usr/share/ovmf/OVMF.fd (package ovmf)"
+
+# Whether the demo can capture packets here, as the demo decides it.
+expect_capture=0
+if [ "$(id -u)" = 0 ] && { command -v tcpdump >/dev/null 2>&1 || [ -x /usr/sbin/tcpdump ] ||
+                           [ -x /usr/bin/tcpdump ]; }; then
+    expect_capture=1
+fi
+
+# The lab directory is ours (--dir), so that we can check for leftovers.
+MH_LAB_DIR=$(mktemp -d /tmp/mhdemo-t.XXXXXX)
+OUT=$MH_LAB_DIR.out
+mh_on_exit "'$VIRT_MH' lab down --dir '$MH_LAB_DIR' >/dev/null 2>&1; rm -rf '$MH_LAB_DIR' '$OUT' '$MH_LAB_DIR.keep'"
+
+# count PATTERN FILE: lines matching the extended regexp
+count() {
+    grep -cE "$1" "$2" || true
+}
+
+# check_run FILE: the verdict lines of one demo run
+check_run() {
+    local f=$1 n
+    n=$(count '^    integrity: PASS \(on host [12] ' "$f")
+    [ "$n" = 2 ] || mh_fail "expected 2 'integrity: PASS' lines, got $n"
+    if [ "$expect_capture" = 1 ]; then
+        n=$(count '^    confidentiality: PASS \(.* marker .* found 0 time\(s\), migration key found 0 time\(s\)\)' "$f")
+        [ "$n" = 2 ] || mh_fail "expected 2 'confidentiality: PASS' lines, got $n"
+        grep -qE 'MH stream header seen [1-9]' "$f" || mh_fail "the capture did not see the MH stream"
+    else
+        n=$(count '^    confidentiality: NOT CHECKED \(.+\)' "$f")
+        [ "$n" = 2 ] || mh_fail "expected 2 'confidentiality: NOT CHECKED (reason)' lines, got $n"
+    fi
+    grep -q 'done: the guest runs on host 2' "$f" || mh_fail "no switch-over to host 2"
+    grep -q 'done: the guest runs on host 1' "$f" || mh_fail "no switch-over back to host 1"
+    n=$(count '^  downtime: +[0-9]+ ms' "$f")
+    [ "$n" = 2 ] || mh_fail "expected 2 downtime figures, got $n"
+    n=$(count '^  throughput: ' "$f")
+    [ "$n" = 2 ] || mh_fail "expected 2 throughput figures, got $n"
+    grep -q 'matches firmware' "$f" || mh_fail "no launch measurement check"
+    grep -q 'migration key 0x[0-9a-f]* sealed for this launch' "$f" || mh_fail "no key injection"
+    grep -q '^    demo completed in ' "$f" || mh_fail "no completion line"
+}
+
+# --- 1. the main job, torn down at the end
+mh_log "virt-mh demo --dir $MH_LAB_DIR"
+rc=0
+"$VIRT_MH" demo --dir "$MH_LAB_DIR" >"$OUT" 2>&1 || rc=$?
+cat "$OUT"
+[ "$rc" = 0 ] || mh_fail "virt-mh demo exited $rc"
+check_run "$OUT"
+grep -q '^==> Tearing the lab down' "$OUT" || mh_fail "the demo did not tear the lab down"
+left=$(mh_lab_processes)
+[ -z "$left" ] || mh_fail "processes of the lab left after the demo: $left"
+grep -E '^    migration [12], ' "$OUT" | while read -r l; do mh_log "$l"; done
+
+# --- 2. --keep: the lab and the guest stay
+rm -rf "$MH_LAB_DIR"
+mkdir -p "$MH_LAB_DIR"
+mh_log "virt-mh demo --keep --dir $MH_LAB_DIR"
+rc=0
+"$VIRT_MH" demo --keep --dir "$MH_LAB_DIR" >"$OUT" 2>&1 || rc=$?
+cat "$OUT"
+[ "$rc" = 0 ] || mh_fail "virt-mh demo --keep exited $rc"
+check_run "$OUT"
+grep -q '^==> Keeping the lab (--keep)' "$OUT" || mh_fail "--keep: no keep step"
+uri1=$(grep -m1 '^qemu+unix:///session?socket=.*host1' "$OUT") || mh_fail "--keep: host 1's URI not printed"
+grep -q '^qemu+unix:///session?socket=.*host2' "$OUT" || mh_fail "--keep: host 2's URI not printed"
+state=$(virsh -q -c "$uri1" domstate mh-demo 2>&1 | head -n 1)
+[ "$state" = running ] || mh_fail "--keep: mh-demo on host 1 is '$state', not running"
+"$VIRT_MH" lab down --dir "$MH_LAB_DIR" >/dev/null || mh_fail "lab down after --keep failed"
+left=$(mh_lab_processes)
+[ -z "$left" ] || mh_fail "processes of the lab left after lab down: $left"
+echo "PASS"
