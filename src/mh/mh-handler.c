@@ -594,12 +594,44 @@ mhMhSaveFinish(MhMh *mh, GByteArray *out, GError **error)
     return ok;
 }
 
+/* Frame up to one record per vCPU starting at 'off' and copy them into
+ * batch area 'area' of vCPUs 0..k-1; stops after a final record, at a
+ * partial record, or at a malformed header (*err; the k records before it
+ * stand). Returns k; *end is the offset after the last record taken. */
+static unsigned int
+hostRestoreFill(MhMh *mh, const uint8_t *p, size_t len, size_t off, unsigned int area,
+                size_t *end, GError **err)
+{
+    unsigned int k = 0;
+
+    while (k < mh->vcpus && off < len) {
+        MhMailboxBatch *b = mhMhVcpuBatchArea(&mh->vcpu[k], area);
+        size_t rlen = 0, need = 0;
+        MhTransportRecordType type = 0;
+
+        if (!mhTransportRecordFrame(p + off, len - off, &rlen, &need, err) ||
+            rlen > len - off)
+            break;
+        memcpy(b->data, p + off, rlen);
+        b->len = rlen;
+        mhTransportRecordPeek(p + off, rlen, &type, NULL, NULL);
+        off += rlen;
+        k++;
+        if (type == MH_TRANSPORT_RECORD_FINAL)
+            break;
+    }
+    *end = off;
+    return k;
+}
+
 bool
 mhMhRestoreRecords(MhMh *mh, const void *data, size_t len, size_t *consumed,
                    GError **error)
 {
     const uint8_t *p = data;
-    size_t off = 0;
+    size_t off = 0, win = 0;
+    unsigned int k, area = 0;
+    GError *ferr = NULL;
     bool ok = false;
 
     if (consumed)
@@ -607,52 +639,39 @@ mhMhRestoreRecords(MhMh *mh, const void *data, size_t len, size_t *consumed,
     g_mutex_lock(&mh->host_lock);
     if (!hostCheckStarted(mh, error))
         goto out;
-    while (off < len) {
-        unsigned int k = 0;
-        size_t win = off;
-        MhMailboxBatch *cb;
+    k = hostRestoreFill(mh, p, len, 0, area, &win, &ferr);
+    while (k > 0) {
+        MhMailboxEnvelope *env = mhMhVcpuEnvelope(&mh->vcpu[0]);
+        unsigned int nk = 0;
+        size_t nwin = win;
 
-        /* A window: one record per vCPU, verified in parallel. */
-        while (k < mh->vcpus && win < len) {
-            MhMailboxBatch *b = mhMhVcpuBatch(&mh->vcpu[k]);
-            size_t rlen = 0, need = 0;
-            GError *err = NULL;
-            MhTransportRecordType type = 0;
-
-            if (!mhTransportRecordFrame(p + win, len - win, &rlen, &need, &err)) {
-                if (err) {
-                    hostWaitAll(mh, k, NULL);
-                    hostFail(mh, err, error);
-                    goto out;
-                }
-                break;
-            }
-            if (rlen > len - win)
-                break;
-            memcpy(b->data, p + win, rlen);
-            b->len = rlen;
-            hostKick(&mh->vcpu[k], MH_MAILBOX_CMD_RESTORE_BATCH, 0);
-            mhTransportRecordPeek(p + win, rlen, &type, NULL, NULL);
-            win += rlen;
-            k++;
-            if (type == MH_TRANSPORT_RECORD_FINAL)
-                break;
-        }
-        if (k == 0)
-            break;
+        /* A window: one record per vCPU, verified in parallel... */
+        for (unsigned int i = 0; i < k; i++)
+            hostKick(&mh->vcpu[i], MH_MAILBOX_CMD_RESTORE_BATCH, area);
+        /* (the next window is copied into the other batch areas meanwhile) */
+        if (!ferr)
+            nk = hostRestoreFill(mh, p, len, win, area ^ 1, &nwin, &ferr);
         if (!hostWaitAll(mh, k, error))
             goto out;
         /* ...and applied in stream order by one vCPU. */
-        cb = mhMhVcpuBatch(&mh->vcpu[0]);
-        putLE32(cb->data, k);
+        putLE32(env->data, k);
         for (unsigned int i = 0; i < k; i++)
-            putLE32(cb->data + 4 + 4 * i, i);
-        cb->len = 4 + 4 * k;
+            putLE32(env->data + 4 + 4 * i, i);
+        env->len = 4 + 4 * k;
         if (!hostCall(mh, 0, MH_MAILBOX_CMD_COMMIT, 0, error))
             goto out;
         off = win;
         if (consumed)
             *consumed = off;
+        if (ferr)
+            break;
+        k = nk;
+        win = nwin;
+        area ^= 1;
+    }
+    if (ferr) {
+        hostFail(mh, g_steal_pointer(&ferr), error);
+        goto out;
     }
     if (off < len && !consumed) {
         GError *err = g_error_new(MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_TRUNCATED,
@@ -663,6 +682,7 @@ mhMhRestoreRecords(MhMh *mh, const void *data, size_t len, size_t *consumed,
     }
     ok = true;
  out:
+    g_clear_error(&ferr);
     g_mutex_unlock(&mh->host_lock);
     return ok;
 }

@@ -56,8 +56,8 @@ typedef enum {
     MH_MAILBOX_CMD_SESSION_PEER = 0x11,     /* envelope in: peer hello, out: confirm */
     MH_MAILBOX_CMD_SESSION_CONFIRM = 0x12,  /* envelope in: peer confirm */
     MH_MAILBOX_CMD_SAVE_BATCH = 0x13,       /* gpa = batch area (0, 1); in: iteration, n, gpas; out: record */
-    MH_MAILBOX_CMD_RESTORE_BATCH = 0x14,    /* batch in: record; verified and staged */
-    MH_MAILBOX_CMD_COMMIT = 0x15,           /* batch in: n, slots; staged records take effect */
+    MH_MAILBOX_CMD_RESTORE_BATCH = 0x14,    /* gpa = batch area; in: record; verified and staged */
+    MH_MAILBOX_CMD_COMMIT = 0x15,           /* envelope in: n, slots; staged records take effect */
     MH_MAILBOX_CMD_SAVE_FINAL = 0x16,       /* batch out: final record */
     MH_MAILBOX_CMD_RESTORE_END = 0x17,      /* was the final record committed? */
 } MhMailboxCommand;

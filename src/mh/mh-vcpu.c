@@ -499,29 +499,41 @@ vcpuCommitOne(MhMhVcpu *v, MhMhPrivate *priv, MhMhSession *sess, unsigned int sl
 static bool
 vcpuRestoreBatch(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
 {
-    MhMailboxBatch *b = mhMhVcpuBatch(v);
+    MhMailboxParams *p = mhMhVcpuParams(v);
+    MhMailboxBatch *b;
 
+    if (p->gpa >= MH_MAILBOX_BATCH_AREAS) {
+        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_FORMAT,
+                    _("RESTORE_BATCH names batch area %" G_GUINT64_FORMAT ", there are %d"),
+                    (guint64)p->gpa, MH_MAILBOX_BATCH_AREAS);
+        return false;
+    }
+    b = mhMhVcpuBatchArea(v, p->gpa);
     return vcpuStage(v, priv, b->data, MIN(b->len, sizeof(b->data)), NULL, 0, error);
 }
 
 static bool
 vcpuCommit(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
 {
-    MhMailboxBatch *b = mhMhVcpuBatch(v);
     MhMailboxEnvelope *env = mhMhVcpuEnvelope(v);
     MhMhSession *sess = vcpuSession(v, priv, MH_TRANSPORT_ROLE_TARGET, error);
-    uint32_t n = getLE32(b->data);
+    uint32_t n = env->len >= 4 ? getLE32(env->data) : 0;
+    uint32_t slots[MH_MH_MAX_VCPUS];
     bool final = false;
 
     if (!sess)
         return false;
-    if (n > priv->vcpus || b->len != 4 + 4 * n) {
+    /* The batch areas may already hold the next records: the slot list
+     * comes in the envelope. */
+    if (n > priv->vcpus || env->len != 4 + 4 * n) {
         g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_FORMAT,
-                    _("malformed COMMIT request (%u slots in %u bytes)"), n, b->len);
+                    _("malformed COMMIT request (%u slots in %u bytes)"), n, env->len);
         return false;
     }
+    for (uint32_t i = 0; i < n; i++)
+        slots[i] = getLE32(env->data + 4 + 4 * i);
     for (uint32_t i = 0; i < n; i++) {
-        uint32_t slot = getLE32(b->data + 4 + 4 * i);
+        uint32_t slot = slots[i];
         if (slot >= priv->vcpus) {
             g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_FORMAT,
                         _("COMMIT names MH vCPU %u of %u"), slot, priv->vcpus);

@@ -675,6 +675,14 @@ mhQemuMigrateGetfdReply(MhQmpRequest *req, JsonObject *reply, gpointer data)
             close(fd);
             continue;
         }
+        {
+            gpointer old;
+
+            /* A connection libvirt gave for an earlier attempt that never
+             * got its "migrate". */
+            if (g_hash_table_lookup_extended(g->mig->fds, name, NULL, &old))
+                close(GPOINTER_TO_INT(old));
+        }
         g_hash_table_replace(g->mig->fds, g_strdup(name), GINT_TO_POINTER(fd));
         {
             JsonObject *args = json_object_new();

@@ -47,6 +47,8 @@ check_run() {
         n=$(count '^    confidentiality: PASS \(.* marker .* found 0 time\(s\), migration key found 0 time\(s\)\)' "$f")
         [ "$n" = 2 ] || mh_fail "expected 2 'confidentiality: PASS' lines, got $n"
         grep -qE 'MH stream header seen [1-9]' "$f" || mh_fail "the capture did not see the MH stream"
+        n=$(count "control string found yes" "$f")
+        [ "$n" = 2 ] || mh_fail "the control string was not found in $n capture(s)"
     else
         n=$(count '^    confidentiality: NOT CHECKED \(.+\)' "$f")
         [ "$n" = 2 ] || mh_fail "expected 2 'confidentiality: NOT CHECKED (reason)' lines, got $n"

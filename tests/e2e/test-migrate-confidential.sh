@@ -90,9 +90,10 @@ head -c 4 "$MIG_W/sev.cap" | grep -q MHMS || mh_fail "the capture does not start
 mh_log "MH migration: $size bytes captured; neither the marker nor the key among them"
 mh_virsh 2 destroy "$dom" >/dev/null
 
-# --- the plain twin: the same guest without SEV, through plain QEMU migration
+# --- the plain twin: the same guest without SEV under qemu-mh, whose
+# migration passes through to QEMU unchanged
 twin=plainconf
-mh_domain_xml "$MIG_W/$twin.xml" "$twin" "$MIG_MEM" "$MH_QEMU_SYSTEM" --loader ovmf \
+mh_domain_xml "$MIG_W/$twin.xml" "$twin" "$MIG_MEM" "$MH_QEMU_MH" --loader ovmf \
     --kernel "$MIG_GUEST_EFI" \
     --cmdline "mem=$MIG_GUEST_MEM rate=$MIG_RATE interval=1000 marker=$MIG_MARKER" \
     --serial-log "$MIG_W/$twin-serial.log"

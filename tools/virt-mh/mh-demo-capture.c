@@ -16,6 +16,10 @@
 #include <string.h>
 #include <unistd.h>
 #include <gio/gio.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #define MH_DEMO_PCAP_MAGIC_US 0xa1b2c3d4u
 #define MH_DEMO_PCAP_MAGIC_NS 0xa1b23c4du
@@ -116,6 +120,65 @@ mhDemoCaptureStart(const char *dir, guint port, char **why_not)
         g_usleep(50 * 1000);
     }
     return cap;
+}
+
+/* The positive control: before the migration, send the marker once over a
+ * connection on the same port, split across two TCP segments. The capture
+ * must find it exactly there: tcpdump, the reassembly and the search all
+ * work on this very capture. (Never the key: it is not sent anywhere.) */
+bool
+mhDemoCaptureProbe(MhDemoCapture *cap, const char *marker, GError **error)
+{
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(cap->port) };
+    size_t half = strlen(marker) / 2;
+    g_autofree char *first = g_strdup_printf("mh-demo control: %.*s", (int)half, marker);
+    const char *second = marker + half;
+    int one = 1;
+    int lfd = -1, cfd = -1, afd = -1;
+    bool ok = false;
+
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if ((lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+        setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+        bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 1) < 0 ||
+        (cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+        setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
+        connect(cfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+        (afd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) < 0 ||
+        write(cfd, first, strlen(first)) != (ssize_t)strlen(first)) {
+        g_set_error(error, MH_ERROR, MH_ERROR_IO,
+                    _("cannot send the capture's control string on 127.0.0.1:%u: %s"),
+                    cap->port, g_strerror(errno));
+        goto cleanup;
+    }
+    g_usleep(20 * 1000);
+    if (write(cfd, second, strlen(second)) != (ssize_t)strlen(second)) {
+        g_set_error(error, MH_ERROR, MH_ERROR_IO,
+                    _("cannot send the capture's control string on 127.0.0.1:%u: %s"),
+                    cap->port, g_strerror(errno));
+        goto cleanup;
+    }
+    /* Let it arrive before the sockets go (and tcpdump sees it). */
+    {
+        char buf[128];
+        size_t want = strlen(first) + strlen(second), got = 0;
+        while (got < want) {
+            ssize_t n = read(afd, buf, sizeof(buf));
+            if (n <= 0)
+                break;
+            got += n;
+        }
+    }
+    ok = true;
+
+ cleanup:
+    if (cfd >= 0)
+        close(cfd);
+    if (afd >= 0)
+        close(afd);
+    if (lfd >= 0)
+        close(lfd);
+    return ok;
 }
 
 typedef struct {

@@ -72,7 +72,7 @@ mhDemoGuestWaitReady(virDomainPtr dom, guint timeout_s, MhDemoGuestStatus *st,
     gint64 deadline = g_get_monotonic_time() + (gint64)timeout_s * G_USEC_PER_SEC;
 
     for (;;) {
-        if (!mhDemoGuestStatus(dom, st, error))
+        if (mhDemoInterrupted(error) || !mhDemoGuestStatus(dom, st, error))
             return false;
         if (st->magic == MH_DEMO_GUEST_MAGIC) {
             if (st->state == MH_DEMO_GUEST_STATE_SETUP_ERROR) {
@@ -148,7 +148,7 @@ mhDemoGuestIntegrity(virDomainPtr dom, const char *serial_log, uint64_t offset,
     res->passes_before = st.passes;
     /* Two more passes: every page verified at least once on this host. */
     for (;;) {
-        if (!mhDemoGuestStatus(dom, &st, error))
+        if (mhDemoInterrupted(error) || !mhDemoGuestStatus(dom, &st, error))
             return false;
         res->passes_after = st.passes;
         res->errors = st.errors;

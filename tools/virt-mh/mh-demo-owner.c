@@ -438,7 +438,7 @@ mhDemoAttestThread(gpointer data)
     /* libvirt starts the target's emulator during Prepare; its owner
      * monitor appears a moment later. */
     while (!g_file_test(at->socket, G_FILE_TEST_EXISTS)) {
-        if (g_atomic_int_get(&at->cancel)) {
+        if (g_atomic_int_get(&at->cancel) || mhDemoInterrupted(NULL)) {
             g_set_error(&at->error, MH_ERROR, MH_ERROR_STATE,
                         _("the target's owner monitor '%s' never appeared"), at->socket);
             g_atomic_int_set(&at->failed, 1);

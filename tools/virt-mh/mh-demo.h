@@ -59,6 +59,10 @@ typedef struct {
     guint sockets;              /* owner monitor sockets handed out */
 } MhDemo;
 
+/* Set by SIGINT/SIGTERM: the demo's waits give up with an error, so that
+ * the lab is still torn down. */
+bool mhDemoInterrupted(GError **error);
+
 /* Print "==> MESSAGE" (a step) or "    MESSAGE" (a detail). */
 void mhDemoStep(const char *format, ...) G_GNUC_PRINTF(1, 2);
 void mhDemoSay(const char *format, ...) G_GNUC_PRINTF(1, 2);
@@ -144,11 +148,15 @@ typedef struct _MhDemoCapture MhDemoCapture;
  * capture cannot run here (not root, no tcpdump). */
 MhDemoCapture *mhDemoCaptureStart(const char *dir, guint port, char **why_not);
 
+/* Send the marker once, in two segments, over a short connection on the
+ * captured port (before the migration uses it): the positive control. */
+bool mhDemoCaptureProbe(MhDemoCapture *cap, const char *marker, GError **error);
+
 typedef struct {
     uint64_t packets;
     uint64_t payload_bytes;
     uint64_t dropped;           /* as tcpdump reported */
-    uint64_t marker_hits;
+    uint64_t marker_hits;       /* the control included: 1 when the migration had none */
     uint64_t key_hits;
     uint64_t stream_magic_hits; /* MH stream headers seen: it is the right connection */
 } MhDemoCaptureResult;
