@@ -55,6 +55,9 @@ mhQemuDirtyNew(const MhGuestRam *live, GError **error)
                         (guint64)lr->size, (guint64)lr->gpa, g_strerror(errno));
             return NULL;
         }
+        /* The first pass touches every shadow page once: huge pages make
+         * that a fraction of the page faults (it is only a hint). */
+        madvise(map, lr->size, MADV_HUGEPAGE);
         r->gpa = lr->gpa;
         r->size = lr->size;
         r->live = lr->host;

@@ -188,6 +188,12 @@ mhQemuMigrateTargetThread(gpointer data)
     close(job->listen_fd);
     job->listen_fd = -1;
     stream.fd = job->fd;
+    stream.idle_timeout_s = MH_QEMU_STREAM_IDLE_TIMEOUT_S;
+    {
+        int sz = 8 * 1024 * 1024;
+
+        setsockopt(job->fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+    }
     if (!mhQemuStreamRecvHeader(&stream, &err) || !mhQemuStreamSendHeader(&stream, &err))
         goto fail;
     /* The migration key is read now: the guest owner injected it during

@@ -141,6 +141,15 @@ mhQemuMigrateSenderQueue(MhQemuMigrateSender *s, MhQemuStreamMsg type, GByteArra
     g_mutex_unlock(&s->lock);
 }
 
+void
+mhQemuMigrateSenderRelease(MhQemuMigrateSender *s, GByteArray *buf)
+{
+    g_mutex_lock(&s->lock);
+    g_queue_push_tail(&s->free, buf);
+    g_cond_broadcast(&s->cond);
+    g_mutex_unlock(&s->lock);
+}
+
 bool
 mhQemuMigrateSenderSend(MhQemuMigrateSender *s, MhQemuStreamMsg type,
                         const void *data, gsize len, GError **error)

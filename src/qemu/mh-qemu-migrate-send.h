@@ -20,6 +20,8 @@ void mhQemuMigrateSenderFree(MhQemuMigrateSender *s);
 GByteArray *mhQemuMigrateSenderGetBuffer(MhQemuMigrateSender *s, GError **error);
 /* Queue a filled buffer as one message; it returns to the pool when sent. */
 void mhQemuMigrateSenderQueue(MhQemuMigrateSender *s, MhQemuStreamMsg type, GByteArray *buf);
+/* Give back a buffer without sending it. */
+void mhQemuMigrateSenderRelease(MhQemuMigrateSender *s, GByteArray *buf);
 /* Copy and queue a small message. */
 bool mhQemuMigrateSenderSend(MhQemuMigrateSender *s, MhQemuStreamMsg type,
                              const void *data, gsize len, GError **error);

@@ -5,6 +5,7 @@
 #include "qemu/mh-qemu-migrate-priv.h"
 
 #include "qemu/mh-qemu-dirty.h"
+#include "qemu/mh-qemu-migrate-send.h"
 #include "util/mh-error.h"
 #include "util/mh-i18n.h"
 
@@ -24,8 +25,13 @@ typedef struct {
     MhQemuStream stream;
     MhMh *mh;
     MhQemuDirty *dirty;
-    GByteArray *out;
+    MhQemuMigrateSender *sender;    /* the stream's writer during the MH phase */
 } MhQemuMigrateSrc;
+
+/* Buffers in flight between sealing and sending. */
+#define MH_QEMU_MIGRATE_SEND_BUFFERS 3
+#define MH_QEMU_MIGRATE_SEND_BUFSIZE \
+    ((MH_QEMU_MIGRATE_BATCH / MH_TRANSPORT_MAX_BATCH + 1) * MH_TRANSPORT_RECORD_MAX_SIZE)
 
 static void
 mhQemuMigrateSrcUpdate(MhQemuMigrateSrc *src)
@@ -50,6 +56,7 @@ mhQemuMigrateSrcSend(MhQemuMigrateSrc *src, GArray *gpas, uint32_t pass, GError 
     uint64_t sent0 = src->stream.bytes_sent;
     uint64_t limit;
     uint8_t iter[12];
+    GByteArray *buf;
 
     for (size_t i = 0; i < gpas->len; i += MH_QEMU_MIGRATE_BATCH) {
         size_t n = MIN(MH_QEMU_MIGRATE_BATCH, gpas->len - i);
@@ -58,16 +65,25 @@ mhQemuMigrateSrcSend(MhQemuMigrateSrc *src, GArray *gpas, uint32_t pass, GError 
             g_set_error(error, MH_ERROR, MH_ERROR_FAILED, _("migration canceled"));
             return false;
         }
+        if (!(buf = mhQemuMigrateSenderGetBuffer(src->sender, error)))
+            return false;
         /* The shadow takes the bytes now; the MH seals exactly those. */
         mhQemuDirtyCapture(src->dirty, all + i, n);
-        g_byte_array_set_size(src->out, 0);
-        if (!mhMhSavePages(src->mh, all + i, n, pass, src->out, error) ||
-            !mhQemuStreamSend(&src->stream, MH_QEMU_STREAM_MSG_RECORDS,
-                              src->out->data, src->out->len, error))
+        if (!mhMhSavePages(src->mh, all + i, n, pass, buf, error)) {
+            mhQemuMigrateSenderRelease(src->sender, buf);
             return false;
+        }
+        mhQemuMigrateSenderQueue(src->sender, MH_QEMU_STREAM_MSG_RECORDS, buf);
         g_mutex_lock(&src->job->mig->lock);
         src->job->remaining_pages = gpas->len - i - n;
         limit = src->job->mig->max_bandwidth;
+        {
+            gint64 dt = g_get_monotonic_time() - t0;
+
+            /* Live rate of this pass (Mbit/s x 1000) for virsh's progress. */
+            if (dt > 0 && src->stream.bytes_sent > sent0)
+                src->job->mbps_x1000 = (src->stream.bytes_sent - sent0) * 8 * 1000 / dt;
+        }
         g_mutex_unlock(&src->job->mig->lock);
         mhQemuMigrateSrcUpdate(src);
         /* libvirt's bandwidth limit (migrate-set-parameters max-bandwidth)
@@ -81,7 +97,9 @@ mhQemuMigrateSrcSend(MhQemuMigrateSrc *src, GArray *gpas, uint32_t pass, GError 
         }
     }
     mhQemuStreamIterationPack(pass, gpas->len, iter);
-    return mhQemuStreamSend(&src->stream, MH_QEMU_STREAM_MSG_ITERATION, iter, sizeof(iter), error);
+    return mhQemuMigrateSenderSend(src->sender, MH_QEMU_STREAM_MSG_ITERATION, iter,
+                                   sizeof(iter), error) &&
+           mhQemuMigrateSenderFlush(src->sender, error);
 }
 
 static bool
@@ -122,6 +140,7 @@ mhQemuMigrateSrcRam(MhQemuMigrateSrc *src, GError **error)
     MhQemuMigrateJob *job = src->job;
     g_autoptr(GArray) gpas = g_array_new(FALSE, FALSE, sizeof(guint64));
     g_autoptr(GByteArray) payload = g_byte_array_new();
+    GByteArray *buf;
     gint64 last_scan = 0;
     double bw = 0;              /* bytes/s of the last pass */
     uint32_t pass;
@@ -179,12 +198,15 @@ mhQemuMigrateSrcRam(MhQemuMigrateSrc *src, GError **error)
     g_array_set_size(gpas, 0);
     mhQemuDirtyScan(src->dirty, gpas, 2);
     mhQemuLog("MH final pass %u: %u pages with the guest stopped", pass, gpas->len);
-    if (!mhQemuMigrateSrcSend(src, gpas, pass, error))
+    if (!mhQemuMigrateSrcSend(src, gpas, pass, error) ||
+        !(buf = mhQemuMigrateSenderGetBuffer(src->sender, error)))
         return false;
-    g_byte_array_set_size(src->out, 0);
-    if (!mhMhSaveFinish(src->mh, src->out, error) ||
-        !mhQemuStreamSend(&src->stream, MH_QEMU_STREAM_MSG_FINAL,
-                          src->out->data, src->out->len, error))
+    if (!mhMhSaveFinish(src->mh, buf, error)) {
+        mhQemuMigrateSenderRelease(src->sender, buf);
+        return false;
+    }
+    mhQemuMigrateSenderQueue(src->sender, MH_QEMU_STREAM_MSG_FINAL, buf);
+    if (!mhQemuMigrateSenderFlush(src->sender, error))
         return false;
     /* The target verified the count and digest and wrote every page. */
     if (!mhQemuStreamExpect(&src->stream, MH_QEMU_STREAM_MSG_RAM_DONE, payload, error))
@@ -262,6 +284,8 @@ mhQemuMigrateSrcDevice(MhQemuMigrateSrc *src, GError **error)
     int lfd, local;
     bool ok;
 
+    /* From here this thread writes the stream itself. */
+    g_clear_pointer(&src->sender, mhQemuMigrateSenderFree);
     if ((lfd = mhQemuMigrateSrcListenLocal(job, error)) < 0)
         return false;
     if (!mhQemuMigrateQmp(job, "migrate-set-capabilities", mhQemuMigrateIgnoreShared(),
@@ -313,6 +337,7 @@ mhQemuMigrateSrcRecover(MhQemuMigrateSrc *src, const GError *err)
     MhQemuMigrateJob *job = src->job;
     g_autoptr(GError) e2 = NULL;
 
+    g_clear_pointer(&src->sender, mhQemuMigrateSenderFree);
     if (job->fd >= 0)
         mhQemuStreamSendError(&src->stream, err->message);
     if (job->fd >= 0) {
@@ -335,7 +360,13 @@ mhQemuMigrateSourceThread(gpointer data)
     MhGuestRam live;
 
     mhQemuStreamInit(&src.stream, job->fd, &job->cancel);
-    src.out = g_byte_array_sized_new(MH_TRANSPORT_RECORD_MAX_SIZE * 16);
+    src.stream.idle_timeout_s = MH_QEMU_STREAM_IDLE_TIMEOUT_S;
+    {
+        int sz = 8 * 1024 * 1024;
+
+        /* Room for a couple of batches in flight (capped by the kernel). */
+        setsockopt(job->fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+    }
 
     if (!mhQemuMigrateLiveRam(job, &live, &err) ||
         !(src.dirty = mhQemuDirtyNew(&live, &err)) ||
@@ -357,6 +388,8 @@ mhQemuMigrateSourceThread(gpointer data)
     }
     mhQemuMigrateSetStatus(job, MH_QEMU_MIGRATE_STATUS_ACTIVE);
 
+    src.sender = mhQemuMigrateSenderNew(&src.stream, MH_QEMU_MIGRATE_SEND_BUFFERS,
+                                        MH_QEMU_MIGRATE_SEND_BUFSIZE);
     if (!mhQemuMigrateSrcRam(&src, &err) || !mhQemuMigrateSrcDevice(&src, &err))
         goto fail;
     mhQemuLog("migration completed: %" G_GUINT64_FORMAT " pages sealed (%" G_GUINT64_FORMAT
@@ -379,8 +412,8 @@ mhQemuMigrateSourceThread(gpointer data)
         close(job->fd);
     job->fd = -1;
     g_clear_pointer(&src.mh, mhMhFree);
+    g_clear_pointer(&src.sender, mhQemuMigrateSenderFree);
     g_clear_pointer(&src.dirty, mhQemuDirtyFree);
-    g_byte_array_unref(src.out);
     if (job->tmpdir)
         g_rmdir(job->tmpdir);
     return NULL;

@@ -438,8 +438,12 @@ mhQemuCmdMigrate(MhQmpRequest *req, gpointer opaque)
     if (g_str_has_prefix(uri, "fd:")) {
         if (!g_hash_table_lookup_extended(mig->fds, uri + 3, NULL, &fdp)) {
             job->status = MH_QEMU_MIGRATE_STATUS_NONE;
+            /* Tunnelled migration hands QEMU a pipe, which cannot carry
+             * the MH handshake's replies. */
             mhQmpRequestError(req, MH_QMP_GENERIC_ERROR,
-                              "File descriptor named '%s' has not been found", uri + 3);
+                              "File descriptor named '%s' has not been found or is not a "
+                              "connected socket (the mirror helper migrates over a direct "
+                              "connection, not a tunnelled one)", uri + 3);
             return;
         }
         job->fd = GPOINTER_TO_INT(fdp);

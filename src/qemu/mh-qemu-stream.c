@@ -142,12 +142,21 @@ mhQemuStreamCanceled(MhQemuStream *stream, GError **error)
 static bool
 mhQemuStreamWait(MhQemuStream *stream, short events, GError **error)
 {
+    gint64 start = g_get_monotonic_time();
+
     for (;;) {
         struct pollfd pfd = { .fd = stream->fd, .events = events };
         int r;
 
         if (mhQemuStreamCanceled(stream, error))
             return false;
+        if (stream->idle_timeout_s &&
+            g_get_monotonic_time() - start > (gint64)stream->idle_timeout_s * G_USEC_PER_SEC) {
+            g_set_error(error, MH_ERROR, MH_ERROR_IO,
+                        _("migration connection: no progress for %u seconds"),
+                        stream->idle_timeout_s);
+            return false;
+        }
         r = poll(&pfd, 1, 200);
         if (r > 0)
             return true;
@@ -172,8 +181,13 @@ mhQemuStreamWritev(MhQemuStream *stream, struct iovec *iov, int iovcnt, GError *
         if (n < 0) {
             if (errno == EINTR || errno == EAGAIN)
                 continue;
-            g_set_error(error, MH_ERROR, MH_ERROR_IO,
-                        _("migration connection: write failed: %s"), g_strerror(errno));
+            if (errno == EPIPE || errno == ECONNRESET)
+                g_set_error(error, MH_ERROR, MH_ERROR_IO,
+                            _("migration connection lost: the peer went away (%s)"),
+                            g_strerror(errno));
+            else
+                g_set_error(error, MH_ERROR, MH_ERROR_IO,
+                            _("migration connection: write failed: %s"), g_strerror(errno));
             return false;
         }
         stream->bytes_sent += n;

@@ -58,7 +58,12 @@ typedef struct {
     uint64_t bytes_received;
     /* Checked between writes/reads; set from another thread to give up. */
     volatile gint *cancel;
+    /* Give up when the peer neither reads nor writes for this long (a
+     * connection cut without a reset); 0: wait forever. */
+    unsigned int idle_timeout_s;
 } MhQemuStream;
+
+#define MH_QEMU_STREAM_IDLE_TIMEOUT_S 120
 
 void mhQemuStreamInit(MhQemuStream *stream, int fd, volatile gint *cancel);
 

@@ -6,8 +6,15 @@
 #   - the target never got a key (the target MH cannot start)
 #   - virsh domjobabort in the middle of the MH phase
 #   - the target's qemu-mh killed in the middle of the MH phase
+#   - the target's real QEMU killed in the middle of the MH phase
+#   - the target's qemu-mh killed after the source stopped the guest for
+#     the final pass (the source guest must be resumed)
 # Then a correct migration of the same guest still works.
 set -euo pipefail
+# Big and busy enough that the final pass (guest stopped) takes a while.
+MIG_MEM=${MIG_MEM:-512}
+MIG_GUEST_MEM=${MIG_GUEST_MEM:-448}
+MIG_RATE=${MIG_RATE:-30000}
 source "${MH_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/e2e/test-migrate-common.sh"
 
 dom=sevfail
@@ -69,8 +76,46 @@ if wait "$mpid"; then
 fi
 after_failure "target killed"
 
+# --- the target's real QEMU (qemu-mh's child) dies during the MH phase
+mig_migrate "$dom" 1 2 p2p --bandwidth 8 &
+mpid=$!
+mh_wait_for "the migration job on host 1" 60 bash -c "virsh -q -c '$(mig_uri 1)' domjobinfo $dom | grep -q 'Unbounded'"
+sleep 1
+tpid=$(find "$MH_LAB_DIR/host2" -name "$dom.pid" -exec cat {} \; 2>/dev/null | head -1)
+qpid=$(pgrep -P "$tpid" qemu-system || true)
+[ -n "$qpid" ] || mh_fail "cannot find the target's real QEMU (child of qemu-mh $tpid)"
+kill -9 "$qpid"
+if wait "$mpid"; then
+    mh_fail "migration to a target whose QEMU was killed reported success"
+fi
+after_failure "target QEMU killed"
+
+# --- the target's qemu-mh dies while the source guest is stopped for the
+# final pass: a large downtime limit makes the source stop the guest after
+# the first (throttled) pass with nearly all of RAM still to send.
+target_pid() {
+    find "$MH_LAB_DIR/host2" -name "$dom.pid" -exec cat {} \; 2>/dev/null | head -1
+}
+mig_migrate "$dom" 1 2 p2p --bandwidth 64 &
+mpid=$!
+mh_wait_for "the migration job on host 1" 60 bash -c "virsh -q -c '$(mig_uri 1)' domjobinfo $dom | grep -q 'Unbounded'"
+mh_virsh 1 migrate-setmaxdowntime "$dom" 100000 || mh_fail "migrate-setmaxdowntime failed"
+for ((i = 0; i < 3000; i++)); do
+    [ "$(mh_domstate 1 "$dom")" = paused ] && break
+    sleep 0.01
+done
+[ "$(mh_domstate 1 "$dom")" = paused ] || mh_fail "the source never stopped the guest for the final pass"
+tpid=$(target_pid)
+[ -n "$tpid" ] || mh_fail "cannot find the target's qemu-mh pid"
+kill -9 "$tpid"
+mh_log "target qemu-mh $tpid killed while the source guest was paused for the final pass"
+if wait "$mpid"; then
+    mh_fail "migration to a target killed in the final pass reported success"
+fi
+after_failure "target killed in the final pass"
+
 # --- and a correct migration still goes through
 mig_migrate "$dom" 1 2 p2p || mh_fail "migration after the failures failed: $(cat "$MIG_W/migrate.out")"
 mh_wait_for "$dom running on host 2" 30 mh_domstate_is 2 "$dom" running
 mig_wait_passes 2 "$dom" 2
-echo "PASS: wrong key, missing key, domjobabort and a killed target each failed with a libvirt error, left the guest running on the source and nothing on the target; a later migration succeeded"
+echo "PASS: wrong key, missing key, domjobabort, a target qemu-mh or QEMU killed in the MH phase and a target killed during the final pass (guest stopped, then resumed) each failed with a libvirt error, left the guest running on the source and nothing on the target; a later migration succeeded"

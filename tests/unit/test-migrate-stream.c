@@ -277,6 +277,27 @@ testCancel(void)
 }
 
 static void
+testIdleTimeout(void)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GByteArray) payload = g_byte_array_new();
+    MhQemuStreamMsg type;
+    gint64 t0;
+    Pair p;
+
+    pairInit(&p);
+    /* A peer that is still connected but silent (a cut without a reset). */
+    p.b.idle_timeout_s = 1;
+    t0 = g_get_monotonic_time();
+    g_assert_false(mhQemuStreamRecv(&p.b, &type, payload, &err));
+    g_assert_error(err, MH_ERROR, MH_ERROR_IO);
+    g_assert_nonnull(strstr(err->message, "no progress"));
+    g_assert_cmpint(g_get_monotonic_time() - t0, >=, G_USEC_PER_SEC);
+    g_assert_cmpint(g_get_monotonic_time() - t0, <, 3 * G_USEC_PER_SEC);
+    pairClear(&p);
+}
+
+static void
 testIterationBad(void)
 {
     g_autoptr(GError) err = NULL;
@@ -299,6 +320,7 @@ main(int argc, char **argv)
     g_test_add_func("/migrate/stream/truncated", testTruncated);
     g_test_add_func("/migrate/stream/garbage", testGarbage);
     g_test_add_func("/migrate/stream/cancel", testCancel);
+    g_test_add_func("/migrate/stream/idle-timeout", testIdleTimeout);
     g_test_add_func("/migrate/stream/iteration-bad", testIterationBad);
     return g_test_run();
 }

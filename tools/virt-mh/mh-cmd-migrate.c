@@ -99,6 +99,11 @@ mhCmdMigrate(MhCmdGlobal *global, int argc, char **argv)
             mhCmdSetLibvirtError(&error, ctx);
             goto fail;
         }
+    } else if (verbose) {
+        /* Only for the figures: libvirt keeps the completed job's
+         * statistics on the destination. The source daemon may reach the
+         * destination when this client cannot; that is not an error. */
+        dconn = virConnectOpen(argv[2]);
     }
     if (sev_helper) {
         if (!mhMigrateArmHelper(dom, &mode, &error))

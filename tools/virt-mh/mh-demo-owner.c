@@ -155,7 +155,7 @@ mhDemoOwnerSession(MhDemo *demo, MhDemoHost *host, char **tk_path, GError **erro
 
     if (!(session = mhSevOwnerSessionNew(host->pdh, MH_DEMO_POLICY, error)))
         return NULL;
-    name = g_strdup_printf("tk-host%u-%u.bin", host->index, ++demo->sockets);
+    name = g_strdup_printf("tk-host%u-%u.bin", host->index, ++demo->seq);
     path = g_build_filename(demo->owner_dir, name, NULL);
     if (!mhUtilWriteFile(path, session->tk->data, session->tk->len, 0600, error))
         return NULL;
@@ -166,7 +166,7 @@ mhDemoOwnerSession(MhDemo *demo, MhDemoHost *host, char **tk_path, GError **erro
 char *
 mhDemoOwnerSocketPath(MhDemo *demo, guint host)
 {
-    g_autofree char *name = g_strdup_printf("owner-h%u-%u.sock", host, ++demo->sockets);
+    g_autofree char *name = g_strdup_printf("owner-h%u-%u.sock", host, ++demo->seq);
 
     return g_build_filename(demo->dir, "files", name, NULL);
 }
@@ -373,6 +373,8 @@ mhDemoOwnerInject(MhDemo *demo, virDomainPtr dom, const MhSevOwnerSession *sessi
         goto cleanup;
     mhDemoSay(_("measurement %.16s... matches firmware %s (SEV API %u.%u build %u, "
                 "policy 0x%04x)"), meas_b64, demo->firmware, major, minor, build_id, policy);
+    mhDemoSay(_("(it covers the firmware only: Debian's OVMF has no kernel-hashes area, so the "
+                "test guest loaded as <kernel> is not measured)"));
 
     if (!mhSevSecretTableAddMigrationKey(table, demo->key, error) ||
         !(plain = mhSevSecretTableBuild(table, error)) ||

@@ -56,7 +56,7 @@ typedef struct {
     uint32_t key_id;
     MhDemoHost hosts[2];
     char uuid[VIR_UUID_STRING_BUFLEN];
-    guint sockets;              /* owner monitor sockets handed out */
+    guint seq;                  /* numbers owner files and sockets */
 } MhDemo;
 
 /* Set by SIGINT/SIGTERM: the demo's waits give up with an error, so that

@@ -1,0 +1,157 @@
+/* The source's sending thread: messages arrive whole and in order while
+ * the producer keeps filling buffers, flush waits for all of them, and a
+ * peer that goes away turns into an error for the producer instead of a
+ * hang. */
+#include "qemu/mh-qemu-migrate-send.h"
+#include "util/mh-error.h"
+
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define NMSG 200
+#define MSGLEN (300 * 1024)
+
+typedef struct {
+    int fd;
+    int received;
+    bool ok;
+} Reader;
+
+static gpointer
+readerThread(gpointer data)
+{
+    Reader *r = data;
+    g_autoptr(GByteArray) payload = g_byte_array_new();
+    MhQemuStream stream;
+
+    mhQemuStreamInit(&stream, r->fd, NULL);
+    r->ok = true;
+    for (int i = 0; i < NMSG; i++) {
+        g_autoptr(GError) err = NULL;
+        MhQemuStreamMsg type;
+        uint32_t seq;
+
+        if (!mhQemuStreamRecv(&stream, &type, payload, &err) ||
+            type != MH_QEMU_STREAM_MSG_RECORDS || payload->len != MSGLEN) {
+            r->ok = false;
+            return NULL;
+        }
+        memcpy(&seq, payload->data, 4);
+        if (seq != (uint32_t)i || payload->data[MSGLEN - 1] != (uint8_t)i) {
+            r->ok = false;
+            return NULL;
+        }
+        r->received++;
+    }
+    return NULL;
+}
+
+static void
+testOrder(void)
+{
+    g_autoptr(GError) err = NULL;
+    MhQemuMigrateSender *s;
+    MhQemuStream stream;
+    Reader r = { 0 };
+    GThread *th;
+    int fds[2];
+
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), ==, 0);
+    mhQemuStreamInit(&stream, fds[0], NULL);
+    r.fd = fds[1];
+    th = g_thread_new("reader", readerThread, &r);
+    s = mhQemuMigrateSenderNew(&stream, 3, MSGLEN);
+    for (uint32_t i = 0; i < NMSG; i++) {
+        GByteArray *buf = mhQemuMigrateSenderGetBuffer(s, &err);
+
+        g_assert_no_error(err);
+        g_assert_cmpuint(buf->len, ==, 0);
+        g_byte_array_set_size(buf, MSGLEN);
+        memset(buf->data, 0, MSGLEN);
+        memcpy(buf->data, &i, 4);
+        buf->data[MSGLEN - 1] = (uint8_t)i;
+        mhQemuMigrateSenderQueue(s, MH_QEMU_STREAM_MSG_RECORDS, buf);
+    }
+    g_assert_true(mhQemuMigrateSenderFlush(s, &err));
+    g_assert_no_error(err);
+    g_assert_cmpuint(stream.bytes_sent, ==, (guint64)NMSG * (MSGLEN + MH_QEMU_STREAM_FRAME_HEADER_SIZE));
+    mhQemuMigrateSenderFree(s);
+    g_thread_join(th);
+    g_assert_true(r.ok);
+    g_assert_cmpint(r.received, ==, NMSG);
+    close(fds[0]);
+    close(fds[1]);
+}
+
+static void
+testPeerGone(void)
+{
+    g_autoptr(GError) err = NULL;
+    MhQemuMigrateSender *s;
+    MhQemuStream stream;
+    int fds[2];
+    bool failed = false;
+
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), ==, 0);
+    mhQemuStreamInit(&stream, fds[0], NULL);
+    close(fds[1]);
+    s = mhQemuMigrateSenderNew(&stream, 2, MSGLEN);
+    /* The producer learns of the failure at the latest when it asks for a
+     * buffer or flushes; it never blocks forever. */
+    for (int i = 0; i < 10 && !failed; i++) {
+        GByteArray *buf = mhQemuMigrateSenderGetBuffer(s, &err);
+
+        if (!buf) {
+            failed = true;
+            break;
+        }
+        g_byte_array_set_size(buf, MSGLEN);
+        mhQemuMigrateSenderQueue(s, MH_QEMU_STREAM_MSG_RECORDS, buf);
+    }
+    if (!failed)
+        failed = !mhQemuMigrateSenderFlush(s, &err);
+    g_assert_true(failed);
+    g_assert_error(err, MH_ERROR, MH_ERROR_IO);
+    mhQemuMigrateSenderFree(s);
+    close(fds[0]);
+}
+
+static void
+testSmallAndRelease(void)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GByteArray) payload = g_byte_array_new();
+    MhQemuMigrateSender *s;
+    MhQemuStream stream, rstream;
+    MhQemuStreamMsg type;
+    GByteArray *buf;
+    int fds[2];
+
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), ==, 0);
+    mhQemuStreamInit(&stream, fds[0], NULL);
+    mhQemuStreamInit(&rstream, fds[1], NULL);
+    s = mhQemuMigrateSenderNew(&stream, 1, 64);
+    /* A released buffer is not sent and comes back to the pool. */
+    buf = mhQemuMigrateSenderGetBuffer(s, &err);
+    g_byte_array_append(buf, (const guint8 *)"junk", 4);
+    mhQemuMigrateSenderRelease(s, buf);
+    g_assert_true(mhQemuMigrateSenderSend(s, MH_QEMU_STREAM_MSG_ITERATION, "0123456789ab", 12, &err));
+    g_assert_true(mhQemuMigrateSenderFlush(s, &err));
+    g_assert_true(mhQemuStreamRecv(&rstream, &type, payload, &err));
+    g_assert_cmpint(type, ==, MH_QEMU_STREAM_MSG_ITERATION);
+    g_assert_cmpmem(payload->data, payload->len, "0123456789ab", 12);
+    mhQemuMigrateSenderFree(s);
+    close(fds[0]);
+    close(fds[1]);
+}
+
+int
+main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/migrate/send/order", testOrder);
+    g_test_add_func("/migrate/send/peer-gone", testPeerGone);
+    g_test_add_func("/migrate/send/small-and-release", testSmallAndRelease);
+    return g_test_run();
+}
