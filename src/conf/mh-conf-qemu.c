@@ -2,6 +2,7 @@
  * string generated from <mh:helper> and parsed back by qemu-mh. The syntax
  * is QEMU's opts syntax, where a literal comma inside a value is doubled. */
 #include "conf/mh-conf.h"
+#include "qemu/mh-qemu-opts.h"
 #include "util/mh-error.h"
 #include "util/mh-i18n.h"
 #include "util/mh-util.h"
@@ -12,11 +13,7 @@ static void
 mhConfQemuAppendValue(GString *buf, const char *key, const char *value)
 {
     g_string_append_printf(buf, ",%s=", key);
-    for (const char *p = value; *p; p++) {
-        if (*p == ',')
-            g_string_append_c(buf, ',');
-        g_string_append_c(buf, *p);
-    }
+    mhQemuOptsAppendEscaped(buf, value);
 }
 
 static void
@@ -52,42 +49,25 @@ mhConfHelperToQemuObject(const MhConfHelper *helper)
     return g_string_free(buf, FALSE);
 }
 
-/* Split QEMU opts at single commas; ",," stands for a literal comma. */
-static GPtrArray *
-mhConfQemuSplit(const char *str)
+/* The type comes first, bare or as qom-type=. */
+static bool
+mhConfQemuIsObjectType(GPtrArray *parts)
 {
-    GPtrArray *parts = g_ptr_array_new_with_free_func(g_free);
-    GString *cur = g_string_new(NULL);
+    const char *first = g_ptr_array_index(parts, 0);
 
-    for (const char *p = str; *p; p++) {
-        if (*p == ',') {
-            if (p[1] == ',') {
-                g_string_append_c(cur, ',');
-                p++;
-                continue;
-            }
-            g_ptr_array_add(parts, g_string_free(cur, FALSE));
-            cur = g_string_new(NULL);
-            continue;
-        }
-        g_string_append_c(cur, *p);
-    }
-    g_ptr_array_add(parts, g_string_free(cur, FALSE));
-    return parts;
+    return strcmp(first, MH_CONF_QEMU_OBJECT_TYPE) == 0 ||
+        strcmp(first, "qom-type=" MH_CONF_QEMU_OBJECT_TYPE) == 0;
 }
 
 bool
 mhConfIsQemuObject(const char *str)
 {
     g_autoptr(GPtrArray) parts = NULL;
-    const char *first;
 
     if (!str)
         return false;
-    parts = mhConfQemuSplit(str);
-    first = g_ptr_array_index(parts, 0);
-    return strcmp(first, MH_CONF_QEMU_OBJECT_TYPE) == 0 ||
-        strcmp(first, "qom-type=" MH_CONF_QEMU_OBJECT_TYPE) == 0;
+    parts = mhQemuOptsSplit(str);
+    return mhConfQemuIsObjectType(parts);
 }
 
 typedef enum {
@@ -193,13 +173,11 @@ MhConfHelper *
 mhConfHelperFromQemuObject(const char *str, GError **error)
 {
     g_autoptr(MhConfHelper) helper = mhConfHelperNew();
-    g_autoptr(GPtrArray) parts = mhConfQemuSplit(str);
+    g_autoptr(GPtrArray) parts = mhQemuOptsSplit(str);
     g_autoptr(GPtrArray) problems = g_ptr_array_new_with_free_func(g_free);
     bool seen[MH_CONF_QEMU_KEY_LAST] = { false };
-    const char *first = g_ptr_array_index(parts, 0);
 
-    if (strcmp(first, MH_CONF_QEMU_OBJECT_TYPE) != 0 &&
-        strcmp(first, "qom-type=" MH_CONF_QEMU_OBJECT_TYPE) != 0) {
+    if (!mhConfQemuIsObjectType(parts)) {
         g_set_error(error, MH_ERROR, MH_ERROR_INVALID,
                     _("'%s' is not a %s object (it must start with '%s,')"),
                     str, MH_CONF_QEMU_OBJECT_TYPE, MH_CONF_QEMU_OBJECT_TYPE);

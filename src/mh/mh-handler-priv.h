@@ -54,6 +54,11 @@ MhMhPrivate *mhMhPrivateNew(const MhGuestRam *ram, unsigned int vcpus,
 void mhMhPrivateFree(MhMhPrivate *priv);
 void mhMhPrivateWipe(MhMhPrivate *priv);
 
+/* INIT from a captured launch key; returns its key id. */
+uint32_t mhMhPrivateInitFromKey(MhMhPrivate *priv, const MhMhLaunchKey *lk);
+/* Map other guest memory (drops the session). */
+void mhMhPrivateSetRam(MhMhPrivate *priv, const MhGuestRam *ram);
+
 /* Thread body of one MH vCPU. */
 gpointer mhMhVcpuRun(gpointer data);
 

@@ -324,6 +324,47 @@ mhMhStart(MhMh *mh, uint64_t secret_gpa, uint64_t secret_size, GError **error)
 }
 
 bool
+mhMhStartWithKey(MhMh *mh, const MhMhLaunchKey *key, GError **error)
+{
+    uint32_t key_id;
+
+    g_mutex_lock(&mh->host_lock);
+    if (mh->started) {
+        g_mutex_unlock(&mh->host_lock);
+        g_set_error(error, MH_ERROR, MH_ERROR_STATE, _("the migration handler is already running"));
+        return false;
+    }
+    for (unsigned int i = 0; i < mh->vcpus; i++) {
+        g_autofree char *name = g_strdup_printf("mh-vcpu%u", i);
+        mh->vcpu[i].thread = g_thread_new(name, mhMhVcpuRun, &mh->vcpu[i]);
+    }
+    mh->started = true;
+    key_id = mhMhPrivateInitFromKey(mh->priv, key);
+    g_mutex_lock(&mh->status_lock);
+    mh->key_id = key_id;
+    mh->have_key = true;
+    mh->state = MH_MH_STATE_RUNNING;
+    g_clear_pointer(&mh->last_error, g_free);
+    g_mutex_unlock(&mh->status_lock);
+    g_mutex_unlock(&mh->host_lock);
+    return true;
+}
+
+bool
+mhMhSetGuestRam(MhMh *mh, const MhGuestRam *ram, GError **error)
+{
+    if (!ram || ram->nregions == 0) {
+        g_set_error(error, MH_ERROR, MH_ERROR_INVALID,
+                    _("the MH needs the guest RAM map, which is empty"));
+        return false;
+    }
+    g_mutex_lock(&mh->host_lock);
+    mhMhPrivateSetRam(mh->priv, ram);
+    g_mutex_unlock(&mh->host_lock);
+    return true;
+}
+
+bool
 mhMhSessionBegin(MhMh *mh, MhTransportRole role, GBytes **hello, GError **error)
 {
     MhMailboxEnvelope *env = mhMhVcpuEnvelope(&mh->vcpu[0]);

@@ -41,6 +41,31 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(MhMh, mhMhFree)
  * size of the secret area). On failure (no table, no key, malformed table,
  * unknown version) the MH stays stopped and the error says why. */
 bool mhMhStart(MhMh *mh, uint64_t secret_gpa, uint64_t secret_size, GError **error);
+/* The migration key of one launch, held in MH-private memory: captured
+ * from the secret table the guest owner injected into THIS launch (e.g.
+ * right after LAUNCH_SECRET wrote it), so that later migrations use that
+ * key, not whatever the secret area holds by then (on a migration target
+ * it holds the copy restored from the source). The host only holds the
+ * pointer; the key is wiped on free. */
+typedef struct _MhMhLaunchKey MhMhLaunchKey;
+
+/* Parse the secret table at 'gpa' of 'ram' ('size' bytes at most); the
+ * errors are INIT's. */
+MhMhLaunchKey *mhMhLaunchKeyCapture(const MhGuestRam *ram, uint64_t gpa, uint64_t size,
+                                    GError **error);
+uint32_t mhMhLaunchKeyGetId(const MhMhLaunchKey *key);
+void mhMhLaunchKeyFree(MhMhLaunchKey *key);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MhMhLaunchKey, mhMhLaunchKeyFree)
+
+/* Start the vCPUs with the migration key from 'key' (copied into the
+ * MH's state) instead of reading the secret area. */
+bool mhMhStartWithKey(MhMh *mh, const MhMhLaunchKey *key, GError **error);
+
+/* Point the MH at other guest memory with the same GPAs (the source's
+ * shadow copy, live RAM on a target). Ends the current session; the key
+ * stays. The mappings must outlive the MH or the next call. */
+bool mhMhSetGuestRam(MhMh *mh, const MhGuestRam *ram, GError **error);
+
 /* Stop the vCPUs; the key, session keys and staged plaintext are wiped. */
 void mhMhStop(MhMh *mh);
 

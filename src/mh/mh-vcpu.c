@@ -191,41 +191,110 @@ vcpuSession(MhMhVcpu *v, MhMhPrivate *priv, int role, GError **error)
     return sess;
 }
 
+/* Find the migration key in the secret table at 'gpa' ('area' bytes at
+ * most, the size of the secret area) of 'ram'. */
+static bool
+privateReadTable(const MhGuestRam *ram, uint64_t gpa, uint64_t area, MhSecret **key,
+                 uint32_t *key_id, GError **error)
+{
+    const uint8_t *hdr;
+    uint64_t want;
+
+    if (area < MH_SEV_SECRET_HEADER_SIZE ||
+        !(hdr = mhGuestRamTranslate(ram, gpa, MH_SEV_SECRET_HEADER_SIZE))) {
+        g_set_error(error, MH_ERROR, MH_ERROR_INVALID,
+                    _("no secret area: GPA 0x%" G_GINT64_MODIFIER "x (size %"
+                      G_GUINT64_FORMAT ") is not in guest RAM"), (guint64)gpa, area);
+        return false;
+    }
+    /* Hand the parser the whole secret area (as far as it is mapped): the
+     * table's own length fields are the parser's to check against it. */
+    want = area;
+    while (want > MH_SEV_SECRET_HEADER_SIZE && !mhGuestRamTranslate(ram, gpa, want))
+        want -= MIN(want - MH_SEV_SECRET_HEADER_SIZE, (uint64_t)4096);
+    return mhSevMigrationKeyFind(hdr, want, key, key_id, error);
+}
+
+static void
+privateSetKey(MhMhPrivate *priv, MhSecret *key, uint32_t key_id)
+{
+    g_mutex_lock(&priv->lock);
+    privateDropSession(priv);
+    mhSecretFree(priv->key);
+    priv->key = key;
+    priv->key_id = key_id;
+    g_mutex_unlock(&priv->lock);
+}
+
 static bool
 vcpuInit(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
 {
     MhMailboxParams *p = mhMhVcpuParams(v);
     MhMailboxEnvelope *env = mhMhVcpuEnvelope(v);
     uint64_t area = env->len >= 8 ? getLE64(env->data) : 0;
-    const uint8_t *hdr;
-    uint64_t want;
-    g_autoptr(MhSecret) key = NULL;
+    MhSecret *key = NULL;
     uint32_t key_id = 0;
 
-    if (area < MH_SEV_SECRET_HEADER_SIZE ||
-        !(hdr = mhGuestRamTranslate(&priv->ram, p->gpa, MH_SEV_SECRET_HEADER_SIZE))) {
-        g_set_error(error, MH_ERROR, MH_ERROR_INVALID,
-                    _("no secret area: GPA 0x%" G_GINT64_MODIFIER "x (size %"
-                      G_GUINT64_FORMAT ") is not in guest RAM"), (guint64)p->gpa, area);
+    if (!privateReadTable(&priv->ram, p->gpa, area, &key, &key_id, error))
         return false;
-    }
-    /* Hand the parser the whole secret area (as far as it is mapped): the
-     * table's own length fields are the parser's to check against it. */
-    want = area;
-    while (want > MH_SEV_SECRET_HEADER_SIZE && !mhGuestRamTranslate(&priv->ram, p->gpa, want))
-        want -= MIN(want - MH_SEV_SECRET_HEADER_SIZE, (uint64_t)4096);
-    if (!mhSevMigrationKeyFind(hdr, want, &key, &key_id, error))
-        return false;
-
-    g_mutex_lock(&priv->lock);
-    privateDropSession(priv);
-    mhSecretFree(priv->key);
-    priv->key = g_steal_pointer(&key);
-    priv->key_id = key_id;
-    g_mutex_unlock(&priv->lock);
+    privateSetKey(priv, key, key_id);
     env->len = 4;
     putLE32(env->data, key_id);
     return true;
+}
+
+/* ---- the launch key (mh-handler.h) ---- */
+
+struct _MhMhLaunchKey {
+    MhSecret *key;
+    uint32_t key_id;
+};
+
+MhMhLaunchKey *
+mhMhLaunchKeyCapture(const MhGuestRam *ram, uint64_t gpa, uint64_t size, GError **error)
+{
+    MhMhLaunchKey *lk = g_new0(MhMhLaunchKey, 1);
+
+    if (!privateReadTable(ram, gpa, size, &lk->key, &lk->key_id, error)) {
+        g_free(lk);
+        return NULL;
+    }
+    return lk;
+}
+
+uint32_t
+mhMhLaunchKeyGetId(const MhMhLaunchKey *lk)
+{
+    return lk->key_id;
+}
+
+void
+mhMhLaunchKeyFree(MhMhLaunchKey *lk)
+{
+    if (!lk)
+        return;
+    mhSecretFree(lk->key);
+    g_free(lk);
+}
+
+/* INIT from a captured launch key instead of guest RAM: the key moves
+ * from one piece of MH-private memory to another. */
+uint32_t
+mhMhPrivateInitFromKey(MhMhPrivate *priv, const MhMhLaunchKey *lk)
+{
+    privateSetKey(priv, mhSecretNewFrom(lk->key->data, lk->key->len), lk->key_id);
+    return lk->key_id;
+}
+
+/* The host switches what guest memory the MH maps (between sessions):
+ * the source's shadow copy, or live RAM on a target. */
+void
+mhMhPrivateSetRam(MhMhPrivate *priv, const MhGuestRam *ram)
+{
+    g_mutex_lock(&priv->lock);
+    privateDropSession(priv);
+    priv->ram = *ram;
+    g_mutex_unlock(&priv->lock);
 }
 
 static bool

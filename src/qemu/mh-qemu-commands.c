@@ -13,7 +13,8 @@ const MhQmpCommand mhQemuCommands[] = {
     { "query-sev-attestation-report", mhQemuCmdQuerySevAttestationReport },
     { "query-sev-capabilities", mhQemuCmdQuerySevCapabilities },
     { "query-sev-launch-measure", mhQemuCmdQuerySevLaunchMeasure },
-    { "sev-inject-launch-secret", mhQemuCmdSevInjectLaunchSecret },
+    /* The MH captures the migration key from the injected table. */
+    { "sev-inject-launch-secret", mhQemuCmdSevInjectLaunchSecretMh },
     /* mirror-helper extensions go here. */
     { "start-migration-handler", mhQemuCmdStartMigrationHandler },
     { "query-migration-handler", mhQemuCmdQueryMigrationHandler },
@@ -22,6 +23,7 @@ const MhQmpCommand mhQemuCommands[] = {
     /* QEMU 7.2 migration commands, taken over for MH migration
      * (mh-qemu-migrate.h); they forward to QEMU for guests without SEV. */
     { "getfd", mhQemuCmdGetfd },
+    { "closefd", mhQemuCmdClosefd },
     { "migrate", mhQemuCmdMigrate },
     { "migrate-incoming", mhQemuCmdMigrateIncoming },
     { "migrate-set-parameters", mhQemuCmdMigrateSetParameters },

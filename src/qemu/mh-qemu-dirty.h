@@ -31,6 +31,11 @@ typedef struct _MhQemuDirty MhQemuDirty;
 /* Track the guest RAM 'live' (its mappings must outlive the tracker);
  * the shadow starts empty (no page captured). */
 MhQemuDirty *mhQemuDirtyNew(const MhGuestRam *live, GError **error);
+/* The same for guest RAM that lives in 'fd' (qemu-mh's memfd), region i
+ * at file offset offsets[i]: the shadow is a copy-on-write mapping of it,
+ * so capturing a page for the first time costs the kernel's copy only. */
+MhQemuDirty *mhQemuDirtyNewFd(const MhGuestRam *live, int fd, const uint64_t *offsets,
+                              GError **error);
 void mhQemuDirtyFree(MhQemuDirty *dirty);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(MhQemuDirty, mhQemuDirtyFree)
 

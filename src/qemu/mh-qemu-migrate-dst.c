@@ -42,7 +42,8 @@ mhQemuMigrateDstAccept(MhQemuMigrateJob *job, GError **error)
 
 /* The guest owner injects the key through the second monitor while
  * libvirt's Prepare runs, which may be a moment after the source
- * connected: wait for it, up to MH_MIGRATE_KEY_WAIT seconds. */
+ * connected: wait for the MH to have captured it from the injected table
+ * (mh-qmp-handler.c), up to MH_MIGRATE_KEY_WAIT seconds. */
 static MhMh *
 mhQemuMigrateDstWaitKey(MhQemuMigrateJob *job, const MhGuestRam *live, GError **error)
 {
@@ -144,8 +145,8 @@ mhQemuMigrateDstRam(MhQemuMigrateJob *job, MhQemuStream *stream, MhMh *mh, GErro
         }
         mhMhQuery(mh, &info);
         g_mutex_lock(&job->mig->lock);
-        job->pages_zero = info.zero_pages;
-        job->pages_normal = info.pages_restored - info.zero_pages;
+        job->pages_zero = info.zero_pages - job->mh_base_zero;
+        job->pages_normal = info.pages_restored - job->mh_base_restored - job->pages_zero;
         job->wire_bytes = stream->bytes_received;
         g_mutex_unlock(&job->mig->lock);
         mhMhInfoClear(&info);
@@ -176,7 +177,7 @@ mhQemuMigrateTargetThread(gpointer data)
 {
     MhQemuMigrateJob *job = data;
     g_autoptr(GError) err = NULL;
-    g_autoptr(MhMh) mh = NULL;
+    MhMh *mh = NULL;            /* the process's, borrowed */
     MhQemuStream stream;
     MhGuestRam live;
     const char *result;
@@ -211,8 +212,13 @@ mhQemuMigrateTargetThread(gpointer data)
         goto fail;
     mhQemuLog("MH restored %" G_GUINT64_FORMAT " pages (%" G_GUINT64_FORMAT " zero); "
               "device state next", job->pages_normal + job->pages_zero, job->pages_zero);
-    /* The MH's work is done; its keys go before the device state moves. */
-    g_clear_pointer(&mh, mhMhFree);
+    /* The MH's work is done; the session keys go before the device state
+     * moves (the migration key of this launch stays for the next hop). */
+    mhMhSessionReset(mh, NULL);
+    mh = NULL;
+    g_mutex_lock(&job->mig->lock);
+    job->ram_done_us = g_get_monotonic_time();
+    g_mutex_unlock(&job->mig->lock);
     g_mutex_lock(&job->mig->lock);
     job->status = MH_QEMU_MIGRATE_STATUS_DEVICE;
     g_mutex_unlock(&job->mig->lock);
@@ -228,6 +234,8 @@ mhQemuMigrateTargetThread(gpointer data)
         mhQemuMigrateFinish(job, err);
         goto cleanup;
     }
+    mhQemuLog("MH device phase on the target: %" G_GINT64_FORMAT " ms",
+              (g_get_monotonic_time() - job->ram_done_us) / 1000);
     mhQemuMigrateFinish(job, NULL);
     goto cleanup;
 
@@ -242,6 +250,8 @@ mhQemuMigrateTargetThread(gpointer data)
     mhQemuMigrateFinish(job, err);
 
  cleanup:
+    if (mh)
+        mhMhSessionReset(mh, NULL);
     if (local >= 0)
         close(local);
     if (job->listen_fd >= 0)

@@ -53,6 +53,7 @@ typedef struct {
     gint64 setup_us;            /* setup done (handshake) */
     gint64 stop_us;             /* guest stopped for the final pass */
     gint64 end_us;
+    gint64 ram_done_us;         /* RAM verified on the target, device phase next */
     uint64_t ram_total;         /* bytes of guest RAM */
     uint64_t pages_normal;      /* pages sent in full */
     uint64_t pages_zero;        /* pages sent as a zero flag */
@@ -64,6 +65,11 @@ typedef struct {
     uint64_t downtime_ms;
     uint64_t wire_bytes;        /* bytes on the connection, both phases */
     uint64_t device_bytes;      /* of which device state */
+    /* The process's MH counters when this job took it (they add up over
+     * all migrations of the process). */
+    uint64_t mh_base_saved;
+    uint64_t mh_base_restored;
+    uint64_t mh_base_zero;
     bool guest_stopped;         /* we stopped it (source) */
     bool real_started;          /* the real QEMU's migration was started */
 } MhQemuMigrateJob;
@@ -75,6 +81,11 @@ struct _MhQemuMigrate {
     uint64_t downtime_limit_ms;
     uint64_t max_bandwidth;     /* bytes/s, 0 = unlimited */
     uint64_t max_passes;
+    /* How long the device-state phase (RAM done -> completed) took in the
+     * last outgoing migration of this process; 0: none yet. (A target's
+     * own view of that phase starts before the source's QEMU is even
+     * asked to migrate, so it would overstate it.) */
+    uint64_t device_phase_ms;
     GHashTable *fds;            /* name -> fd taken from getfd (GINT) */
     GHashTable *hooked;         /* proxies with our event hook */
     MhQemuMigrateJob *job;      /* the current or last migration */
@@ -101,8 +112,10 @@ const char *mhQemuMigrateWaitQemu(MhQemuMigrateJob *job);
 /* The job ends: status completed, or failed/cancelled with the reason. */
 void mhQemuMigrateFinish(MhQemuMigrateJob *job, const GError *error);
 
-/* The MH for this guest: over 'ram' (the shadow on a source, live RAM on
- * a target), started with the migration key from the secret area. */
+/* The process's MH (mh-qmp-handler.c; borrowed, never freed by the
+ * migration), started with the key captured from the secret table
+ * injected into this launch, now looking at 'ram' (the shadow on a
+ * source, live RAM on a target). */
 MhMh *mhQemuMigrateNewMh(MhQemuMigrateJob *job, const MhGuestRam *ram, GError **error);
 /* Guest RAM as the MH sees it (live mapping of the memfd). */
 bool mhQemuMigrateLiveRam(MhQemuMigrateJob *job, MhGuestRam *ram, GError **error);

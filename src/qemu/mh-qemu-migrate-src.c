@@ -40,11 +40,64 @@ mhQemuMigrateSrcUpdate(MhQemuMigrateSrc *src)
 
     mhMhQuery(src->mh, &info);
     g_mutex_lock(&src->job->mig->lock);
-    src->job->pages_zero = info.zero_pages;
-    src->job->pages_normal = info.pages_saved - info.zero_pages;
+    src->job->pages_zero = info.zero_pages - src->job->mh_base_zero;
+    src->job->pages_normal = info.pages_saved - src->job->mh_base_saved - src->job->pages_zero;
     src->job->wire_bytes = src->stream.bytes_sent;
     g_mutex_unlock(&src->job->mig->lock);
     mhMhInfoClear(&info);
+}
+
+/* Captures the next batch into the shadow while the MH seals the current
+ * one, so that the MH's vCPUs do not wait for the copy-on-write copies
+ * between batches. */
+typedef struct {
+    MhQemuDirty *dirty;
+    GThread *thread;
+    GMutex lock;
+    GCond cond;
+    const uint64_t *gpas;       /* the request; NULL when done */
+    size_t n;
+    bool quit;
+} MhQemuMigrateCapturer;
+
+static gpointer
+mhQemuMigrateCapturerThread(gpointer data)
+{
+    MhQemuMigrateCapturer *c = data;
+
+    g_mutex_lock(&c->lock);
+    for (;;) {
+        while (!c->quit && !c->gpas)
+            g_cond_wait(&c->cond, &c->lock);
+        if (c->quit)
+            break;
+        g_mutex_unlock(&c->lock);
+        mhQemuDirtyCapture(c->dirty, c->gpas, c->n);
+        g_mutex_lock(&c->lock);
+        c->gpas = NULL;
+        g_cond_broadcast(&c->cond);
+    }
+    g_mutex_unlock(&c->lock);
+    return NULL;
+}
+
+static void
+mhQemuMigrateCapturerSubmit(MhQemuMigrateCapturer *c, const uint64_t *gpas, size_t n)
+{
+    g_mutex_lock(&c->lock);
+    c->gpas = gpas;
+    c->n = n;
+    g_cond_broadcast(&c->cond);
+    g_mutex_unlock(&c->lock);
+}
+
+static void
+mhQemuMigrateCapturerWait(MhQemuMigrateCapturer *c)
+{
+    g_mutex_lock(&c->lock);
+    while (c->gpas)
+        g_cond_wait(&c->cond, &c->lock);
+    g_mutex_unlock(&c->lock);
 }
 
 /* Capture, seal and send the pages of one pass. */
@@ -57,21 +110,38 @@ mhQemuMigrateSrcSend(MhQemuMigrateSrc *src, GArray *gpas, uint32_t pass, GError 
     uint64_t limit;
     uint8_t iter[12];
     GByteArray *buf;
+    MhQemuMigrateCapturer cap = { .dirty = src->dirty };
+    bool ok = false;
+
+    g_mutex_init(&cap.lock);
+    g_cond_init(&cap.cond);
+    if (gpas->len > MH_QEMU_MIGRATE_BATCH)
+        cap.thread = g_thread_new("mh-migrate-cap", mhQemuMigrateCapturerThread, &cap);
+    else
+        mhQemuDirtyCapture(src->dirty, all, gpas->len);
+    if (cap.thread)
+        mhQemuMigrateCapturerSubmit(&cap, all, MIN(MH_QEMU_MIGRATE_BATCH, gpas->len));
 
     for (size_t i = 0; i < gpas->len; i += MH_QEMU_MIGRATE_BATCH) {
         size_t n = MIN(MH_QEMU_MIGRATE_BATCH, gpas->len - i);
 
         if (g_atomic_int_get(&src->job->cancel)) {
             g_set_error(error, MH_ERROR, MH_ERROR_FAILED, _("migration canceled"));
-            return false;
+            goto out;
         }
         if (!(buf = mhQemuMigrateSenderGetBuffer(src->sender, error)))
-            return false;
-        /* The shadow takes the bytes now; the MH seals exactly those. */
-        mhQemuDirtyCapture(src->dirty, all + i, n);
+            goto out;
+        /* The shadow took the bytes of this batch; the MH seals exactly
+         * those while the next batch is captured. */
+        if (cap.thread) {
+            mhQemuMigrateCapturerWait(&cap);
+            if (i + n < gpas->len)
+                mhQemuMigrateCapturerSubmit(&cap, all + i + n,
+                                            MIN(MH_QEMU_MIGRATE_BATCH, gpas->len - i - n));
+        }
         if (!mhMhSavePages(src->mh, all + i, n, pass, buf, error)) {
             mhQemuMigrateSenderRelease(src->sender, buf);
-            return false;
+            goto out;
         }
         mhQemuMigrateSenderQueue(src->sender, MH_QEMU_STREAM_MSG_RECORDS, buf);
         g_mutex_lock(&src->job->mig->lock);
@@ -97,9 +167,22 @@ mhQemuMigrateSrcSend(MhQemuMigrateSrc *src, GArray *gpas, uint32_t pass, GError 
         }
     }
     mhQemuStreamIterationPack(pass, gpas->len, iter);
-    return mhQemuMigrateSenderSend(src->sender, MH_QEMU_STREAM_MSG_ITERATION, iter,
-                                   sizeof(iter), error) &&
-           mhQemuMigrateSenderFlush(src->sender, error);
+    ok = mhQemuMigrateSenderSend(src->sender, MH_QEMU_STREAM_MSG_ITERATION, iter,
+                                 sizeof(iter), error) &&
+         mhQemuMigrateSenderFlush(src->sender, error);
+
+ out:
+    if (cap.thread) {
+        mhQemuMigrateCapturerWait(&cap);
+        g_mutex_lock(&cap.lock);
+        cap.quit = true;
+        g_cond_broadcast(&cap.cond);
+        g_mutex_unlock(&cap.lock);
+        g_thread_join(cap.thread);
+    }
+    g_mutex_clear(&cap.lock);
+    g_cond_clear(&cap.cond);
+    return ok;
 }
 
 static bool
@@ -132,8 +215,29 @@ mhQemuMigrateSrcHandshake(MhQemuMigrateSrc *src, GError **error)
     return mhMhSessionPeerConfirm(src->mh, peer, error);
 }
 
-/* Pre-copy until the rest fits the downtime limit (or the pass cap),
- * then stop the guest and send what is left. */
+/* The device-state phase (RAM done -> completed, 4.4 MB of device state
+ * and the QMP round trips) until this process measured one: 25-90 ms on
+ * the 2-core TCG bench host, more under load; 100 ms errs long. */
+#define MH_QEMU_MIGRATE_DEVICE_MS_DEFAULT 100
+
+static uint64_t
+mhQemuMigrateSrcDeviceEstimate(MhQemuMigrateJob *job)
+{
+    uint64_t ms;
+
+    g_mutex_lock(&job->mig->lock);
+    ms = job->mig->device_phase_ms;
+    g_mutex_unlock(&job->mig->lock);
+    return ms ? ms : MH_QEMU_MIGRATE_DEVICE_MS_DEFAULT;
+}
+
+/* Pre-copy until the whole stop fits the downtime limit (or the pass cap),
+ * then stop the guest and send what is left. The stop costs more than
+ * the last dirty pages: with the guest stopped all of RAM is compared
+ * once more (the last full scan measures that), then the real QEMUs move
+ * the device state (measured by the previous migration of this process,
+ * or a conservative default). All three count against libvirt's
+ * downtime-limit, as QEMU counts its whole stop. */
 static bool
 mhQemuMigrateSrcRam(MhQemuMigrateSrc *src, GError **error)
 {
@@ -144,15 +248,28 @@ mhQemuMigrateSrcRam(MhQemuMigrateSrc *src, GError **error)
     gint64 last_scan = 0;
     double bw = 0;              /* bytes/s of the last pass */
     uint32_t pass;
-    uint64_t limit_ms, max_passes;
+    uint64_t limit_ms, max_passes, prev_n = G_MAXUINT64;
+    uint64_t device_ms = mhQemuMigrateSrcDeviceEstimate(job);
+    uint64_t scan_ms = 0;
+    gint64 t_final;
 
     for (pass = 1;; pass++) {
         gint64 t0 = g_get_monotonic_time();
         uint64_t sent0 = src->stream.bytes_sent;
+        uint64_t fixed_ms;
         size_t n;
 
         g_array_set_size(gpas, 0);
         n = mhQemuDirtyScan(src->dirty, gpas, 2);
+        /* The first scan compares nothing (no page captured yet). The
+         * quickest compare so far stands for the one after the stop,
+         * which has both cores (the guest's vCPU is stopped). */
+        if (pass > 1) {
+            uint64_t ms = (g_get_monotonic_time() - t0 + 999) / 1000;
+
+            scan_ms = scan_ms ? MIN(scan_ms, ms) : ms;
+        }
+        fixed_ms = scan_ms + device_ms;
         g_mutex_lock(&job->mig->lock);
         limit_ms = job->mig->downtime_limit_ms;
         max_passes = job->mig->max_passes;
@@ -160,7 +277,8 @@ mhQemuMigrateSrcRam(MhQemuMigrateSrc *src, GError **error)
         job->remaining_pages = n;
         if (last_scan)
             job->dirty_rate = n * G_USEC_PER_SEC / MAX(1, t0 - last_scan);
-        job->expected_downtime_ms = bw > 0 ? (uint64_t)(n * (double)PAGE * 1000 / bw) : 0;
+        job->expected_downtime_ms = fixed_ms +
+            (bw > 0 ? (uint64_t)(n * (double)PAGE * 1000 / bw) : 0);
         g_mutex_unlock(&job->mig->lock);
         last_scan = t0;
 
@@ -171,14 +289,28 @@ mhQemuMigrateSrcRam(MhQemuMigrateSrc *src, GError **error)
             mhQemuMigrateEmit(job, "MIGRATION_PASS", data);
             if (job->expected_downtime_ms <= limit_ms || pass >= max_passes)
                 break;
+            /* The fixed part alone is over the limit: more passes cannot
+             * help once the dirty set stops shrinking. */
+            if (fixed_ms >= limit_ms && n >= prev_n) {
+                mhQemuLog("MH: the downtime limit of %" G_GUINT64_FORMAT " ms cannot be kept "
+                          "(RAM compare %" G_GUINT64_FORMAT " ms + device state %"
+                          G_GUINT64_FORMAT " ms); stopping now",
+                          limit_ms, scan_ms, device_ms);
+                break;
+            }
         }
+        prev_n = n;
+        t0 = g_get_monotonic_time();
         if (!mhQemuMigrateSrcSend(src, gpas, pass, error))
             return false;
         {
             gint64 dt = g_get_monotonic_time() - t0;
             uint64_t sent = src->stream.bytes_sent - sent0;
 
-            if (dt > 0 && sent > 0)
+            /* The rate of sending alone (the compare is counted apart);
+             * a pass of a few pages says more about latency than about
+             * the rate, so small ones keep the earlier figure. */
+            if (dt > 0 && sent > 0 && (bw == 0 || sent >= 8 * 1024 * 1024))
                 bw = (double)sent * G_USEC_PER_SEC / dt;
             g_mutex_lock(&job->mig->lock);
             job->mbps_x1000 = (uint64_t)(bw * 8 / 1000);
@@ -186,6 +318,10 @@ mhQemuMigrateSrcRam(MhQemuMigrateSrc *src, GError **error)
         }
         mhQemuLog("MH pre-copy pass %u: %zu pages, %.1f MB/s", pass, n, bw / 1e6);
     }
+    mhQemuLog("MH switch-over: %u dirty pages, expected downtime %" G_GUINT64_FORMAT
+              " ms (RAM compare %" G_GUINT64_FORMAT " ms, device state %" G_GUINT64_FORMAT
+              " ms, limit %" G_GUINT64_FORMAT " ms)",
+              gpas->len, job->expected_downtime_ms, scan_ms, device_ms, limit_ms);
 
     /* Switch-over: the guest stops (libvirt sees QEMU's STOP event as it
      * would from QEMU's own migration), and the last dirty pages go. */
@@ -196,8 +332,11 @@ mhQemuMigrateSrcRam(MhQemuMigrateSrc *src, GError **error)
         return false;
     job->guest_stopped = true;
     g_array_set_size(gpas, 0);
+    t_final = g_get_monotonic_time();
     mhQemuDirtyScan(src->dirty, gpas, 2);
-    mhQemuLog("MH final pass %u: %u pages with the guest stopped", pass, gpas->len);
+    mhQemuLog("MH final pass %u: %u pages with the guest stopped (RAM compared in %"
+              G_GINT64_FORMAT " ms)", pass, gpas->len,
+              (g_get_monotonic_time() - t_final) / 1000);
     if (!mhQemuMigrateSrcSend(src, gpas, pass, error) ||
         !(buf = mhQemuMigrateSenderGetBuffer(src->sender, error)))
         return false;
@@ -211,6 +350,9 @@ mhQemuMigrateSrcRam(MhQemuMigrateSrc *src, GError **error)
     /* The target verified the count and digest and wrote every page. */
     if (!mhQemuStreamExpect(&src->stream, MH_QEMU_STREAM_MSG_RAM_DONE, payload, error))
         return false;
+    g_mutex_lock(&job->mig->lock);
+    job->ram_done_us = g_get_monotonic_time();
+    g_mutex_unlock(&job->mig->lock);
     mhQemuMigrateSrcUpdate(src);
     return true;
 }
@@ -320,6 +462,8 @@ mhQemuMigrateSrcDevice(MhQemuMigrateSrc *src, GError **error)
     result = mhQemuMigrateWaitQemu(job);
     g_mutex_lock(&job->mig->lock);
     job->downtime_ms = (g_get_monotonic_time() - job->stop_us) / 1000;
+    if (g_str_equal(result, "completed"))
+        job->mig->device_phase_ms = (g_get_monotonic_time() - job->ram_done_us + 999) / 1000;
     g_mutex_unlock(&job->mig->lock);
     if (!g_str_equal(result, "completed")) {
         g_set_error(error, MH_ERROR, MH_ERROR_FAILED,
@@ -351,6 +495,18 @@ mhQemuMigrateSrcRecover(MhQemuMigrateSrc *src, const GError *err)
     job->guest_stopped = false;
 }
 
+/* The shadow is a copy-on-write mapping of the guest's memfd. */
+static MhQemuDirty *
+mhQemuMigrateSrcShadow(MhQemuMigrateJob *job, const MhGuestRam *live, GError **error)
+{
+    MhQemuRam *qram = job->mig->qemu->ram;
+    uint64_t offsets[MH_GUEST_RAM_MAX_REGIONS];
+
+    for (size_t i = 0; i < mhQemuRamGetRegionCount(qram) && i < MH_GUEST_RAM_MAX_REGIONS; i++)
+        offsets[i] = mhQemuRamGetRegion(qram, i)->offset;
+    return mhQemuDirtyNewFd(live, mhQemuRamGetFd(qram), offsets, error);
+}
+
 gpointer
 mhQemuMigrateSourceThread(gpointer data)
 {
@@ -369,10 +525,8 @@ mhQemuMigrateSourceThread(gpointer data)
     }
 
     if (!mhQemuMigrateLiveRam(job, &live, &err) ||
-        !(src.dirty = mhQemuDirtyNew(&live, &err)) ||
-        /* INIT reads the key through the MH's view of RAM, the shadow. */
-        !mhQemuDirtyCopyRange(src.dirty, mhQemuMigrateSecretGpa(job),
-                              MH_QEMU_MIGRATE_SECRET_SIZE, &err) ||
+        !(src.dirty = mhQemuMigrateSrcShadow(job, &live, &err)) ||
+        /* The MH (with this launch's key) seals from the shadow. */
         !(src.mh = mhQemuMigrateNewMh(job, mhQemuDirtyGetShadow(src.dirty), &err)) ||
         !mhQemuMigrateSrcHandshake(&src, &err))
         goto fail;
@@ -411,8 +565,14 @@ mhQemuMigrateSourceThread(gpointer data)
     if (job->fd >= 0)
         close(job->fd);
     job->fd = -1;
-    g_clear_pointer(&src.mh, mhMhFree);
     g_clear_pointer(&src.sender, mhQemuMigrateSenderFree);
+    if (src.mh) {
+        /* The process's MH stays (with its key) for the next migration;
+         * this session's keys go, and it looks at live RAM again before
+         * the shadow is freed. */
+        mhMhSessionReset(src.mh, NULL);
+        mhMhSetGuestRam(src.mh, &live, NULL);
+    }
     g_clear_pointer(&src.dirty, mhQemuDirtyFree);
     if (job->tmpdir)
         g_rmdir(job->tmpdir);

@@ -5,16 +5,15 @@
 
 #include "qemu/mh-qemu-arm.h"
 #include "qemu/mh-qemu-fw.h"
+#include "qemu/mh-qmp-handler.h"
 #include "util/mh-error.h"
 #include "util/mh-i18n.h"
 
-#include <dirent.h>
 #include <gio/gio.h>
 #include <glib-unix.h>
 #include <netinet/in.h>
 #include <errno.h>
 #include <string.h>
-#include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -115,6 +114,38 @@ mhQemuMigrateEventHook(MhQmpProxy *proxy, const char *event, JsonObject *message
     g_async_queue_push(mig->job->qemu_events, g_strdup(status));
 }
 
+/* On a source, once the real QEMU migrates the device state, its own
+ * "setup"/"active" and MIGRATION_PASS (counting from 1 again) would tell
+ * libvirt that a second migration began: they are dropped, libvirt has
+ * seen ours. Its pre-switchover, device, completed, failed and cancelled
+ * pass. */
+static gboolean
+mhQemuMigrateEventFilter(MhQmpProxy *proxy, const char *event, JsonObject *message,
+                         gpointer data)
+{
+    MhQemuMigrate *mig = data;
+    MhQemuMigrateJob *job = mig->job;
+    JsonObject *edata;
+    const char *status;
+    bool device_phase;
+
+    if (!job || job->role != MH_QEMU_MIGRATE_ROLE_SOURCE)
+        return TRUE;
+    g_mutex_lock(&mig->lock);
+    device_phase = job->real_started && mhQemuMigrateJobActive(job);
+    g_mutex_unlock(&mig->lock);
+    if (!device_phase)
+        return TRUE;
+    if (g_str_equal(event, "MIGRATION_PASS"))
+        return FALSE;
+    if (!g_str_equal(event, "MIGRATION") ||
+        !json_object_has_member(message, "data") ||
+        !(edata = json_object_get_object_member(message, "data")) ||
+        !(status = json_object_get_string_member_with_default(edata, "status", NULL)))
+        return TRUE;
+    return !g_str_equal(status, "setup") && !g_str_equal(status, "active");
+}
+
 static void
 mhQemuMigrateHook(MhQemuMigrate *mig, MhQmpProxy *proxy)
 {
@@ -123,6 +154,7 @@ mhQemuMigrateHook(MhQemuMigrate *mig, MhQmpProxy *proxy)
         return;
     g_hash_table_add(mig->hooked, proxy);
     mhQmpProxyAddEventHook(proxy, mhQemuMigrateEventHook, mig);
+    mhQmpProxySetEventFilter(proxy, mhQemuMigrateEventFilter, mig);
 }
 
 /* ---- main-loop helpers for the threads ---- */
@@ -309,56 +341,20 @@ mhQemuMigrateSecretGpa(MhQemuMigrateJob *job)
     return mhConfHelperGetSecret(qemu->args->helper);
 }
 
-/* The domain UUID binds the session keys to this guest; libvirt passes it
- * as -uuid, which qemu-mh hands to QEMU unchanged. */
-static bool
-mhQemuMigrateUuid(uint8_t uuid[16], GError **error)
-{
-    g_autofree char *cmdline = NULL;
-    gsize len = 0;
-
-    if (g_file_get_contents("/proc/self/cmdline", &cmdline, &len, NULL)) {
-        const char *prev = NULL;
-
-        for (const char *p = cmdline; p < cmdline + len; p += strlen(p) + 1) {
-            if (prev && g_str_equal(prev, "-uuid")) {
-                unsigned int b[16];
-
-                if (sscanf(p, "%2x%2x%2x%2x-%2x%2x-%2x%2x-%2x%2x-%2x%2x%2x%2x%2x%2x",
-                           &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &b[6], &b[7], &b[8],
-                           &b[9], &b[10], &b[11], &b[12], &b[13], &b[14], &b[15]) == 16) {
-                    for (int i = 0; i < 16; i++)
-                        uuid[i] = b[i];
-                    return true;
-                }
-            }
-            prev = p;
-        }
-    }
-    g_set_error(error, MH_ERROR, MH_ERROR_INVALID,
-                _("the guest has no -uuid argument: the MH binds its session keys to the domain UUID"));
-    return false;
-}
-
 MhMh *
 mhQemuMigrateNewMh(MhQemuMigrateJob *job, const MhGuestRam *ram, GError **error)
 {
-    const MhConfHelper *helper = job->mig->qemu->args->helper;
-    int cipher = mhTransportCipherTypeFromString(mhConfCipherTypeToString(helper->cipher));
-    g_autoptr(MhMh) mh = NULL;
-    uint8_t uuid[16];
+    MhMh *mh = mhQemuMhForMigration(job->mig->qemu, error);
+    MhMhInfo info;
 
-    if (!mhQemuMigrateUuid(uuid, error))
+    if (!mh || !mhMhSetGuestRam(mh, ram, error))
         return NULL;
-    if (cipher < 0)
-        cipher = MH_TRANSPORT_CIPHER_AES_256_GCM;
-    if (!(mh = mhMhNew(ram, helper->vcpus, cipher, uuid, error)))
-        return NULL;
-    if (!mhMhStart(mh, mhQemuMigrateSecretGpa(job), MH_QEMU_MIGRATE_SECRET_SIZE, error)) {
-        mhErrorPrefix(error, "%s", _("cannot start the migration handler: "));
-        return NULL;
-    }
-    return g_steal_pointer(&mh);
+    mhMhQuery(mh, &info);
+    job->mh_base_saved = info.pages_saved;
+    job->mh_base_restored = info.pages_restored;
+    job->mh_base_zero = info.zero_pages;
+    mhMhInfoClear(&info);
+    return mh;
 }
 
 bool
@@ -615,98 +611,20 @@ mhQemuCmdMigrateSetParameters(MhQmpRequest *req, gpointer opaque)
     mhQmpRequestForward(req, NULL, NULL);
 }
 
-/* ---- getfd: keep libvirt's migration connection ---- */
+/* ---- getfd/closefd: keep libvirt's migration connection ---- */
 
-typedef struct {
-    MhQemuMigrate *mig;
-    char *name;
-    GHashTable *before;     /* QEMU's fd numbers before the command */
-} MhQemuMigrateGetfd;
-
-static GHashTable *
-mhQemuMigrateListFds(pid_t pid)
-{
-    g_autofree char *dir = g_strdup_printf("/proc/%d/fd", (int)pid);
-    GHashTable *set = g_hash_table_new(NULL, NULL);
-    DIR *d = opendir(dir);
-    struct dirent *ent;
-
-    while (d && (ent = readdir(d))) {
-        if (ent->d_name[0] != '.')
-            g_hash_table_add(set, GINT_TO_POINTER(atoi(ent->d_name) + 1));
-    }
-    if (d)
-        closedir(d);
-    return set;
-}
-
-/* libvirt hands the migration connection to QEMU with getfd; the proxy
- * passes it on with the command, so qemu-mh takes a copy from QEMU (the
- * one fd that appeared) and later tells QEMU to close its own. */
-static gboolean
-mhQemuMigrateGetfdReply(MhQmpRequest *req, JsonObject *reply, gpointer data)
-{
-    g_autofree MhQemuMigrateGetfd *g = data;
-    g_autoptr(GHashTable) after = NULL;
-    g_autoptr(GHashTable) before = g->before;
-    g_autofree char *name = g->name;
-    pid_t pid = g->mig->qemu->qemu_pid;
-    GHashTableIter it;
-    gpointer key;
-    int pidfd;
-
-    if (json_object_has_member(reply, "error"))
-        return FALSE;
-    after = mhQemuMigrateListFds(pid);
-    if ((pidfd = pidfd_open(pid, 0)) < 0) {
-        mhQemuLog("getfd '%s': pidfd_open: %s", name, g_strerror(errno));
-        return FALSE;
-    }
-    g_hash_table_iter_init(&it, after);
-    while (g_hash_table_iter_next(&it, &key, NULL)) {
-        int n = GPOINTER_TO_INT(key) - 1;
-        int fd, type = 0;
-        socklen_t tlen = sizeof(type);
-        struct sockaddr_storage ss;
-        socklen_t sslen = sizeof(ss);
-
-        if (g_hash_table_contains(before, key))
-            continue;
-        if ((fd = pidfd_getfd(pidfd, n, 0)) < 0)
-            continue;
-        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) < 0 || type != SOCK_STREAM ||
-            getpeername(fd, (struct sockaddr *)&ss, &sslen) < 0) {
-            close(fd);
-            continue;
-        }
-        {
-            gpointer old;
-
-            /* A connection libvirt gave for an earlier attempt that never
-             * got its "migrate". */
-            if (g_hash_table_lookup_extended(g->mig->fds, name, NULL, &old))
-                close(GPOINTER_TO_INT(old));
-        }
-        g_hash_table_replace(g->mig->fds, g_strdup(name), GINT_TO_POINTER(fd));
-        {
-            JsonObject *args = json_object_new();
-
-            /* QEMU's copy would keep the connection open after ours closes. */
-            json_object_set_string_member(args, "fdname", name);
-            mhQmpProxyExecute(mhQmpRequestGetProxy(req), "closefd", args, NULL, NULL);
-        }
-        break;
-    }
-    close(pidfd);
-    return FALSE;
-}
-
+/* libvirt connects the migration socket itself and hands it over with
+ * "getfd migrate": for an MH migration qemu-mh keeps it (the real QEMU
+ * never sees it) and answers as QEMU would. */
 void
 mhQemuCmdGetfd(MhQmpRequest *req, gpointer opaque)
 {
     MhQemu *qemu = opaque;
-    MhQemuMigrateGetfd *g;
+    MhQemuMigrate *mig;
+    g_autoptr(GArray) fds = NULL;
     const char *name;
+    gpointer old;
+    int fd;
 
     if (mhQemuMigrateGetMode(qemu) != MH_QEMU_MIGRATE_MODE_HELPER) {
         mhQmpRequestForward(req, NULL, NULL);
@@ -718,9 +636,46 @@ mhQemuCmdGetfd(MhQmpRequest *req, gpointer opaque)
         mhQmpRequestForward(req, NULL, NULL);
         return;
     }
-    g = g_new0(MhQemuMigrateGetfd, 1);
-    g->mig = mhQemuMigrateGetState(qemu);
-    g->name = g_strdup(name);
-    g->before = mhQemuMigrateListFds(qemu->qemu_pid);
-    mhQmpRequestForward(req, mhQemuMigrateGetfdReply, g);
+    fds = mhQmpRequestTakeFds(req);
+    if (!fds || fds->len == 0) {
+        mhQmpRequestError(req, MH_QMP_GENERIC_ERROR,
+                          "No file descriptor supplied via SCM_RIGHTS");
+        return;
+    }
+    /* QEMU keeps the last one of several; so do we. */
+    for (guint i = 0; i + 1 < fds->len; i++)
+        close(g_array_index(fds, int, i));
+    fd = g_array_index(fds, int, fds->len - 1);
+    mig = mhQemuMigrateGetState(qemu);
+    /* A connection libvirt gave for an earlier attempt that never got
+     * its "migrate". */
+    if (g_hash_table_lookup_extended(mig->fds, name, NULL, &old))
+        close(GPOINTER_TO_INT(old));
+    g_hash_table_replace(mig->fds, g_strdup(name), GINT_TO_POINTER(fd));
+    mhQmpRequestReturn(req, NULL);
+}
+
+/* libvirt closes the named fd when "migrate" failed before using it. */
+void
+mhQemuCmdClosefd(MhQmpRequest *req, gpointer opaque)
+{
+    MhQemu *qemu = opaque;
+    MhQemuMigrate *mig;
+    const char *name;
+    gpointer old;
+
+    if (mhQemuMigrateGetMode(qemu) != MH_QEMU_MIGRATE_MODE_HELPER) {
+        mhQmpRequestForward(req, NULL, NULL);
+        return;
+    }
+    if (!mhQmpRequestGetString(req, "fdname", true, &name))
+        return;
+    mig = mhQemuMigrateGetState(qemu);
+    if (!g_hash_table_lookup_extended(mig->fds, name, NULL, &old)) {
+        mhQmpRequestForward(req, NULL, NULL);
+        return;
+    }
+    close(GPOINTER_TO_INT(old));
+    g_hash_table_remove(mig->fds, name);
+    mhQmpRequestReturn(req, NULL);
 }

@@ -21,6 +21,7 @@ void mhQemuCmdMigrateCancel(MhQmpRequest *req, gpointer opaque);
 void mhQemuCmdQueryMigrate(MhQmpRequest *req, gpointer opaque);
 void mhQemuCmdMigrateSetParameters(MhQmpRequest *req, gpointer opaque);
 void mhQemuCmdGetfd(MhQmpRequest *req, gpointer opaque);
+void mhQemuCmdClosefd(MhQmpRequest *req, gpointer opaque);
 
 /* What happens to a migration of this guest. */
 typedef enum {

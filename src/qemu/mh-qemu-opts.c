@@ -39,8 +39,7 @@ mhQemuOptsFree(MhQemuOpts *opts)
     g_free(opts);
 }
 
-/* Split at single commas; ",," is a literal comma. */
-static GPtrArray *
+GPtrArray *
 mhQemuOptsSplit(const char *str)
 {
     GPtrArray *parts = g_ptr_array_new_with_free_func(g_free);
@@ -61,6 +60,16 @@ mhQemuOptsSplit(const char *str)
     }
     g_ptr_array_add(parts, g_string_free(cur, FALSE));
     return parts;
+}
+
+void
+mhQemuOptsAppendEscaped(GString *out, const char *text)
+{
+    for (const char *p = text; *p; p++) {
+        if (*p == ',')
+            g_string_append_c(out, ',');
+        g_string_append_c(out, *p);
+    }
 }
 
 MhQemuOpts *
@@ -172,16 +181,6 @@ const MhQemuOpt *
 mhQemuOptsAt(const MhQemuOpts *opts, size_t i)
 {
     return &g_array_index(opts->items, MhQemuOpt, i);
-}
-
-static void
-mhQemuOptsAppendEscaped(GString *out, const char *text)
-{
-    for (const char *p = text; *p; p++) {
-        if (*p == ',')
-            g_string_append_c(out, ',');
-        g_string_append_c(out, *p);
-    }
 }
 
 char *

@@ -15,6 +15,13 @@ typedef struct {
 
 typedef struct _MhQemuOpts MhQemuOpts;
 
+/* The items of "a,b=c,,d" split at single commas, ",," read as a literal
+ * comma ("a", "b=c,d"); empty items are kept. The syntax's one splitter,
+ * for mhQemuOptsParse and for conf/mh-conf-qemu.c. */
+GPtrArray *mhQemuOptsSplit(const char *str);
+/* Append text with its commas doubled: the inverse of mhQemuOptsSplit. */
+void mhQemuOptsAppendEscaped(GString *out, const char *text);
+
 /* Parse "a,b=c,d=e,,f". The first item without '=' becomes the value of
  * 'implied_key' (when not NULL), like QEMU's "-object TYPE,..." or
  * "-machine TYPE,...". */

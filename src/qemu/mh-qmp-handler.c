@@ -7,14 +7,51 @@
 
 #include <string.h>
 
-/* One qemu-mh process runs one guest, hence one MH. */
+/* One qemu-mh process runs one guest, hence one MH, created once and
+ * kept for the life of the process: start-migration-handler, every
+ * migration (source and target) and query-migration-handler all see the
+ * same instance and its counters. The migration key of THIS launch is
+ * captured (MH-private, mhMhLaunchKeyCapture) when the owner injects the
+ * secret table, so that a later migration from this host uses it rather
+ * than what the secret area holds by then (on a migration target: the
+ * copy restored from the source). qemuMhLock guards the three pointers;
+ * the migration threads reach them too. */
+static GMutex qemuMhLock;
 static MhMh *qemuMh;
 static MhQemu *qemuMhOwner;
+static MhMhLaunchKey *qemuMhLaunchKey;
 
 MhMh *
 mhQemuMhGet(MhQemu *qemu)
 {
-    return qemu == qemuMhOwner ? qemuMh : NULL;
+    MhMh *mh;
+
+    g_mutex_lock(&qemuMhLock);
+    mh = qemu == qemuMhOwner ? qemuMh : NULL;
+    g_mutex_unlock(&qemuMhLock);
+    return mh;
+}
+
+/* The domain UUID binds the session keys to this guest; libvirt passes it
+ * as -uuid, which qemu-mh hands to QEMU unchanged. */
+bool
+mhQemuMhCmdlineUuid(uint8_t uuid[MH_TRANSPORT_UUID_SIZE], GError **error)
+{
+    g_autofree char *cmdline = NULL;
+    gsize len = 0;
+
+    if (g_file_get_contents("/proc/self/cmdline", &cmdline, &len, NULL)) {
+        const char *prev = NULL;
+
+        for (const char *p = cmdline; p < cmdline + len; p += strlen(p) + 1) {
+            if (prev && g_str_equal(prev, "-uuid"))
+                return mhQemuMhParseUuid(p, uuid, error);
+            prev = p;
+        }
+    }
+    g_set_error(error, MH_ERROR, MH_ERROR_INVALID, "%s",
+                _("cannot find the domain UUID (-uuid) on qemu-mh's command line"));
+    return false;
 }
 
 bool
@@ -74,6 +111,7 @@ mhQemuMhStart(MhQemu *qemu, const uint8_t uuid[MH_TRANSPORT_UUID_SIZE],
     MhGuestRam ram;
     uint64_t area_gpa, area_size;
     int cipher;
+    bool ok;
 
     if (!helper) {
         g_set_error(error, MH_ERROR, MH_ERROR_UNSUPPORTED,
@@ -85,24 +123,6 @@ mhQemuMhStart(MhQemu *qemu, const uint8_t uuid[MH_TRANSPORT_UUID_SIZE],
                     _("guest RAM is not shared with qemu-mh; the migration handler cannot reach it"));
         return false;
     }
-    if (qemuMh && qemuMhOwner == qemu) {
-        MhMhInfo info;
-        bool running;
-
-        mhMhQuery(qemuMh, &info);
-        running = info.state != MH_MH_STATE_STOPPED;
-        mhMhInfoClear(&info);
-        if (running)
-            return true;
-    }
-    cipher = mhTransportCipherTypeFromString(mhConfCipherTypeToString(helper->cipher));
-    if (cipher < 0) {
-        g_set_error(error, MH_ERROR, MH_ERROR_UNSUPPORTED,
-                    _("the migration handler does not support cipher '%s'"),
-                    mhConfCipherTypeToString(helper->cipher));
-        return false;
-    }
-
     mhGuestRamInit(&ram);
     for (size_t i = 0; i < mhQemuRamGetRegionCount(qemu->ram); i++) {
         const MhQemuRamRegion *r = mhQemuRamGetRegion(qemu->ram, i);
@@ -110,19 +130,52 @@ mhQemuMhStart(MhQemu *qemu, const uint8_t uuid[MH_TRANSPORT_UUID_SIZE],
                                  mhQemuRamGetBase(qemu->ram) + r->offset, error))
             return false;
     }
-    qemuMhSecretArea(qemu, &area_gpa, &area_size);
-    if (secret_gpa) {
-        area_gpa = secret_gpa;
-        area_size = MH_CONF_SECRET_SIZE;
-    }
 
-    /* A fresh MH each time: vCPU count and cipher come from the object,
-     * the previous one (stopped) goes with its counters. */
-    g_clear_pointer(&qemuMh, mhMhFree);
-    if (!(qemuMh = mhMhNew(&ram, helper->vcpus, cipher, uuid, error)))
+    g_mutex_lock(&qemuMhLock);
+    if (qemuMh && qemuMhOwner == qemu) {
+        MhMhInfo info;
+        bool running;
+
+        mhMhQuery(qemuMh, &info);
+        running = info.state != MH_MH_STATE_STOPPED;
+        mhMhInfoClear(&info);
+        if (running) {
+            g_mutex_unlock(&qemuMhLock);
+            return true;
+        }
+    }
+    cipher = mhTransportCipherTypeFromString(mhConfCipherTypeToString(helper->cipher));
+    if (cipher < 0) {
+        g_mutex_unlock(&qemuMhLock);
+        g_set_error(error, MH_ERROR, MH_ERROR_UNSUPPORTED,
+                    _("the migration handler does not support cipher '%s'"),
+                    mhConfCipherTypeToString(helper->cipher));
         return false;
-    qemuMhOwner = qemu;
-    if (!mhMhStart(qemuMh, area_gpa, area_size, error)) {
+    }
+    /* The MH lives as long as the process (a migration may hold it); a
+     * stopped one is started again, with its counters. */
+    if (!qemuMh) {
+        if (!(qemuMh = mhMhNew(&ram, helper->vcpus, cipher, uuid, error))) {
+            g_mutex_unlock(&qemuMhLock);
+            return false;
+        }
+        qemuMhOwner = qemu;
+    } else if (!mhMhSetGuestRam(qemuMh, &ram, error)) {
+        g_mutex_unlock(&qemuMhLock);
+        return false;
+    }
+    if (qemuMhLaunchKey && !secret_gpa) {
+        ok = mhMhStartWithKey(qemuMh, qemuMhLaunchKey, error);
+    } else {
+        qemuMhSecretArea(qemu, &area_gpa, &area_size);
+        if (secret_gpa) {
+            area_gpa = secret_gpa;
+            area_size = MH_CONF_SECRET_SIZE;
+        }
+        ok = mhMhStart(qemuMh, area_gpa, area_size, error);
+    }
+    g_mutex_unlock(&qemuMhLock);
+    if (!ok) {
         if (error && *error)
             mhQemuLog("%s", (*error)->message);
         return false;
@@ -130,11 +183,150 @@ mhQemuMhStart(MhQemu *qemu, const uint8_t uuid[MH_TRANSPORT_UUID_SIZE],
     {
         MhMhInfo info;
         mhMhQuery(qemuMh, &info);
-        mhQemuLog("migration handler: running, %u vCPUs, key id 0x%08x, cipher %s",
-                  info.vcpus, info.key_id, mhTransportCipherTypeToString(cipher));
+        mhQemuLog("migration handler: running, %u vCPUs, key id 0x%08x, cipher %s%s",
+                  info.vcpus, info.key_id, mhTransportCipherTypeToString(cipher),
+                  qemuMhLaunchKey && !secret_gpa ?
+                  ", key from this launch's injected secret table" : "");
         mhMhInfoClear(&info);
     }
     return true;
+}
+
+/* The MH a migration uses: running with this launch's key. On-demand
+ * MHs start here (the first migration); the key is the one captured at
+ * injection, never re-read from guest RAM. */
+MhMh *
+mhQemuMhForMigration(MhQemu *qemu, GError **error)
+{
+    uint8_t uuid[MH_TRANSPORT_UUID_SIZE];
+    MhMh *mh = mhQemuMhGet(qemu);
+    bool have_key;
+
+    if (mh) {
+        MhMhInfo info;
+        bool running;
+
+        mhMhQuery(mh, &info);
+        running = info.state != MH_MH_STATE_STOPPED && info.have_key;
+        mhMhInfoClear(&info);
+        if (running)
+            return mh;
+    }
+    g_mutex_lock(&qemuMhLock);
+    have_key = qemuMhLaunchKey != NULL;
+    g_mutex_unlock(&qemuMhLock);
+    if (!have_key) {
+        g_set_error(error, MH_ERROR, MH_ERROR_STATE, "%s",
+                    _("cannot start the migration handler: no migration key was injected "
+                      "into this launch of the guest (sev-inject-launch-secret with a "
+                      "secret table holding the migration key), or it was wiped by "
+                      "stop-migration-handler"));
+        return NULL;
+    }
+    if (!mhQemuMhCmdlineUuid(uuid, error) || !mhQemuMhStart(qemu, uuid, 0, error))
+        return NULL;
+    return mhQemuMhGet(qemu);
+}
+
+bool
+mhQemuMhHasLaunchKey(MhQemu *qemu)
+{
+    bool have;
+
+    g_mutex_lock(&qemuMhLock);
+    have = qemuMhLaunchKey != NULL && (!qemuMhOwner || qemuMhOwner == qemu);
+    g_mutex_unlock(&qemuMhLock);
+    return have;
+}
+
+static void
+qemuMhAtExit(void)
+{
+    /* The key leaves memory with the process, wiped first. */
+    g_mutex_lock(&qemuMhLock);
+    g_clear_pointer(&qemuMhLaunchKey, mhMhLaunchKeyFree);
+    g_mutex_unlock(&qemuMhLock);
+}
+
+/* The secret table was just written into guest RAM by LAUNCH_SECRET
+ * (the guest has not run since): the MH takes the migration key from it
+ * into its private memory now. */
+static void
+qemuMhCaptureLaunchKey(MhQemu *qemu, uint64_t gpa, uint64_t size)
+{
+    static bool registered;
+    g_autoptr(GError) err = NULL;
+    MhGuestRam ram;
+    MhMhLaunchKey *lk;
+
+    mhGuestRamInit(&ram);
+    for (size_t i = 0; i < mhQemuRamGetRegionCount(qemu->ram); i++) {
+        const MhQemuRamRegion *r = mhQemuRamGetRegion(qemu->ram, i);
+        if (!mhGuestRamAddRegion(&ram, r->gpa, r->size,
+                                 mhQemuRamGetBase(qemu->ram) + r->offset, &err))
+            break;
+    }
+    if (err || !(lk = mhMhLaunchKeyCapture(&ram, gpa, size, &err))) {
+        /* A secret without a migration key is no error of the injection;
+         * the MH will say so when it is needed. */
+        mhQemuLog("migration handler: the injected secret table holds no usable "
+                  "migration key: %s", err->message);
+        return;
+    }
+    mhQemuLog("migration handler: migration key of this launch captured (key id 0x%08x)",
+              mhMhLaunchKeyGetId(lk));
+    g_mutex_lock(&qemuMhLock);
+    mhMhLaunchKeyFree(qemuMhLaunchKey);
+    qemuMhLaunchKey = lk;
+    if (!registered) {
+        atexit(qemuMhAtExit);
+        registered = true;
+    }
+    g_mutex_unlock(&qemuMhLock);
+
+    if (qemu->args->helper->lifetime == MH_CONF_LIFETIME_PERSISTENT) {
+        uint8_t uuid[MH_TRANSPORT_UUID_SIZE];
+
+        g_clear_error(&err);
+        if (!mhQemuMhCmdlineUuid(uuid, &err) || !mhQemuMhStart(qemu, uuid, 0, &err))
+            mhQemuLog("migration handler: cannot start it at launch (lifetime=persistent): %s",
+                      err->message);
+    }
+}
+
+void
+mhQemuCmdSevInjectLaunchSecretMh(MhQmpRequest *req, gpointer opaque)
+{
+    MhQemu *qemu = opaque;
+    JsonObject *args = mhQmpRequestGetArguments(req);
+    uint64_t gpa = 0, size = 0;
+    g_autofree uint8_t *before = NULL;
+    uint8_t *area = NULL;
+
+    /* Where the table will go (the SEV model's choice, see
+     * mhQemuCmdSevInjectLaunchSecret) and what is there now. */
+    if (qemu->launch && qemu->ram && qemu->args && qemu->args->helper) {
+        qemuMhSecretArea(qemu, &gpa, &size);
+        if (args && json_object_has_member(args, "gpa")) {
+            JsonNode *n = json_object_get_member(args, "gpa");
+
+            if (JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_INT64) {
+                gpa = json_node_get_int(n);
+                size = MH_CONF_SECRET_SIZE;
+            } else {
+                size = 0;
+            }
+        }
+        if (size && (area = mhQemuRamTranslate(qemu->ram, gpa, size, NULL)))
+            before = g_memdup2(area, size);
+    }
+    /* Synchronous: the request is complete when it returns. */
+    mhQemuCmdSevInjectLaunchSecret(req, opaque);
+    /* LAUNCH_SECRET changed the area only if it succeeded. */
+    if (before && memcmp(before, area, size) != 0)
+        qemuMhCaptureLaunchKey(qemu, gpa, size);
+    if (before)
+        mhUtilWipe(before, size);
 }
 
 typedef struct {
@@ -233,5 +425,10 @@ mhQemuCmdStopMigrationHandler(MhQmpRequest *req, gpointer opaque)
         mhMhStop(mh);
         mhQemuLog("migration handler: stopped, keys wiped");
     }
+    /* The owner asked for the key to go: this launch's copy goes too, so
+     * no later migration restarts the MH with it. */
+    g_mutex_lock(&qemuMhLock);
+    g_clear_pointer(&qemuMhLaunchKey, mhMhLaunchKeyFree);
+    g_mutex_unlock(&qemuMhLock);
     mhQmpRequestReturn(req, NULL);
 }

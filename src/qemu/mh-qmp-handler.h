@@ -22,6 +22,19 @@ MhMh *mhQemuMhGet(MhQemu *qemu);
  * mirror-helper object's secret GPA. Already running: true. */
 bool mhQemuMhStart(MhQemu *qemu, const uint8_t uuid[MH_TRANSPORT_UUID_SIZE],
                    uint64_t secret_gpa, GError **error);
+/* The MH a migration uses, started (on-demand) with the key captured
+ * from the secret table injected into this launch; NULL with a reason
+ * when there is none. */
+MhMh *mhQemuMhForMigration(MhQemu *qemu, GError **error);
+/* Whether this launch's migration key was captured (the owner injected
+ * a secret table with one). */
+bool mhQemuMhHasLaunchKey(MhQemu *qemu);
+/* sev-inject-launch-secret: the SEV model's command, after which the MH
+ * captures the migration key from the injected table (and starts, for
+ * lifetime=persistent). */
+void mhQemuCmdSevInjectLaunchSecretMh(MhQmpRequest *req, gpointer opaque);
+/* The domain UUID from qemu-mh's -uuid argument. */
+bool mhQemuMhCmdlineUuid(uint8_t uuid[MH_TRANSPORT_UUID_SIZE], GError **error);
 /* Parse a textual UUID ("6b1f0e7a-3341-...") into 16 bytes. */
 bool mhQemuMhParseUuid(const char *text, uint8_t uuid[MH_TRANSPORT_UUID_SIZE],
                        GError **error);

@@ -68,6 +68,8 @@ struct _MhQmpProxy {
     GPtrArray *deferred_lines;
     guint64 next_internal;
     GArray *event_hooks;
+    MhQmpEventFilter event_filter;
+    gpointer event_filter_data;
 };
 
 static void mhQmpProxyProcess(MhQmpProxy *proxy);
@@ -442,7 +444,9 @@ mhQmpProxyUpstreamLine(MhQmpChannel *chan, const char *line, size_t len,
         const char *event = json_object_get_string_member_with_default(obj, "event", "");
 
         /* QEMU sends events only to negotiated sessions. */
-        if (proxy->client && proxy->client_negotiated)
+        if (proxy->client && proxy->client_negotiated &&
+            (!proxy->event_filter ||
+             proxy->event_filter(proxy, event, obj, proxy->event_filter_data)))
             mhQmpChannelSend(proxy->client, line, len, NULL);
         for (guint i = 0; i < proxy->event_hooks->len; i++) {
             MhQmpEventHookEntry *e = &g_array_index(proxy->event_hooks, MhQmpEventHookEntry, i);
@@ -743,6 +747,19 @@ mhQmpProxyAddEventHook(MhQmpProxy *proxy, MhQmpEventHook hook, gpointer data)
     MhQmpEventHookEntry e = { hook, data };
 
     g_array_append_val(proxy->event_hooks, e);
+}
+
+void
+mhQmpProxySetEventFilter(MhQmpProxy *proxy, MhQmpEventFilter filter, gpointer data)
+{
+    proxy->event_filter = filter;
+    proxy->event_filter_data = data;
+}
+
+GArray *
+mhQmpRequestTakeFds(MhQmpRequest *req)
+{
+    return g_steal_pointer(&req->fds);
 }
 
 void

@@ -78,6 +78,12 @@ void mhQmpProxyExecute(MhQmpProxy *proxy, const char *command, JsonObject *args,
                        MhQmpCallback cb, gpointer data);
 
 void mhQmpProxyAddEventHook(MhQmpProxy *proxy, MhQmpEventHook hook, gpointer data);
+/* Whether an event from QEMU reaches the client: FALSE drops it (the
+ * event hooks still see it). One filter per proxy; NULL removes it.
+ * Events of qemu-mh's own (mhQmpProxyEmitEvent) are not filtered. */
+typedef gboolean (*MhQmpEventFilter)(MhQmpProxy *proxy, const char *event,
+                                     JsonObject *message, gpointer data);
+void mhQmpProxySetEventFilter(MhQmpProxy *proxy, MhQmpEventFilter filter, gpointer data);
 /* Send an event of qemu-mh's own to the client, in QEMU's format
  * (timestamp added); 'data' may be NULL and is taken over. */
 void mhQmpProxyEmitEvent(MhQmpProxy *proxy, const char *event, JsonObject *data);
@@ -87,6 +93,11 @@ const char *mhQmpRequestGetCommand(const MhQmpRequest *req);
 /* The "arguments" object, or NULL when the command had none. */
 JsonObject *mhQmpRequestGetArguments(const MhQmpRequest *req);
 MhQmpProxy *mhQmpRequestGetProxy(const MhQmpRequest *req);
+
+/* The file descriptors that came with the command (SCM_RIGHTS), taken
+ * over by the caller (an array of int, or NULL when there were none);
+ * they are no longer forwarded or closed with the request. */
+GArray *mhQmpRequestTakeFds(MhQmpRequest *req);
 
 /* Argument helpers; each reports QEMU's error style on failure and then
  * has completed the request (return false: the handler just returns). */

@@ -523,17 +523,15 @@ mhSevKeySavePem(EVP_PKEY *key, const char *path, GError **error)
 EVP_PKEY *
 mhSevKeyLoadPem(const char *path, GError **error)
 {
-    g_autofree char *data = NULL;
-    size_t len = 0;
+    g_autoptr(MhSecret) pem = mhSecretLoad(path, error);
     BIO *bio;
     EVP_PKEY *key;
 
-    if (!mhUtilReadFile(path, &data, &len, error))
+    if (!pem)
         return NULL;
-    bio = BIO_new_mem_buf(data, len);
+    bio = BIO_new_mem_buf(pem->data, pem->len);
     key = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
     BIO_free(bio);
-    mhUtilWipe(data, len);
     if (!key) {
         ERR_clear_error();
         g_set_error(error, MH_ERROR, MH_ERROR_INVALID,

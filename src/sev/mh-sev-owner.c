@@ -76,22 +76,17 @@ mhSevOwnerSessionNew(const MhSevCert *pdh, uint32_t policy, GError **error)
 MhSecret *
 mhSevOwnerLoadTk(const char *path, GError **error)
 {
-    g_autofree char *data = NULL;
-    size_t len = 0;
-    MhSecret *tk;
+    g_autoptr(MhSecret) tk = mhSecretLoad(path, error);
 
-    if (!mhUtilReadFile(path, &data, &len, error))
+    if (!tk)
         return NULL;
-    if (len != MH_SEV_TK_SIZE) {
-        mhUtilWipe(data, len);
+    if (tk->len != MH_SEV_TK_SIZE) {
         g_set_error(error, MH_ERROR, MH_ERROR_INVALID,
                     _("TK file '%s' must hold exactly %d bytes (TEK then TIK), it has %zu"),
-                    path, MH_SEV_TK_SIZE, len);
+                    path, MH_SEV_TK_SIZE, tk->len);
         return NULL;
     }
-    tk = mhSecretNewFrom(data, len);
-    mhUtilWipe(data, len);
-    return tk;
+    return g_steal_pointer(&tk);
 }
 
 bool

@@ -155,11 +155,9 @@ mhSevSecretTableAddSpec(MhSevSecretTable *table, const char *spec, GError **erro
 {
     const char *colon = strchr(spec, ':');
     g_autofree char *name = NULL;
-    g_autofree char *data = NULL;
+    g_autoptr(MhSecret) data = NULL;
     uint8_t guid[MH_SEV_GUID_SIZE];
     uint8_t mk_guid[MH_SEV_GUID_SIZE];
-    size_t len = 0;
-    bool ok;
 
     if (!colon || colon == spec || !colon[1]) {
         g_set_error(error, MH_ERROR, MH_ERROR_INVALID,
@@ -176,11 +174,8 @@ mhSevSecretTableAddSpec(MhSevSecretTable *table, const char *spec, GError **erro
         g_autoptr(MhSecret) key = mhSevMigrationKeyLoad(colon + 1, error);
         return key && mhSevSecretTableAddMigrationKey(table, key, error);
     }
-    if (!mhUtilReadFile(colon + 1, &data, &len, error))
-        return false;
-    ok = mhSevSecretTableAdd(table, guid, data, len, error);
-    mhUtilWipe(data, len);
-    return ok;
+    return (data = mhSecretLoad(colon + 1, error)) &&
+           mhSevSecretTableAdd(table, guid, data->data, data->len, error);
 }
 
 bool
@@ -332,22 +327,17 @@ mhSevMigrationKeyId(const MhSecret *key, uint32_t *key_id, GError **error)
 MhSecret *
 mhSevMigrationKeyLoad(const char *path, GError **error)
 {
-    g_autofree char *data = NULL;
-    size_t len = 0;
-    MhSecret *key;
+    g_autoptr(MhSecret) key = mhSecretLoad(path, error);
 
-    if (!mhUtilReadFile(path, &data, &len, error))
+    if (!key)
         return NULL;
-    if (len != MH_SEV_MIGRATION_KEY_SIZE) {
-        mhUtilWipe(data, len);
+    if (key->len != MH_SEV_MIGRATION_KEY_SIZE) {
         g_set_error(error, MH_ERROR, MH_ERROR_INVALID,
                     _("migration key file '%s' must hold exactly %d bytes, it has %zu"),
-                    path, MH_SEV_MIGRATION_KEY_SIZE, len);
+                    path, MH_SEV_MIGRATION_KEY_SIZE, key->len);
         return NULL;
     }
-    key = mhSecretNewFrom(data, len);
-    mhUtilWipe(data, len);
-    return key;
+    return g_steal_pointer(&key);
 }
 
 bool

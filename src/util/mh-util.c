@@ -3,6 +3,7 @@
 #include "util/mh-i18n.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <locale.h>
 #include <string.h>
@@ -141,8 +142,8 @@ mhUtilParseU64(const char *what, const char *text, uint64_t max,
     }
     if (!*p || !g_ascii_string_to_unsigned(p, base, 0, max, &v, &local)) {
         g_set_error(error, MH_ERROR, MH_ERROR_INVALID,
-                    _("%s: '%s' is not a number between 0 and %" G_GUINT64_FORMAT),
-                    what, text, (guint64) max);
+                    _("%s: '%s' is not a number between 0 and %" PRIu64),
+                    what, text, max);
         return false;
     }
     *out = v;
@@ -206,6 +207,20 @@ mhSecretFree(MhSecret *secret)
     OPENSSL_cleanse(secret->data, secret->len);
     g_free(secret->data);
     g_free(secret);
+}
+
+MhSecret *
+mhSecretLoad(const char *path, GError **error)
+{
+    g_autofree char *data = NULL;
+    size_t len = 0;
+    MhSecret *secret;
+
+    if (!mhUtilReadFile(path, &data, &len, error))
+        return NULL;
+    secret = mhSecretNewFrom(data, len);
+    mhUtilWipe(data, len);
+    return secret;
 }
 
 void

@@ -36,6 +36,8 @@ typedef struct {
 MhSecret *mhSecretNew(size_t len);
 MhSecret *mhSecretNewFrom(const void *data, size_t len);
 void mhSecretFree(MhSecret *secret);
+/* A whole file (key material) into a secret; the read buffer is wiped. */
+MhSecret *mhSecretLoad(const char *path, GError **error);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(MhSecret, mhSecretFree)
 
 /* Wipe memory that held key material. */

@@ -333,3 +333,72 @@ ${launch}${extra:+  $extra
 EOF
     chmod a+r "$file"
 }
+
+# mh_xml_add_session FILE SESSION_DIR: put a guest owner's session
+# (godh.b64 and session.b64, as "virt-mh owner session" writes them) into
+# the <launchSecurity> of the domain XML FILE.
+mh_xml_add_session() {
+    local file=${1:?mh_xml_add_session: file} dir=${2:?mh_xml_add_session: session dir}
+    /usr/bin/python3 - "$file" "$dir" <<'EOF'
+import sys
+x = open(sys.argv[1]).read()
+godh = open(sys.argv[2] + '/godh.b64').read().strip()
+sess = open(sys.argv[2] + '/session.b64').read().strip()
+x = x.replace('</policy>', '</policy>\n    <dhCert>%s</dhCert>\n    <session>%s</session>' % (godh, sess))
+open(sys.argv[1], 'w').write(x)
+EOF
+}
+
+# mh_ovmf_set_area SRC DST WHAT GUID BASE SIZE: copy the firmware SRC to
+# DST with the base and size of one area of its GUIDed footer table set
+# (Debian's OVMF has base 0, size 0 for the SEV secret and hashes-table
+# areas; the AmdSev build sets them). WHAT names the entry in the error.
+mh_ovmf_set_area() {
+    local src=${1:?mh_ovmf_set_area: firmware} dst=${2:?mh_ovmf_set_area: output}
+    local what=${3:?mh_ovmf_set_area: what} guid=${4:?mh_ovmf_set_area: guid}
+    local base=${5:?mh_ovmf_set_area: base} size=${6:?mh_ovmf_set_area: size}
+    /usr/bin/python3 - "$src" "$dst" "$what" "$guid" "$base" "$size" <<'EOF'
+import sys, uuid
+img = bytearray(open(sys.argv[1], 'rb').read())
+footer = uuid.UUID('96b582de-1fb2-45f7-baea-a366c55a082d').bytes_le
+entry = uuid.UUID(sys.argv[4]).bytes_le
+base, size = int(sys.argv[5], 0), int(sys.argv[6], 0)
+end = len(img) - 0x20
+assert img[end - 16:end] == footer, 'no GUIDed table'
+total = int.from_bytes(img[end - 18:end - 16], 'little') - 18
+p = end - 18
+start = p - total
+while p > start:
+    guid, n = bytes(img[p - 16:p]), int.from_bytes(img[p - 18:p - 16], 'little')
+    if guid == entry:
+        img[p - n:p - n + 8] = base.to_bytes(4, 'little') + size.to_bytes(4, 'little')
+        open(sys.argv[2], 'wb').write(img)
+        sys.exit(0)
+    p -= n
+sys.exit('no %s entry in the firmware table' % sys.argv[3])
+EOF
+    chmod a+r "$dst"
+}
+
+# For tests that run with either emulator ("TEST [qemu|qemu-mh]"):
+# mh_variant_check VARIANT, before the lab is up, fails on an unknown
+# variant and skips when qemu-mh is asked for but not built;
+# mh_variant_emulator VARIANT, after mh_lab_up, sets MH_EMULATOR to the
+# emulator the lab's domains use for it.
+mh_variant_check() {
+    case ${1:?mh_variant_check: variant} in
+        qemu|qemu-mh) ;;
+        *) mh_fail "unknown variant '$1' (expected qemu or qemu-mh)" ;;
+    esac
+    if [ "$1" = qemu-mh ] && [ ! -x "$QEMU_MH" ]; then
+        mh_skip "qemu-mh not built ($QEMU_MH): the qemu-mh variant cannot run"
+    fi
+}
+
+mh_variant_emulator() {
+    MH_EMULATOR=$MH_QEMU_SYSTEM
+    if [ "${1:?mh_variant_emulator: variant}" = qemu-mh ]; then
+        mh_require_qemu_mh
+        MH_EMULATOR=$MH_QEMU_MH
+    fi
+}

@@ -13,25 +13,16 @@ set -euo pipefail
 source "${MH_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/e2e/lib.sh"
 
 variant=${1:-qemu}
-case $variant in
-    qemu|qemu-mh) ;;
-    *) mh_fail "unknown variant '$variant' (expected qemu or qemu-mh)" ;;
-esac
+mh_variant_check "$variant"
 efi=$MH_BUILD_DIR/tests/guest/mh-guest.efi
 status_sh=$MH_SOURCE_DIR/tests/guest/guest-status.sh
 [ -f "$efi" ] || mh_skip "test guest not built ($efi): install gnu-efi and rebuild"
 [ -f "$MH_OVMF_CODE" ] || mh_skip "OVMF not installed ($MH_OVMF_CODE)"
 command -v python3 >/dev/null || mh_skip "python3 not installed (needed to pick free ports)"
-if [ "$variant" = qemu-mh ] && [ ! -x "$QEMU_MH" ]; then
-    mh_skip "qemu-mh not built ($QEMU_MH): the qemu-mh variant cannot run"
-fi
 
 mh_lab_up 2
-emulator=$MH_QEMU_SYSTEM
-if [ "$variant" = qemu-mh ]; then
-    mh_require_qemu_mh
-    emulator=$MH_QEMU_MH
-fi
+mh_variant_emulator "$variant"
+emulator=$MH_EMULATOR
 
 dom=mh-guest-$variant
 marker="MH-MARKER-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')"

@@ -14,22 +14,13 @@ set -euo pipefail
 source "${MH_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/e2e/lib.sh"
 
 variant=${1:-qemu}
-case $variant in
-    qemu|qemu-mh) ;;
-    *) mh_fail "unknown variant '$variant' (expected qemu or qemu-mh)" ;;
-esac
-if [ "$variant" = qemu-mh ] && [ ! -x "$QEMU_MH" ]; then
-    mh_skip "qemu-mh not built ($QEMU_MH): the qemu-mh variant cannot run"
-fi
+mh_variant_check "$variant"
 command -v python3 >/dev/null || mh_skip "python3 not installed (needed to pick free ports)"
 
 mh_lab_up 2
 
-emulator=$MH_QEMU_SYSTEM
-if [ "$variant" = qemu-mh ]; then
-    mh_require_qemu_mh
-    emulator=$MH_QEMU_MH
-fi
+mh_variant_emulator "$variant"
+emulator=$MH_EMULATOR
 mh_log "variant $variant: emulator $emulator"
 
 # qemu_pid N DOM: pid of the domain's QEMU on host N (libvirt's pid file).

@@ -44,14 +44,7 @@ mh_virsh 1 destroy probe >/dev/null
     --out "$W/sess" >/dev/null || mh_fail "virt-mh owner session failed"
 "$VIRT_MH" owner new-key --out "$W/mk.bin" >/dev/null
 mh_domain_xml "$W/s.xml" sevmh 128 "$MH_QEMU_MH" --loader "$MH_OVMF_CODE" --sev 0x0033 --extra "$EXTRA"
-/usr/bin/python3 - "$W/s.xml" "$W/sess" <<'PY'
-import sys
-x = open(sys.argv[1]).read()
-godh = open(sys.argv[2] + '/godh.b64').read().strip()
-sess = open(sys.argv[2] + '/session.b64').read().strip()
-x = x.replace('</policy>', '</policy>\n    <dhCert>%s</dhCert>\n    <session>%s</session>' % (godh, sess))
-open(sys.argv[1], 'w').write(x)
-PY
+mh_xml_add_session "$W/s.xml" "$W/sess"
 mh_virsh 1 create "$W/s.xml" --paused >/dev/null
 "$VIRT_MH" -c "$MH_URI1" owner inject sevmh --insecure --tk "$W/sess/tk.bin" \
     --firmware "$MH_OVMF_CODE" --migration-key "$W/mk.bin" --keep-paused >"$W/inject.out" 2>&1 ||

@@ -36,9 +36,47 @@ grep -q 'Migration: \[100 %\]' "$MIG_W/migrate.out" || mh_fail "virsh --verbose 
 check_jobinfo 2
 mig_wait_passes 2 "$dom" 2
 
+# The MH on host 2 must use the migration key injected into host 2's own
+# launch, captured when the owner injected it, not whatever the secret
+# area holds now (after the migration: the copy restored from host 1).
+# Wipe the secret area in host 2's guest RAM through the memfd; host 2 ->
+# host 1 must still work.
+qmh_mh=$(mh_virsh 2 qemu-monitor-command "$dom" '{"execute":"query-migration-handler"}') ||
+    mh_fail "query-migration-handler on host 2 failed: $qmh_mh"
+mh_log "MH on host 2 after the incoming migration: $qmh_mh"
+grep -q '"state":"running"' <<<"$qmh_mh" || mh_fail "the MH used by the migration is not running on host 2: $qmh_mh"
+grep -Eq '"pages-restored":[1-9]' <<<"$qmh_mh" || mh_fail "query-migration-handler on host 2 does not show the restored pages: $qmh_mh"
+/usr/bin/python3 - "$MH_LAB_DIR/host2" "$dom" "$MIG_SECRET_GPA" <<'EOF2' || mh_fail "cannot wipe the secret area on host 2"
+import os, sys
+home, dom, gpa = sys.argv[1], sys.argv[2], int(sys.argv[3], 0)
+done = False
+for pid in filter(str.isdigit, os.listdir('/proc')):
+    try:
+        env = open(f'/proc/{pid}/environ', 'rb').read().split(b'\0')
+        cmd = open(f'/proc/{pid}/cmdline', 'rb').read().split(b'\0')
+        if not any(e.startswith(f'HOME={home}/'.encode()) for e in env) or \
+                f'guest={dom},'.encode() not in b' '.join(cmd):
+            continue
+        for fd in os.listdir(f'/proc/{pid}/fd'):
+            if os.readlink(f'/proc/{pid}/fd/{fd}').startswith('/memfd:'):
+                f = os.open(f'/proc/{pid}/fd/{fd}', os.O_RDWR)
+                os.pwrite(f, bytes(4096), gpa)    # guest RAM from GPA 0 at offset 0
+                assert os.pread(f, 4096, gpa) == bytes(4096)
+                os.close(f)
+                done = True
+                break
+    except (OSError, FileNotFoundError):
+        continue
+    if done:
+        break
+print(f'secret area at GPA {gpa:#x} zeroed in the guest RAM of {dom}' if done else 'no memfd found')
+sys.exit(0 if done else 1)
+EOF2
 mig_migrate "$dom" 2 1 direct || mh_fail "client-managed migration host 2 -> 1 failed: $(cat "$MIG_W/migrate.out")
 owner: $(cat "$MIG_W/owner.out")"
 mh_wait_for "$dom running on host 1" 30 mh_domstate_is 1 "$dom" running
+grep -q "key from this launch's injected secret table" "$MH_LAB_DIR/host2/cache/libvirt/qemu/log/$dom.log" ||
+    mh_fail "the MH on host 2 did not run with the key of its own launch: $(grep 'migration handler' "$MH_LAB_DIR/host2/cache/libvirt/qemu/log/$dom.log" | tail -5)"
 check_jobinfo 1
 mig_wait_passes 1 "$dom" 2
 
@@ -46,4 +84,4 @@ if mig_serial "$dom" | grep -q 'INTEGRITY FAILURE'; then
     mh_fail "integrity failure on the serial log: $(mig_serial "$dom" | grep 'INTEGRITY FAILURE' | head -3)"
 fi
 grep -h "MH \|migration completed" "$MH_LAB_DIR"/host*/cache/libvirt/qemu/log/"$dom".log | tail -n 12 || true
-echo "PASS: SEV domain with the mirror helper migrated host 1 -> 2 (p2p) -> 1 (client-managed) through the MH; guest integrity verified by the guest after each switch-over"
+echo "PASS: SEV domain with the mirror helper migrated host 1 -> 2 (p2p) -> 1 (client-managed) through the MH; host 2's MH used the key of its own launch (secret area wiped before 2 -> 1); guest integrity verified by the guest after each switch-over"

@@ -34,16 +34,11 @@ validate() {  # validate TK [ARGS...]
 domain() {
     mh_domain_xml "$1" kh 128 "$MH_QEMU_MH" --loader "$2" --sev 0x0033 \
         --kernel "$kernel" --cmdline "$CMDLINE"
-    /usr/bin/python3 - "$1" "${3:-}" <<'EOF'
-import sys
-x = open(sys.argv[1]).read()
-x = x.replace("<launchSecurity type='sev'>", "<launchSecurity type='sev' kernelHashes='yes'>")
-if sys.argv[2]:
-    godh = open(sys.argv[2] + '/godh.b64').read().strip()
-    sess = open(sys.argv[2] + '/session.b64').read().strip()
-    x = x.replace('</policy>', '</policy>\n    <dhCert>%s</dhCert>\n    <session>%s</session>' % (godh, sess))
-open(sys.argv[1], 'w').write(x)
-EOF
+    sed -i "s|<launchSecurity type='sev'>|<launchSecurity type='sev' kernelHashes='yes'>|" "$1"
+    grep -q "kernelHashes='yes'" "$1" || mh_fail "domain: no <launchSecurity> in $1"
+    if [ -n "${3:-}" ]; then
+        mh_xml_add_session "$1" "$3"
+    fi
 }
 
 # --- Debian's OVMF: refused as QEMU refuses it
@@ -56,26 +51,8 @@ grep -q "SEV: guest firmware hashes table area is invalid (base=0x0 size=0x0)" <
 mh_log "Debian OVMF + kernelHashes: refused (hashes table area is invalid (base=0x0 size=0x0))"
 
 # --- a firmware copy with a hashes-table area
-/usr/bin/python3 - "$MH_OVMF_CODE" "$W/OVMF_HASHES.fd" <<'EOF'
-import sys, uuid
-img = bytearray(open(sys.argv[1], 'rb').read())
-footer = uuid.UUID('96b582de-1fb2-45f7-baea-a366c55a082d').bytes_le
-hashes = uuid.UUID('7255371f-3a3b-4b04-927b-1da6efa8d454').bytes_le
-end = len(img) - 0x20
-assert img[end - 16:end] == footer, 'no GUIDed table'
-total = int.from_bytes(img[end - 18:end - 16], 'little') - 18
-p = end - 18
-start = p - total
-while p > start:
-    guid, n = bytes(img[p - 16:p]), int.from_bytes(img[p - 18:p - 16], 'little')
-    if guid == hashes:
-        img[p - n:p - n + 8] = (0x80f000).to_bytes(4, 'little') + (0x400).to_bytes(4, 'little')
-        open(sys.argv[2], 'wb').write(img)
-        sys.exit(0)
-    p -= n
-sys.exit('no hashes-table entry in the firmware table')
-EOF
-chmod a+r "$W/OVMF_HASHES.fd"
+mh_ovmf_set_area "$MH_OVMF_CODE" "$W/OVMF_HASHES.fd" hashes-table \
+    7255371f-3a3b-4b04-927b-1da6efa8d454 0x80f000 0x400
 
 # The platform's PDH, from a launch without a session.
 domain "$W/r.xml" "$W/OVMF_HASHES.fd"

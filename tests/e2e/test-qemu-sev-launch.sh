@@ -94,14 +94,7 @@ mh_log "random TEK/TIK launch: measurement ${meas:0:16}..., state launch-secret,
 "$VIRT_MH" owner session --pdh "$W/pdh.b64" --cert-chain "$W/chain.b64" --policy 0x33 \
     --out "$W/sess" >/dev/null || mh_fail "virt-mh owner session failed"
 mh_domain_xml "$W/s.xml" sevs 128 "$MH_QEMU_MH" --loader "$MH_OVMF_CODE" --sev 0x0033 --extra "$EXTRA"
-/usr/bin/python3 - "$W/s.xml" "$W/sess" <<'EOF'
-import sys
-x = open(sys.argv[1]).read()
-godh = open(sys.argv[2] + '/godh.b64').read().strip()
-sess = open(sys.argv[2] + '/session.b64').read().strip()
-x = x.replace('</policy>', '</policy>\n    <dhCert>%s</dhCert>\n    <session>%s</session>' % (godh, sess))
-open(sys.argv[1], 'w').write(x)
-EOF
+mh_xml_add_session "$W/s.xml" "$W/sess"
 mh_virsh 1 create "$W/s.xml" --paused >/dev/null
 grep -q "with the guest owner's session" "$MH_LAB_DIR/host1/cache/libvirt/qemu/log/sevs.log" ||
     mh_fail "LAUNCH_START did not use the session"
@@ -190,26 +183,8 @@ mh_log "host 2 refuses host 1's session: $(grep -o 'sev_launch_start: LAUNCH_STA
 # --- where a secret goes without a gpa. A firmware with a secret area
 # (Debian's OVMF has base 0, size 0: patch a copy the way the AmdSev build
 # has it) wins over the mirror-helper object's GPA.
-/usr/bin/python3 - "$MH_OVMF_CODE" "$W/OVMF_SECRET.fd" <<'EOF'
-import sys, uuid
-img = bytearray(open(sys.argv[1], 'rb').read())
-footer = uuid.UUID('96b582de-1fb2-45f7-baea-a366c55a082d').bytes_le
-secret = uuid.UUID('4c2eb361-7d9b-4cc3-8081-127c90d3d294').bytes_le
-end = len(img) - 0x20
-assert img[end - 16:end] == footer, 'no GUIDed table'
-total = int.from_bytes(img[end - 18:end - 16], 'little') - 18
-p = end - 18
-start = p - total
-while p > start:
-    guid, n = bytes(img[p - 16:p]), int.from_bytes(img[p - 18:p - 16], 'little')
-    if guid == secret:
-        img[p - n:p - n + 8] = (0x80e000).to_bytes(4, 'little') + (0x1000).to_bytes(4, 'little')
-        open(sys.argv[2], 'wb').write(img)
-        sys.exit(0)
-    p -= n
-sys.exit('no secret entry in the firmware table')
-EOF
-chmod a+r "$W/OVMF_SECRET.fd"
+mh_ovmf_set_area "$MH_OVMF_CODE" "$W/OVMF_SECRET.fd" secret \
+    4c2eb361-7d9b-4cc3-8081-127c90d3d294 0x80e000 0x1000
 sed "s|$MH_OVMF_CODE|$W/OVMF_SECRET.fd|; s|<name>sevs</name>|<name>sevf</name>|" "$W/s.xml" >"$W/f.xml"
 chmod a+r "$W/f.xml"
 mh_virsh 1 create "$W/f.xml" --paused >/dev/null

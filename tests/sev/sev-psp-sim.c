@@ -105,10 +105,7 @@ main(int argc, char **argv)
     } else if (argc == 3 && g_str_equal(argv[1], "chain")) {
         g_autoptr(MhSevPlatform) platform = mhSevPlatformLoadOrCreate(argv[2], &error);
         if (platform) {
-            g_autoptr(GBytes) chain = mhSevPlatformGetCertChain(platform);
-            gsize n;
-            const guchar *data = g_bytes_get_data(chain, &n);
-            g_autofree char *b64 = g_base64_encode(data, n);
+            g_autofree char *b64 = mhSevPlatformGetCertChainBase64(platform);
             printf("%s\n", b64);
             ret = 0;
         }

@@ -52,14 +52,7 @@ fi
 
 new_guest() {
     mh_domain_xml "$W/s.xml" sevo 128 "$MH_QEMU_MH" --loader "$MH_OVMF_CODE" --sev 0x0033
-    /usr/bin/python3 - "$W/s.xml" "$W/sess" <<'PY'
-import sys
-x = open(sys.argv[1]).read()
-godh = open(sys.argv[2] + '/godh.b64').read().strip()
-sess = open(sys.argv[2] + '/session.b64').read().strip()
-x = x.replace('</policy>', '</policy>\n    <dhCert>%s</dhCert>\n    <session>%s</session>' % (godh, sess))
-open(sys.argv[1], 'w').write(x)
-PY
+    mh_xml_add_session "$W/s.xml" "$W/sess"
     mh_virsh 1 create "$W/s.xml" --paused >/dev/null
     [ "$(mh_domstate 1 sevo)" = paused ] || mh_fail "sevo is not paused"
 }

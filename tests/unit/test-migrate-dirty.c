@@ -7,6 +7,7 @@
 
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #define PAGE MH_QEMU_DIRTY_PAGE_SIZE
 #define LOW_SIZE (16 * 1024 * 1024)
@@ -17,15 +18,29 @@ typedef struct {
     uint8_t *low;
     uint8_t *high;
     MhGuestRam ram;
+    int fd;                     /* guest RAM in a memfd (cow mode), else -1 */
 } Guest;
+
+/* The /migrate/dirty/cow/ tests: guest RAM in a memfd as qemu-mh has it,
+ * the shadow a copy-on-write mapping of it (mhQemuDirtyNewFd). */
+static bool cowMode;
 
 static void
 guestInit(Guest *g)
 {
     g_autoptr(GError) err = NULL;
 
-    g->low = mmap(NULL, LOW_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    g->high = mmap(NULL, HIGH_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    g->fd = -1;
+    if (cowMode) {
+        g->fd = memfd_create("test-guest-ram", MFD_CLOEXEC);
+        g_assert_cmpint(g->fd, >=, 0);
+        g_assert_cmpint(ftruncate(g->fd, LOW_SIZE + HIGH_SIZE), ==, 0);
+        g->low = mmap(NULL, LOW_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, g->fd, 0);
+        g->high = mmap(NULL, HIGH_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, g->fd, LOW_SIZE);
+    } else {
+        g->low = mmap(NULL, LOW_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        g->high = mmap(NULL, HIGH_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    }
     g_assert_true(g->low != MAP_FAILED && g->high != MAP_FAILED);
     mhGuestRamInit(&g->ram);
     g_assert_true(mhGuestRamAddRegion(&g->ram, 0, LOW_SIZE, g->low, &err));
@@ -37,6 +52,18 @@ guestClear(Guest *g)
 {
     munmap(g->low, LOW_SIZE);
     munmap(g->high, HIGH_SIZE);
+    if (g->fd >= 0)
+        close(g->fd);
+}
+
+static MhQemuDirty *
+dirtyNew(Guest *g, GError **error)
+{
+    const uint64_t offsets[] = { 0, LOW_SIZE };
+
+    if (g->fd >= 0)
+        return mhQemuDirtyNewFd(&g->ram, g->fd, offsets, error);
+    return mhQemuDirtyNew(&g->ram, error);
 }
 
 static uint8_t *
@@ -68,7 +95,7 @@ testBasic(void)
     Guest g;
 
     guestInit(&g);
-    d = mhQemuDirtyNew(&g.ram, &err);
+    d = dirtyNew(&g, &err);
     g_assert_no_error(err);
     g_assert_cmpuint(mhQemuDirtyTotalPages(d), ==, total);
 
@@ -110,7 +137,7 @@ testABA(void)
     Guest g;
 
     guestInit(&g);
-    d = mhQemuDirtyNew(&g.ram, &err);
+    d = dirtyNew(&g, &err);
     scanAll(d, gpas);
     captureAll(d, gpas);
 
@@ -139,7 +166,7 @@ testCopyRange(void)
 
     guestInit(&g);
     memcpy(guestPage(&g, 0x80c000), "secret table", 12);
-    d = mhQemuDirtyNew(&g.ram, &err);
+    d = dirtyNew(&g, &err);
     g_assert_true(mhQemuDirtyCopyRange(d, 0x80c000, 0x1000, &err));
     g_assert_no_error(err);
     g_assert_cmpmem(mhGuestRamTranslate(mhQemuDirtyGetShadow(d), 0x80c000, 12), 12,
@@ -164,7 +191,7 @@ testParallelScan(void)
     Guest g;
 
     guestInit(&g);
-    d = mhQemuDirtyNew(&g.ram, &err);
+    d = dirtyNew(&g, &err);
     scanAll(d, one);
     captureAll(d, one);
     for (int i = 0; i < 300; i++) {
@@ -250,7 +277,7 @@ testPrecopyWithWriter(void)
     size_t last = 0;
 
     guestInit(&g);
-    d = mhQemuDirtyNew(&g.ram, &err);
+    d = dirtyNew(&g, &err);
     w.g = &g;
     th = g_thread_new("writer", writerThread, &w);
     for (int pass = 0; pass < 8; pass++) {
@@ -274,6 +301,16 @@ testPrecopyWithWriter(void)
     guestClear(&g);
 }
 
+static void
+inCowMode(gconstpointer data)
+{
+    void (*test)(void) = data;
+
+    cowMode = true;
+    test();
+    cowMode = false;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -283,5 +320,12 @@ main(int argc, char **argv)
     g_test_add_func("/migrate/dirty/copy-range", testCopyRange);
     g_test_add_func("/migrate/dirty/parallel-scan", testParallelScan);
     g_test_add_func("/migrate/dirty/precopy-with-writer", testPrecopyWithWriter);
+    /* Again with a copy-on-write shadow of a memfd, as qemu-mh runs it. */
+    g_test_add_data_func("/migrate/dirty/cow/basic", (gconstpointer)testBasic, inCowMode);
+    g_test_add_data_func("/migrate/dirty/cow/aba", (gconstpointer)testABA, inCowMode);
+    g_test_add_data_func("/migrate/dirty/cow/copy-range", (gconstpointer)testCopyRange, inCowMode);
+    g_test_add_data_func("/migrate/dirty/cow/parallel-scan", (gconstpointer)testParallelScan, inCowMode);
+    g_test_add_data_func("/migrate/dirty/cow/precopy-with-writer", (gconstpointer)testPrecopyWithWriter,
+                         inCowMode);
     return g_test_run();
 }

@@ -90,3 +90,36 @@ mhCmdConnect(MhCmdGlobal *global, GError **error)
     }
     return conn;
 }
+
+static void
+mhCmdFamilyUsage(const MhCmdFamily *family, FILE *out)
+{
+    fprintf(out, "%s", _(family->usage));
+    for (const MhCmd *sub = family->subs; sub->name; sub++)
+        fprintf(out, "  %-*s %s\n", family->width, sub->name, _(sub->summary));
+}
+
+int
+mhCmdFamilyRun(const MhCmdFamily *family, MhCmdGlobal *global, int argc, char **argv)
+{
+    if (argc < 2) {
+        mhCmdFamilyUsage(family, stderr);
+        return MH_EXIT_FAIL;
+    }
+    if (g_str_equal(argv[1], "--help") || g_str_equal(argv[1], "-h")) {
+        mhCmdFamilyUsage(family, stdout);
+        return MH_EXIT_OK;
+    }
+    for (const MhCmd *sub = family->subs; sub->name; sub++) {
+        if (g_str_equal(sub->name, argv[1]))
+            return sub->run(global, argc - 1, argv + 1);
+    }
+    /* The format is the family's own constant, with exactly one %s. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+    mhCmdErrorf(_(family->unknown), argv[1]);
+#pragma GCC diagnostic pop
+    if (family->usage_on_unknown)
+        mhCmdFamilyUsage(family, stderr);
+    return MH_EXIT_FAIL;
+}

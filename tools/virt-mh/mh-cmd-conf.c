@@ -113,6 +113,25 @@ mhCmdConfOpen(MhCmdGlobal *global, const char *name, MhCmdConfTarget *t, GError 
     return (t->xml = mhConfVirtGetInactiveXML(t->dom, error)) != NULL;
 }
 
+/* The start shared by enable, disable and show: options, the one DOMAIN
+ * argument, then the domain and its persistent definition. Returns the
+ * domain name, or NULL after printing the error. */
+static const char *
+mhCmdConfStart(MhCmdGlobal *global, const char *command, const char *summary,
+               const GOptionEntry *entries, int argc, char **argv, MhCmdConfTarget *t)
+{
+    g_autoptr(GError) error = NULL;
+
+    if (!mhCmdParseOptions(global, command, _("DOMAIN"), summary, entries, &argc, &argv) ||
+        !mhCmdConfOneArg(argc, argv, command, _("DOMAIN")))
+        return NULL;
+    if (!mhCmdConfOpen(global, argv[1], t, &error)) {
+        mhCmdPrintError(error);
+        return NULL;
+    }
+    return argv[1];
+}
+
 static int
 mhCmdConfApply(MhCmdConfTarget *t, const MhConfHelper *helper, const char *name)
 {
@@ -130,13 +149,16 @@ mhCmdConfApply(MhCmdConfTarget *t, const MhConfHelper *helper, const char *name)
     return MH_EXIT_FAIL;
 }
 
+/* An enum option: a NULL value (option not given) leaves *out as it is. */
 static bool
 mhCmdConfSetEnum(const char *option, const char *value, int (*fromString)(const char *),
                  int *out)
 {
-    int v = fromString(value);
+    int v;
 
-    if (v < 0) {
+    if (!value)
+        return true;
+    if ((v = fromString(value)) < 0) {
         mhCmdErrorf(_("enable: invalid value '%s' for %s"), value, option);
         return false;
     }
@@ -169,20 +191,16 @@ mhCmdEnable(MhCmdGlobal *global, int argc, char **argv)
     g_autoptr(GError) error = NULL;
     g_autoptr(MhConfHelper) helper = NULL;
     const char *name;
-    int v;
+    int mode_v;
+    int lifetime_v;
+    int cipher_v;
     int rc;
 
-    if (!mhCmdParseOptions(global, "enable", _("DOMAIN"),
-                           N_("Enable the SEV migration helper in a domain's persistent "
-                              "configuration (metadata and QEMU arguments)."),
-                           entries, &argc, &argv) ||
-        !mhCmdConfOneArg(argc, argv, "enable", _("DOMAIN")))
+    if (!(name = mhCmdConfStart(global, "enable",
+                                N_("Enable the SEV migration helper in a domain's persistent "
+                                   "configuration (metadata and QEMU arguments)."),
+                                entries, argc, argv, &t)))
         return MH_EXIT_FAIL;
-    name = argv[1];
-    if (!mhCmdConfOpen(global, name, &t, &error)) {
-        mhCmdPrintError(error);
-        return MH_EXIT_FAIL;
-    }
     /* Options change the existing settings; a missing or unusable element
      * starts from the defaults (it is replaced as a whole). */
     if (!(helper = mhConfVirtGetHelper(t.dom, &error))) {
@@ -192,21 +210,16 @@ mhCmdEnable(MhCmdGlobal *global, int argc, char **argv)
         g_clear_error(&error);
         helper = mhConfHelperNew();
     }
-    if (mode) {
-        if (!mhCmdConfSetEnum("--mode", mode, mhConfModeTypeFromString, &v))
-            return MH_EXIT_FAIL;
-        helper->mode = v;
-    }
-    if (lifetime) {
-        if (!mhCmdConfSetEnum("--lifetime", lifetime, mhConfLifetimeTypeFromString, &v))
-            return MH_EXIT_FAIL;
-        helper->lifetime = v;
-    }
-    if (cipher) {
-        if (!mhCmdConfSetEnum("--cipher", cipher, mhConfCipherTypeFromString, &v))
-            return MH_EXIT_FAIL;
-        helper->cipher = v;
-    }
+    mode_v = helper->mode;
+    lifetime_v = helper->lifetime;
+    cipher_v = helper->cipher;
+    if (!mhCmdConfSetEnum("--mode", mode, mhConfModeTypeFromString, &mode_v) ||
+        !mhCmdConfSetEnum("--lifetime", lifetime, mhConfLifetimeTypeFromString, &lifetime_v) ||
+        !mhCmdConfSetEnum("--cipher", cipher, mhConfCipherTypeFromString, &cipher_v))
+        return MH_EXIT_FAIL;
+    helper->mode = mode_v;
+    helper->lifetime = lifetime_v;
+    helper->cipher = cipher_v;
     if (vcpus) {
         guint64 n;
 
@@ -233,23 +246,16 @@ int
 mhCmdDisable(MhCmdGlobal *global, int argc, char **argv)
 {
     g_auto(MhCmdConfTarget) t = { NULL };
-    g_autoptr(GError) error = NULL;
     g_autoptr(GPtrArray) problems = g_ptr_array_new_with_free_func(g_free);
     g_autoptr(MhConfDomain) dom = NULL;
     const char *name;
     int rc;
 
-    if (!mhCmdParseOptions(global, "disable", _("DOMAIN"),
-                           N_("Remove the SEV migration helper from a domain's persistent "
-                              "configuration (metadata and QEMU arguments)."),
-                           NULL, &argc, &argv) ||
-        !mhCmdConfOneArg(argc, argv, "disable", _("DOMAIN")))
+    if (!(name = mhCmdConfStart(global, "disable",
+                                N_("Remove the SEV migration helper from a domain's persistent "
+                                   "configuration (metadata and QEMU arguments)."),
+                                NULL, argc, argv, &t)))
         return MH_EXIT_FAIL;
-    name = argv[1];
-    if (!mhCmdConfOpen(global, name, &t, &error)) {
-        mhCmdPrintError(error);
-        return MH_EXIT_FAIL;
-    }
     dom = mhConfDomainCheck(t.xml, name, problems);
     if (dom && dom->helper_count == 0 && dom->qemu_objects->len == 0) {
         printf(_("Mirror helper is not enabled for domain '%s'; nothing to do.\n"), name);
@@ -272,24 +278,17 @@ int
 mhCmdShow(MhCmdGlobal *global, int argc, char **argv)
 {
     g_auto(MhCmdConfTarget) t = { NULL };
-    g_autoptr(GError) error = NULL;
     g_autoptr(GPtrArray) problems = g_ptr_array_new_with_free_func(g_free);
     g_autoptr(MhConfDomain) dom = NULL;
     g_autofree char *object = NULL;
     const MhConfHelper *h;
     const char *name;
 
-    if (!mhCmdParseOptions(global, "show", _("DOMAIN"),
-                           N_("Show a domain's effective mirror-helper settings, "
-                              "defaults included."),
-                           NULL, &argc, &argv) ||
-        !mhCmdConfOneArg(argc, argv, "show", _("DOMAIN")))
+    if (!(name = mhCmdConfStart(global, "show",
+                                N_("Show a domain's effective mirror-helper settings, "
+                                   "defaults included."),
+                                NULL, argc, argv, &t)))
         return MH_EXIT_FAIL;
-    name = argv[1];
-    if (!mhCmdConfOpen(global, name, &t, &error)) {
-        mhCmdPrintError(error);
-        return MH_EXIT_FAIL;
-    }
     dom = mhConfDomainCheck(t.xml, name, problems);
     if (problems->len > 0) {
         mhCmdConfPrintProblems(problems);

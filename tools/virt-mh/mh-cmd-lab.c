@@ -10,14 +10,6 @@
 #include <string.h>
 #include <libvirt/virterror.h>
 
-typedef int (*MhCmdLabFunc)(MhCmdGlobal *global, int argc, char **argv);
-
-typedef struct {
-    const char *name;
-    const char *summary;   /* N_() */
-    MhCmdLabFunc run;
-} MhCmdLabSub;
-
 /* Indexed by virDomainState. */
 static const char *const mhCmdLabDomainStates[] = {
     [VIR_DOMAIN_NOSTATE] = N_("no state"),
@@ -229,36 +221,20 @@ mhCmdLabStatus(MhCmdGlobal *global, int argc, char **argv)
     return MH_EXIT_OK;
 }
 
-static const MhCmdLabSub mhCmdLabSubs[] = {
+static const MhCmd mhCmdLabSubs[] = {
     { "down", N_("stop everything the lab started"), mhCmdLabDown },
     { "status", N_("list hosts and their domains"), mhCmdLabStatus },
     { "up", N_("start N local libvirt hosts"), mhCmdLabUp },
     { NULL, NULL, NULL }
 };
 
-static void
-mhCmdLabUsage(FILE *out)
-{
-    fprintf(out, _("Usage: virt-mh lab SUBCOMMAND --dir DIR [OPTIONS...]\n\nSubcommands:\n"));
-    for (const MhCmdLabSub *sub = mhCmdLabSubs; sub->name; sub++)
-        fprintf(out, "  %-8s %s\n", sub->name, _(sub->summary));
-}
+static const MhCmdFamily mhCmdLabFamily = {
+    N_("Usage: virt-mh lab SUBCOMMAND --dir DIR [OPTIONS...]\n\nSubcommands:\n"), 8,
+    N_("lab: unknown subcommand '%s' (expected up, down or status)"), false, mhCmdLabSubs,
+};
 
 int
 mhCmdLab(MhCmdGlobal *global, int argc, char **argv)
 {
-    if (argc < 2) {
-        mhCmdLabUsage(stderr);
-        return MH_EXIT_FAIL;
-    }
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        mhCmdLabUsage(stdout);
-        return MH_EXIT_OK;
-    }
-    for (const MhCmdLabSub *sub = mhCmdLabSubs; sub->name; sub++) {
-        if (strcmp(sub->name, argv[1]) == 0)
-            return sub->run(global, argc - 1, argv + 1);
-    }
-    mhCmdErrorf(_("lab: unknown subcommand '%s' (expected up, down or status)"), argv[1]);
-    return MH_EXIT_FAIL;
+    return mhCmdFamilyRun(&mhCmdLabFamily, global, argc, argv);
 }

@@ -30,4 +30,22 @@ MhSecret *mhCmdOwnerBuildTable(char **entries, const char *migration_key, GError
 bool mhCmdOwnerRequire(const char *command, const char *option, const void *value,
                        GError **error);
 
+/* Options that several subcommands take with the same meaning. */
+#define MH_CMD_OWNER_TK_ENTRY(var) \
+    { "tk", 0, 0, G_OPTION_ARG_FILENAME, &(var), \
+      N_("TEK and TIK (32 bytes)"), N_("FILE") }
+#define MH_CMD_OWNER_KERNEL_ENTRIES(image) \
+    { "kernel", 0, 0, G_OPTION_ARG_FILENAME, &(image).kernel, \
+      N_("kernel, when kernel hashes are measured"), N_("FILE") }, \
+    { "initrd", 0, 0, G_OPTION_ARG_FILENAME, &(image).initrd, \
+      N_("initrd, when kernel hashes are measured"), N_("FILE") }, \
+    { "cmdline", 0, 0, G_OPTION_ARG_STRING, &(image).cmdline, \
+      N_("kernel command line, when kernel hashes are measured"), N_("STRING") }
+#define MH_CMD_OWNER_SECRET_ENTRIES(specs, migration_key) \
+    { "entry", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &(specs), \
+      N_("a secret: GUID or alias (luks-key, migration-key) and a file"), \
+      N_("GUID|ALIAS:FILE") }, \
+    { "migration-key", 0, 0, G_OPTION_ARG_FILENAME, &(migration_key), \
+      N_("migration key file (32 bytes)"), N_("FILE") }
+
 int mhCmdOwnerInject(MhCmdGlobal *global, int argc, char **argv);

@@ -24,14 +24,6 @@
 #include <unistd.h>
 #include <glib/gstdio.h>
 
-typedef int (*MhCmdOwnerFunc)(MhCmdGlobal *global, int argc, char **argv);
-
-typedef struct {
-    const char *name;
-    const char *summary;   /* N_() */
-    MhCmdOwnerFunc run;
-} MhCmdOwnerSub;
-
 void
 mhCmdOwnerImageClear(MhCmdOwnerImage *image)
 {
@@ -386,12 +378,7 @@ mhCmdOwnerMeasureArgsClear(MhCmdOwnerMeasureArgs *args)
 #define MH_CMD_OWNER_MEASURE_ENTRIES(a) \
     { "firmware", 0, 0, G_OPTION_ARG_FILENAME, &(a).image.firmware, \
       N_("firmware image the guest was launched with"), N_("FILE") }, \
-    { "kernel", 0, 0, G_OPTION_ARG_FILENAME, &(a).image.kernel, \
-      N_("kernel, when kernel hashes are measured"), N_("FILE") }, \
-    { "initrd", 0, 0, G_OPTION_ARG_FILENAME, &(a).image.initrd, \
-      N_("initrd, when kernel hashes are measured"), N_("FILE") }, \
-    { "cmdline", 0, 0, G_OPTION_ARG_STRING, &(a).image.cmdline, \
-      N_("kernel command line, when kernel hashes are measured"), N_("STRING") }, \
+    MH_CMD_OWNER_KERNEL_ENTRIES((a).image), \
     { "digest", 0, 0, G_OPTION_ARG_STRING, &(a).image.digest, \
       N_("launch digest instead of the images"), N_("HEX") }, \
     { "api-major", 0, 0, G_OPTION_ARG_STRING, &(a).api_major, \
@@ -402,8 +389,7 @@ mhCmdOwnerMeasureArgsClear(MhCmdOwnerMeasureArgs *args)
       N_("platform firmware build id"), N_("N") }, \
     { "policy", 0, 0, G_OPTION_ARG_STRING, &(a).policy, \
       N_("guest policy (hex)"), N_("HEX") }, \
-    { "tk", 0, 0, G_OPTION_ARG_FILENAME, &(a).tk, \
-      N_("TEK and TIK (32 bytes)"), N_("FILE") }
+    MH_CMD_OWNER_TK_ENTRY((a).tk)
 
 static bool
 mhCmdOwnerMeasureInputs(const char *command, const MhCmdOwnerMeasureArgs *args,
@@ -429,41 +415,114 @@ mhCmdOwnerMeasureInputs(const char *command, const MhCmdOwnerMeasureArgs *args,
            mhCmdOwnerImageDigest(&args->image, digest, error);
 }
 
+/* measure and verify differ only in their one extra input and in what
+ * they do with the launch inputs; the rest is one code path. */
+typedef struct {
+    const char *command;
+    const char *summary;          /* N_() */
+    const char *option;           /* the extra input, without "--" */
+    const char *option_help;      /* N_() */
+    const char *option_arg;       /* N_() */
+    /* Check the extra input; returns it as bytes. */
+    GBytes *(*parse)(const char *text, GError **error);
+    /* Act on all inputs and print the result. */
+    bool (*run)(const MhSecret *tk, const MhSevBuild *build, uint32_t policy,
+                const uint8_t digest[MH_SEV_DIGEST_SIZE], GBytes *input, GError **error);
+} MhCmdOwnerMeasureMode;
+
+static GBytes *
+mhCmdOwnerParseMnonce(const char *text, GError **error)
+{
+    GBytes *mnonce = NULL;
+
+    if (!mhUtilParseHex("--mnonce", text, MH_SEV_NONCE_SIZE, &mnonce, error))
+        return NULL;
+    return mnonce;
+}
+
+static bool
+mhCmdOwnerMeasureRun(const MhSecret *tk, const MhSevBuild *build, uint32_t policy,
+                     const uint8_t digest[MH_SEV_DIGEST_SIZE], GBytes *mnonce,
+                     GError **error)
+{
+    uint8_t out[MH_SEV_MEASUREMENT_SIZE];
+    g_autofree char *b64 = NULL;
+
+    if (!mhSevOwnerMeasure(tk, build, policy, digest, g_bytes_get_data(mnonce, NULL),
+                           out, error))
+        return false;
+    b64 = g_base64_encode(out, sizeof(out));
+    printf("%s\n", b64);
+    return true;
+}
+
+static GBytes *
+mhCmdOwnerParseMeasurementBytes(const char *text, GError **error)
+{
+    uint8_t measurement[MH_SEV_MEASUREMENT_SIZE];
+
+    if (!mhCmdOwnerParseMeasurement(text, measurement, error))
+        return NULL;
+    return g_bytes_new(measurement, sizeof(measurement));
+}
+
+static bool
+mhCmdOwnerVerifyRun(const MhSecret *tk, const MhSevBuild *build, uint32_t policy,
+                    const uint8_t digest[MH_SEV_DIGEST_SIZE], GBytes *measurement,
+                    GError **error)
+{
+    gsize len;
+    const uint8_t *p = g_bytes_get_data(measurement, &len);
+
+    if (!mhSevOwnerVerify(tk, build, policy, digest, p, len, error))
+        return false;
+    printf(_("measurement verified\n"));
+    return true;
+}
+
+static const MhCmdOwnerMeasureMode mhCmdOwnerModeMeasure = {
+    "owner measure", N_("Compute the launch measurement a platform would report."),
+    "mnonce", N_("measurement nonce (16 bytes hex)"), N_("HEX"),
+    mhCmdOwnerParseMnonce, mhCmdOwnerMeasureRun,
+};
+
+static const MhCmdOwnerMeasureMode mhCmdOwnerModeVerify = {
+    "owner verify", N_("Check a reported SEV launch measurement."),
+    "measurement", N_("the reported measurement (base64)"), N_("B64"),
+    mhCmdOwnerParseMeasurementBytes, mhCmdOwnerVerifyRun,
+};
+
 static int
-mhCmdOwnerMeasure(MhCmdGlobal *global, int argc, char **argv)
+mhCmdOwnerMeasureCommon(const MhCmdOwnerMeasureMode *mode, MhCmdGlobal *global,
+                        int argc, char **argv)
 {
     MhCmdOwnerMeasureArgs args = { .tk = NULL };
-    g_autofree char *mnonce_text = NULL;
+    g_autofree char *input_text = NULL;
+    g_autofree char *option = g_strdup_printf("--%s", mode->option);
     GOptionEntry entries[] = {
         MH_CMD_OWNER_MEASURE_ENTRIES(args),
-        { "mnonce", 0, 0, G_OPTION_ARG_STRING, &mnonce_text,
-          N_("measurement nonce (16 bytes hex)"), N_("HEX") },
+        { mode->option, 0, 0, G_OPTION_ARG_STRING, &input_text,
+          mode->option_help, mode->option_arg },
         { NULL }
     };
     g_autoptr(GError) error = NULL;
     g_autoptr(MhSecret) tk = NULL;
-    g_autoptr(GBytes) mnonce = NULL;
-    g_autofree char *b64 = NULL;
+    g_autoptr(GBytes) input = NULL;
     uint8_t digest[MH_SEV_DIGEST_SIZE];
-    uint8_t out[MH_SEV_MEASUREMENT_SIZE];
     MhSevBuild build;
     uint32_t policy;
     int ret = MH_EXIT_FAIL;
 
-    if (!mhCmdParseOptions(global, "owner measure", NULL,
-                           N_("Compute the launch measurement a platform would report."),
+    if (!mhCmdParseOptions(global, mode->command, NULL, mode->summary,
                            entries, &argc, &argv))
         goto cleanup;
-    if (!mhCmdOwnerRequire("owner measure", "--mnonce", mnonce_text, &error) ||
-        !mhUtilParseHex("--mnonce", mnonce_text, MH_SEV_NONCE_SIZE, &mnonce, &error) ||
-        !mhCmdOwnerMeasureInputs("owner measure", &args, &build, &policy, digest, &tk, &error) ||
-        !mhSevOwnerMeasure(tk, &build, policy, digest, g_bytes_get_data(mnonce, NULL),
-                           out, &error)) {
+    if (!mhCmdOwnerRequire(mode->command, option, input_text, &error) ||
+        !(input = mode->parse(input_text, &error)) ||
+        !mhCmdOwnerMeasureInputs(mode->command, &args, &build, &policy, digest, &tk, &error) ||
+        !mode->run(tk, &build, policy, digest, input, &error)) {
         mhCmdPrintError(error);
         goto cleanup;
     }
-    b64 = g_base64_encode(out, sizeof(out));
-    printf("%s\n", b64);
     ret = MH_EXIT_OK;
 
  cleanup:
@@ -472,42 +531,15 @@ mhCmdOwnerMeasure(MhCmdGlobal *global, int argc, char **argv)
 }
 
 static int
+mhCmdOwnerMeasure(MhCmdGlobal *global, int argc, char **argv)
+{
+    return mhCmdOwnerMeasureCommon(&mhCmdOwnerModeMeasure, global, argc, argv);
+}
+
+static int
 mhCmdOwnerVerify(MhCmdGlobal *global, int argc, char **argv)
 {
-    MhCmdOwnerMeasureArgs args = { .tk = NULL };
-    g_autofree char *measurement_text = NULL;
-    GOptionEntry entries[] = {
-        MH_CMD_OWNER_MEASURE_ENTRIES(args),
-        { "measurement", 0, 0, G_OPTION_ARG_STRING, &measurement_text,
-          N_("the reported measurement (base64)"), N_("B64") },
-        { NULL }
-    };
-    g_autoptr(GError) error = NULL;
-    g_autoptr(MhSecret) tk = NULL;
-    uint8_t digest[MH_SEV_DIGEST_SIZE];
-    uint8_t measurement[MH_SEV_MEASUREMENT_SIZE];
-    MhSevBuild build;
-    uint32_t policy;
-    int ret = MH_EXIT_FAIL;
-
-    if (!mhCmdParseOptions(global, "owner verify", NULL,
-                           N_("Check a reported SEV launch measurement."),
-                           entries, &argc, &argv))
-        goto cleanup;
-    if (!mhCmdOwnerRequire("owner verify", "--measurement", measurement_text, &error) ||
-        !mhCmdOwnerParseMeasurement(measurement_text, measurement, &error) ||
-        !mhCmdOwnerMeasureInputs("owner verify", &args, &build, &policy, digest, &tk, &error) ||
-        !mhSevOwnerVerify(tk, &build, policy, digest, measurement, sizeof(measurement),
-                          &error)) {
-        mhCmdPrintError(error);
-        goto cleanup;
-    }
-    printf(_("measurement verified\n"));
-    ret = MH_EXIT_OK;
-
- cleanup:
-    mhCmdOwnerMeasureArgsClear(&args);
-    return ret;
+    return mhCmdOwnerMeasureCommon(&mhCmdOwnerModeVerify, global, argc, argv);
 }
 
 static int
@@ -520,15 +552,10 @@ mhCmdOwnerSecret(MhCmdGlobal *global, int argc, char **argv)
     g_autofree char *iv_text = NULL;
     g_autofree char *out = NULL;
     GOptionEntry entries[] = {
-        { "tk", 0, 0, G_OPTION_ARG_FILENAME, &tk_path,
-          N_("TEK and TIK (32 bytes)"), N_("FILE") },
+        MH_CMD_OWNER_TK_ENTRY(tk_path),
         { "measurement", 0, 0, G_OPTION_ARG_STRING, &measurement_text,
           N_("the verified measurement (base64)"), N_("B64") },
-        { "entry", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &specs,
-          N_("a secret: GUID or alias (luks-key, migration-key) and a file"),
-          N_("GUID|ALIAS:FILE") },
-        { "migration-key", 0, 0, G_OPTION_ARG_FILENAME, &mk_path,
-          N_("migration key file (32 bytes)"), N_("FILE") },
+        MH_CMD_OWNER_SECRET_ENTRIES(specs, mk_path),
         { "iv", 0, 0, G_OPTION_ARG_STRING, &iv_text,
           N_("IV (16 bytes hex; random by default)"), N_("HEX") },
         { "out", 0, 0, G_OPTION_ARG_FILENAME, &out,
@@ -601,7 +628,7 @@ mhCmdOwnerNewKey(MhCmdGlobal *global, int argc, char **argv)
     return MH_EXIT_OK;
 }
 
-static const MhCmdOwnerSub mhCmdOwnerSubs[] = {
+static const MhCmd mhCmdOwnerSubs[] = {
     { "inject", N_("verify a paused SEV domain and inject secrets"), mhCmdOwnerInject },
     { "measure", N_("compute the measurement a platform would report"), mhCmdOwnerMeasure },
     { "new-key", N_("create a random migration key file"), mhCmdOwnerNewKey },
@@ -611,30 +638,13 @@ static const MhCmdOwnerSub mhCmdOwnerSubs[] = {
     { NULL, NULL, NULL }
 };
 
-static void
-mhCmdOwnerUsage(FILE *out)
-{
-    fprintf(out, _("Usage: virt-mh owner SUBCOMMAND [OPTIONS...]\n\nSubcommands:\n"));
-    for (const MhCmdOwnerSub *s = mhCmdOwnerSubs; s->name; s++)
-        fprintf(out, "  %-10s %s\n", s->name, _(s->summary));
-}
+static const MhCmdFamily mhCmdOwnerFamily = {
+    N_("Usage: virt-mh owner SUBCOMMAND [OPTIONS...]\n\nSubcommands:\n"), 10,
+    N_("unknown owner subcommand '%s'"), true, mhCmdOwnerSubs,
+};
 
 int
 mhCmdOwner(MhCmdGlobal *global, int argc, char **argv)
 {
-    if (argc < 2) {
-        mhCmdOwnerUsage(stderr);
-        return MH_EXIT_FAIL;
-    }
-    if (g_str_equal(argv[1], "--help") || g_str_equal(argv[1], "-h")) {
-        mhCmdOwnerUsage(stdout);
-        return MH_EXIT_OK;
-    }
-    for (const MhCmdOwnerSub *s = mhCmdOwnerSubs; s->name; s++) {
-        if (g_str_equal(s->name, argv[1]))
-            return s->run(global, argc - 1, argv + 1);
-    }
-    mhCmdErrorf(_("unknown owner subcommand '%s'"), argv[1]);
-    mhCmdOwnerUsage(stderr);
-    return MH_EXIT_FAIL;
+    return mhCmdFamilyRun(&mhCmdOwnerFamily, global, argc, argv);
 }

@@ -42,6 +42,20 @@ void mhCmdSetLibvirtError(GError **error, const char *context);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(virConnect, virConnectClose)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(virDomain, virDomainFree)
 
+/* A command with subcommands ("virt-mh owner session ..."): one table,
+ * one usage text and one dispatcher for all such families. */
+typedef struct {
+    const char *usage;         /* N_(), the header of the usage text */
+    int width;                 /* of the subcommand column in the usage */
+    const char *unknown;       /* N_(), the error for an unknown subcommand (one %s) */
+    bool usage_on_unknown;     /* print the usage after that error */
+    const MhCmd *subs;         /* NULL-terminated */
+} MhCmdFamily;
+
+/* Run the subcommand argv[1] of a family (argv[0] is the family's name);
+ * no subcommand prints the usage and fails, -h/--help prints it. */
+int mhCmdFamilyRun(const MhCmdFamily *family, MhCmdGlobal *global, int argc, char **argv);
+
 /* Command entry points; each lives in its own mh-cmd-*.c file. */
 int mhCmdLab(MhCmdGlobal *global, int argc, char **argv);
 /* mh-cmd-owner.c */
