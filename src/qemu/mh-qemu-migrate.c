@@ -521,7 +521,10 @@ mhQemuCmdMigrateIncoming(MhQmpRequest *req, gpointer opaque)
     const char *uri;
     int lfd;
 
-    if (mhQemuMigrateGetMode(qemu) != MH_QEMU_MIGRATE_MODE_HELPER) {
+    /* Arming (mode=on-request) is the source's decision: an SEV guest can
+     * only ever arrive through the MH, so the target takes that path
+     * whenever it has a helper, whatever the mode. */
+    if (!qemu->args->sev || !qemu->args->helper || !qemu->ram) {
         mhQmpRequestForward(req, NULL, NULL);
         return;
     }

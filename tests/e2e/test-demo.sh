@@ -7,7 +7,7 @@
 #     each migration must print "integrity: PASS" and, as root with
 #     tcpdump, "confidentiality: PASS" (otherwise "NOT CHECKED (reason)"),
 #     and its figures; afterwards no process of the lab is left;
-#  2. "virt-mh demo --keep": the lab stays up with the guest running on
+#  2. "virt-mh demo --keep --helper-mode on-request": the lab stays up with the guest running on
 #     host 1, and the URIs are printed; the test then takes it down.
 set -euo pipefail
 source "$MH_SOURCE_DIR/tests/e2e/lib.sh"
@@ -76,15 +76,19 @@ left=$(mh_lab_processes)
 [ -z "$left" ] || mh_fail "processes of the lab left after the demo: $left"
 grep -E '^    migration [12], ' "$OUT" | while read -r l; do mh_log "$l"; done
 
-# --- 2. --keep: the lab and the guest stay
+# --- 2. --keep, with a helper in mode on-request (armed by the source before
+# each migration; the target must take the MH path unarmed): the lab and the
+# guest stay
 rm -rf "$MH_LAB_DIR"
 mkdir -p "$MH_LAB_DIR"
-mh_log "virt-mh demo --keep --dir $MH_LAB_DIR"
+mh_log "virt-mh demo --keep --helper-mode on-request --dir $MH_LAB_DIR"
 rc=0
-"$VIRT_MH" demo --keep --dir "$MH_LAB_DIR" >"$OUT" 2>&1 || rc=$?
+"$VIRT_MH" demo --keep --helper-mode on-request --dir "$MH_LAB_DIR" >"$OUT" 2>&1 || rc=$?
 cat "$OUT"
-[ "$rc" = 0 ] || mh_fail "virt-mh demo --keep exited $rc"
+[ "$rc" = 0 ] || mh_fail "virt-mh demo --keep --helper-mode on-request exited $rc"
 check_run "$OUT"
+[ "$(grep -c 'mode on-request, armed for this migration' "$OUT")" = 2 ] ||
+    mh_fail "on-request: the helper was not armed for both migrations"
 grep -q '^==> Keeping the lab (--keep)' "$OUT" || mh_fail "--keep: no keep step"
 uri1=$(grep -m1 '^qemu+unix:///session?socket=.*host1' "$OUT") || mh_fail "--keep: host 1's URI not printed"
 grep -q '^qemu+unix:///session?socket=.*host2' "$OUT" || mh_fail "--keep: host 2's URI not printed"
