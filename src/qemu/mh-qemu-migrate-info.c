@@ -156,6 +156,13 @@ mhQemuCmdQueryMigrate(MhQmpRequest *req, gpointer opaque)
     }
     mig = mhQemuMigrateGetState(qemu);
     job = mig->job;
+    /* An on-request arm covers one migration and is spent when it starts;
+     * that migration still reports through the MH until it ends. */
+    if (mode == MH_QEMU_MIGRATE_MODE_BLOCKED && job &&
+        job->status != MH_QEMU_MIGRATE_STATUS_NONE &&
+        job->status != MH_QEMU_MIGRATE_STATUS_FAILED &&
+        job->status != MH_QEMU_MIGRATE_STATUS_CANCELLED)
+        mode = MH_QEMU_MIGRATE_MODE_HELPER;
     /* While qemu-mh's own phase runs (or after it failed there), the
      * answer is ours alone; otherwise the real QEMU's status leads. */
     if (job && job->role == MH_QEMU_MIGRATE_ROLE_SOURCE && !job->real_started &&

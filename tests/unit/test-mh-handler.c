@@ -325,6 +325,78 @@ testMigrateChacha(void)
     migrate(2, 2, MH_TRANSPORT_CIPHER_CHACHA20_POLY1305);
 }
 
+/* The key of a launch: captured from the injected table, it survives the
+ * secret area being overwritten (a migration target's area holds the
+ * source's copy), starts the MH with the same key id, and the MH pointed
+ * at other memory with the same GPAs (the source's shadow) seals that. */
+static void
+testLaunchKey(void)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(MhSecret) key = randomKey();
+    g_autoptr(MhMhLaunchKey) lk = NULL;
+    g_autoptr(GByteArray) stream = g_byte_array_new();
+    g_autofree uint64_t *gpas = NULL;
+    Guest a, b, shadow;
+    Pair p = { 0 };
+    MhMhInfo info;
+    size_t n;
+
+    guestInit(&a, true);
+    guestInit(&b, true);
+    guestInit(&shadow, true);
+    guestInjectKey(&a, key);
+    guestInjectKey(&b, key);
+    lk = mhMhLaunchKeyCapture(&a.ram, SECRET_GPA, SECRET_SIZE, &err);
+    g_assert_no_error(err);
+    g_assert_nonnull(lk);
+
+    /* The area is overwritten after the capture. */
+    memset(a.low + SECRET_GPA, 0, SECRET_SIZE);
+    g_assert_null(mhMhLaunchKeyCapture(&a.ram, SECRET_GPA, SECRET_SIZE, &err));
+    g_assert_nonnull(err);
+    g_test_message("capture from the wiped area: %s", err->message);
+    g_clear_error(&err);
+
+    p.src = mhMhNew(&a.ram, 2, MH_TRANSPORT_CIPHER_AES_256_GCM, testUuid, &err);
+    p.dst = mhMhNew(&b.ram, 2, MH_TRANSPORT_CIPHER_AES_256_GCM, testUuid, &err);
+    g_assert_no_error(err);
+    g_assert_false(mhMhStart(p.src, SECRET_GPA, SECRET_SIZE, &err));
+    g_clear_error(&err);
+    g_assert_true(mhMhStartWithKey(p.src, lk, &err));
+    g_assert_true(mhMhStart(p.dst, SECRET_GPA, SECRET_SIZE, &err));
+    g_assert_no_error(err);
+    mhMhQuery(p.src, &info);
+    g_assert_cmpint(info.state, ==, MH_MH_STATE_RUNNING);
+    g_assert_true(info.have_key);
+    g_assert_cmpuint(info.key_id, ==, mhMhLaunchKeyGetId(lk));
+    mhMhInfoClear(&info);
+
+    /* Stopped (keys wiped) and started again from the same capture. */
+    mhMhStop(p.src);
+    g_assert_true(mhMhStartWithKey(p.src, lk, &err));
+    g_assert_no_error(err);
+
+    /* The source MH reads the shadow, not the live RAM it was made for. */
+    g_assert_true(mhMhSetGuestRam(p.src, &shadow.ram, &err));
+    g_assert_true(pairHandshake(&p, &err));
+    g_assert_no_error(err);
+    gpas = allGpas(&n);
+    g_assert_true(mhMhSavePages(p.src, gpas, n, 0, stream, &err));
+    g_assert_true(mhMhSaveFinish(p.src, stream, &err));
+    g_assert_true(mhMhRestoreRecords(p.dst, stream->data, stream->len, NULL, &err));
+    g_assert_true(mhMhRestoreFinish(p.dst, &err));
+    g_assert_no_error(err);
+    g_assert_true(memcmp(shadow.low, b.low, LOW_SIZE) == 0);
+    g_assert_true(memcmp(shadow.high, b.high, HIGH_SIZE) == 0);
+
+    mhMhFree(p.src);
+    mhMhFree(p.dst);
+    guestClear(&a);
+    guestClear(&b);
+    guestClear(&shadow);
+}
+
 static void
 testWrongKey(void)
 {
@@ -648,6 +720,7 @@ main(int argc, char **argv)
     g_test_add_func("/mh/handler/migrate/parallel", testMigrateParallel);
     g_test_add_func("/mh/handler/migrate/chacha20-poly1305", testMigrateChacha);
     g_test_add_func("/mh/handler/wrong-key", testWrongKey);
+    g_test_add_func("/mh/handler/launch-key", testLaunchKey);
     g_test_add_func("/mh/handler/tamper/bit-flip", testTamperFlip);
     g_test_add_func("/mh/handler/tamper/replay", testTamperReplay);
     g_test_add_func("/mh/handler/tamper/reorder", testTamperReorder);
