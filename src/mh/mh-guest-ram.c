@@ -2,6 +2,7 @@
 #include "util/mh-error.h"
 #include "util/mh-i18n.h"
 
+#include <inttypes.h>
 #include <string.h>
 
 #define MH_GUEST_RAM_PAGE 4096ULL
@@ -18,8 +19,8 @@ mhGuestRamAddRegion(MhGuestRam *ram, uint64_t gpa, uint64_t size, void *host,
 {
     if (size == 0 || (gpa | size) & (MH_GUEST_RAM_PAGE - 1) || gpa + size < gpa || !host) {
         g_set_error(error, MH_ERROR, MH_ERROR_INVALID,
-                    _("guest RAM region at GPA 0x%" G_GINT64_MODIFIER "x, size 0x%"
-                      G_GINT64_MODIFIER "x is empty, not page aligned or unmapped"),
+                    _("guest RAM region at GPA 0x%" PRIx64 ", size 0x%"
+                      PRIx64 " is empty, not page aligned or unmapped"),
                     gpa, size);
         return false;
     }
@@ -32,8 +33,8 @@ mhGuestRamAddRegion(MhGuestRam *ram, uint64_t gpa, uint64_t size, void *host,
         const MhGuestRamRegion *r = &ram->regions[i];
         if (gpa < r->gpa + r->size && r->gpa < gpa + size) {
             g_set_error(error, MH_ERROR, MH_ERROR_INVALID,
-                        _("guest RAM region at GPA 0x%" G_GINT64_MODIFIER "x overlaps "
-                          "the region at GPA 0x%" G_GINT64_MODIFIER "x"), gpa, r->gpa);
+                        _("guest RAM region at GPA 0x%" PRIx64 " overlaps "
+                          "the region at GPA 0x%" PRIx64 ""), gpa, r->gpa);
             return false;
         }
     }

@@ -6,6 +6,7 @@
 #include "util/mh-error.h"
 #include "util/mh-i18n.h"
 
+#include <inttypes.h>
 #include <string.h>
 
 static const char *const stateNames[MH_MH_STATE_LAST] = {
@@ -306,7 +307,7 @@ mhMhStart(MhMh *mh, uint64_t secret_gpa, uint64_t secret_size, GError **error)
     if ((ret = hostWait(&mh->vcpu[0])) != MH_MAILBOX_RET_SUCCESS) {
         hostError(&mh->vcpu[0], ret, &err);
         g_prefix_error(&err, _("migration handler INIT failed (secret area at GPA 0x%"
-                               G_GINT64_MODIFIER "x): "), secret_gpa);
+                               PRIx64 "): "), secret_gpa);
         hostStopVcpus(mh);
         hostSetState(mh, MH_MH_STATE_STOPPED, err, false);
         g_mutex_unlock(&mh->host_lock);

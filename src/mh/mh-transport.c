@@ -4,6 +4,7 @@
 #include "util/mh-error.h"
 #include "util/mh-i18n.h"
 
+#include <inttypes.h>
 #include <string.h>
 #include <openssl/crypto.h>
 
@@ -151,7 +152,7 @@ sealReserve(MhTransportSession *session, size_t npages, size_t nzero,
                     _("pages cannot move before both ends confirmed the key"));
     } else if (final && session->chain_next != session->seq_next) {
         g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_STATE,
-                    _("cannot seal the final record: %" G_GUINT64_FORMAT
+                    _("cannot seal the final record: %" PRIu64
                       " records are still being sealed"),
                     session->seq_next - session->chain_next);
     } else {
@@ -192,7 +193,7 @@ mhTransportSealPages(MhTransportSession *session,
     for (size_t i = 0; i < n; i++) {
         if (gpas[i] & (MH_TRANSPORT_PAGE_SIZE - 1)) {
             g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_GPA,
-                        _("GPA 0x%" G_GINT64_MODIFIER "x is not page aligned"), gpas[i]);
+                        _("GPA 0x%" PRIx64 " is not page aligned"), gpas[i]);
             return false;
         }
     }
@@ -353,7 +354,7 @@ mhTransportOpenVerify(MhTransportSession *session,
     if (!sessionAead(session, false, mhTransportGetLE64(h + 16), h, aad_len, in, 1, ct_len,
                      plain, (uint8_t *)h + len - MH_TRANSPORT_TAG_SIZE)) {
         g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_TAG,
-                    _("MH record authentication failed (claimed sequence %" G_GUINT64_FORMAT
+                    _("MH record authentication failed (claimed sequence %" PRIu64
                       ", %zu pages): the tag does not verify"), mhTransportGetLE64(h + 16), npages);
         goto fail;
     }
@@ -373,7 +374,7 @@ mhTransportOpenVerify(MhTransportSession *session,
         (opened->type == MH_TRANSPORT_RECORD_FINAL &&
          (npages != 0 || ct_len != MH_TRANSPORT_FINAL_PAYLOAD_SIZE))) {
         g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_FORMAT,
-                    _("authentic MH record %" G_GUINT64_FORMAT " has an invalid header "
+                    _("authentic MH record %" PRIu64 " has an invalid header "
                       "(type %u, flags 0x%x, %zu pages)"), opened->seq, h[4], h[5], npages);
         goto fail;
     }
@@ -384,31 +385,31 @@ mhTransportOpenVerify(MhTransportSession *session,
         nzero += opened->zero[i];
         if (opened->gpas[i] & (MH_TRANSPORT_PAGE_SIZE - 1)) {
             g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_GPA,
-                        _("record %" G_GUINT64_FORMAT " names unaligned GPA 0x%"
-                          G_GINT64_MODIFIER "x"), opened->seq, opened->gpas[i]);
+                        _("record %" PRIu64 " names unaligned GPA 0x%"
+                          PRIx64 ""), opened->seq, opened->gpas[i]);
             goto fail;
         }
     }
     if (opened->type == MH_TRANSPORT_RECORD_PAGES &&
         ct_len != (npages - nzero) * MH_TRANSPORT_PAGE_SIZE) {
         g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_FORMAT,
-                    _("record %" G_GUINT64_FORMAT ": %zu bytes of ciphertext for %zu "
+                    _("record %" PRIu64 ": %zu bytes of ciphertext for %zu "
                       "non-zero pages"), opened->seq, ct_len, npages - nzero);
         goto fail;
     }
     if (expect_gpas) {
         if (n_expect != npages) {
             g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_GPA,
-                        _("record %" G_GUINT64_FORMAT " carries %zu pages, the restore "
+                        _("record %" PRIu64 " carries %zu pages, the restore "
                           "request names %zu"), opened->seq, npages, n_expect);
             goto fail;
         }
         for (size_t i = 0; i < npages; i++) {
             if (expect_gpas[i] != opened->gpas[i]) {
                 g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_GPA,
-                            _("record %" G_GUINT64_FORMAT " is bound to GPA 0x%"
-                              G_GINT64_MODIFIER "x, refusing to restore it at GPA 0x%"
-                              G_GINT64_MODIFIER "x"),
+                            _("record %" PRIu64 " is bound to GPA 0x%"
+                              PRIx64 ", refusing to restore it at GPA 0x%"
+                              PRIx64 ""),
                             opened->seq, opened->gpas[i], expect_gpas[i]);
                 goto fail;
             }
@@ -430,15 +431,15 @@ openFinal(MhTransportSession *session, const MhTransportOpened *opened, GError *
 
     if (records != session->records || pages != session->pages) {
         g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_COUNT,
-                    _("final record counts %" G_GUINT64_FORMAT " records / %"
-                      G_GUINT64_FORMAT " pages, this end committed %" G_GUINT64_FORMAT
-                      " / %" G_GUINT64_FORMAT),
+                    _("final record counts %" PRIu64 " records / %"
+                      PRIu64 " pages, this end committed %" PRIu64
+                      " / %" PRIu64),
                     records, pages, session->records, session->pages);
         return false;
     }
     if (CRYPTO_memcmp(opened->plain + 16, session->chain, 32) != 0) {
         g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_DIGEST,
-                    _("final record digest does not match the %" G_GUINT64_FORMAT
+                    _("final record digest does not match the %" PRIu64
                       " records committed"), session->records);
         return false;
     }
@@ -463,15 +464,15 @@ mhTransportOpenCommit(MhTransportSession *session,
     }
     if (opened->seq < session->seq_next) {
         g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_SEQUENCE,
-                    _("replayed MH record: sequence %" G_GUINT64_FORMAT " was already "
-                      "accepted (expected %" G_GUINT64_FORMAT ")"),
+                    _("replayed MH record: sequence %" PRIu64 " was already "
+                      "accepted (expected %" PRIu64 ")"),
                     opened->seq, session->seq_next);
         goto out;
     }
     if (opened->seq > session->seq_next) {
         g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_SEQUENCE,
-                    _("MH record out of order: got sequence %" G_GUINT64_FORMAT
-                      ", expected %" G_GUINT64_FORMAT " (records dropped or reordered)"),
+                    _("MH record out of order: got sequence %" PRIu64
+                      ", expected %" PRIu64 " (records dropped or reordered)"),
                     opened->seq, session->seq_next);
         goto out;
     }
@@ -485,7 +486,7 @@ mhTransportOpenCommit(MhTransportSession *session,
     }
     if (opened->iteration < session->iteration) {
         g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_SEQUENCE,
-                    _("MH record %" G_GUINT64_FORMAT " belongs to iteration %u after "
+                    _("MH record %" PRIu64 " belongs to iteration %u after "
                       "iteration %u"), opened->seq, opened->iteration, session->iteration);
         goto out;
     }
@@ -530,8 +531,8 @@ mhTransportOpenEnd(MhTransportSession *session, GError **error)
                     _("the MH session failed earlier: the stream was not accepted"));
     else if (!ok)
         g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_TRUNCATED,
-                    _("MH stream truncated: it ended after %" G_GUINT64_FORMAT
-                      " records (%" G_GUINT64_FORMAT " pages) without the final record"),
+                    _("MH stream truncated: it ended after %" PRIu64
+                      " records (%" PRIu64 " pages) without the final record"),
                     session->records, session->pages);
     g_mutex_unlock(&session->lock);
     return ok;

@@ -7,6 +7,7 @@
 #include "util/mh-error.h"
 #include "util/mh-i18n.h"
 
+#include <inttypes.h>
 #include <string.h>
 
 typedef struct {
@@ -203,8 +204,8 @@ privateReadTable(const MhGuestRam *ram, uint64_t gpa, uint64_t area, MhSecret **
     if (area < MH_SEV_SECRET_HEADER_SIZE ||
         !(hdr = mhGuestRamTranslate(ram, gpa, MH_SEV_SECRET_HEADER_SIZE))) {
         g_set_error(error, MH_ERROR, MH_ERROR_INVALID,
-                    _("no secret area: GPA 0x%" G_GINT64_MODIFIER "x (size %"
-                      G_GUINT64_FORMAT ") is not in guest RAM"), (guint64)gpa, area);
+                    _("no secret area: GPA 0x%" PRIx64 " (size %"
+                      PRIu64 ") is not in guest RAM"), (guint64)gpa, area);
         return false;
     }
     /* Hand the parser the whole secret area (as far as it is mapped): the
@@ -316,7 +317,7 @@ vcpuSessionHello(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
 
     if (p->gpa >= MH_TRANSPORT_ROLE_LAST) {
         g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_FORMAT,
-                    _("unknown migration role %" G_GUINT64_FORMAT), (guint64)p->gpa);
+                    _("unknown migration role %" PRIu64), (guint64)p->gpa);
         return false;
     }
     g_mutex_lock(&priv->lock);
@@ -392,7 +393,7 @@ vcpuSeal(MhMhVcpu *v, MhMhPrivate *priv, const uint8_t *gpa_le, size_t n, uint32
         gpas[i] = getLE64(gpa_le + 8 * i);
         if (!(pages[i] = mhGuestRamTranslate(&priv->ram, gpas[i], MH_TRANSPORT_PAGE_SIZE))) {
             g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_GPA,
-                        _("cannot save GPA 0x%" G_GINT64_MODIFIER "x: not in guest RAM"),
+                        _("cannot save GPA 0x%" PRIx64 ": not in guest RAM"),
                         gpas[i]);
             return false;
         }
@@ -417,7 +418,7 @@ vcpuSaveBatch(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
 
     if (p->gpa >= MH_MAILBOX_BATCH_AREAS) {
         g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_FORMAT,
-                    _("SAVE_BATCH names batch area %" G_GUINT64_FORMAT ", there are %d"),
+                    _("SAVE_BATCH names batch area %" PRIu64 ", there are %d"),
                     (guint64)p->gpa, MH_MAILBOX_BATCH_AREAS);
         return false;
     }
@@ -491,8 +492,8 @@ vcpuStage(MhMhVcpu *v, MhMhPrivate *priv, const uint8_t *rec, size_t len,
     for (size_t i = 0; i < st->opened.npages; i++) {
         if (!mhGuestRamTranslate(&priv->ram, st->opened.gpas[i], MH_TRANSPORT_PAGE_SIZE)) {
             g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_GPA,
-                        _("record %" G_GUINT64_FORMAT " names GPA 0x%" G_GINT64_MODIFIER
-                          "x, outside this guest's RAM"), st->opened.seq, st->opened.gpas[i]);
+                        _("record %" PRIu64 " names GPA 0x%" PRIx64
+                          ", outside this guest's RAM"), st->opened.seq, st->opened.gpas[i]);
             mhTransportSessionAbort(sess->s);
             goto out;
         }
@@ -532,9 +533,9 @@ vcpuCommitOne(MhMhVcpu *v, MhMhPrivate *priv, MhMhSession *sess, unsigned int sl
         while (sess->coverage[first / 8] & (1u << (first % 8)))
             first++;
         g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_COUNT,
-                    _("incomplete migration: %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
+                    _("incomplete migration: %" PRIu64 " of %" PRIu64
                       " pages of guest RAM were never restored (the first at GPA 0x%"
-                      G_GINT64_MODIFIER "x)"),
+                      PRIx64 ")"),
                     sess->coverage_pages - sess->covered, sess->coverage_pages,
                     pageGpa(&priv->ram, first));
         mhTransportSessionAbort(sess->s);
@@ -573,7 +574,7 @@ vcpuRestoreBatch(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
 
     if (p->gpa >= MH_MAILBOX_BATCH_AREAS) {
         g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_FORMAT,
-                    _("RESTORE_BATCH names batch area %" G_GUINT64_FORMAT ", there are %d"),
+                    _("RESTORE_BATCH names batch area %" PRIu64 ", there are %d"),
                     (guint64)p->gpa, MH_MAILBOX_BATCH_AREAS);
         return false;
     }
@@ -710,7 +711,7 @@ vcpuDispatch(MhMhVcpu *v)
     g_clear_pointer(&v->held, sessionUnref);
     if (!func) {
         g_set_error(&err, MH_ERROR, MH_ERROR_UNSUPPORTED,
-                    _("unknown MH command %" G_GUINT64_FORMAT), (guint64)p->cmd);
+                    _("unknown MH command %" PRIu64), (guint64)p->cmd);
         ret = MH_MAILBOX_RET_INVALID_FUNCTION;
     } else if (ok) {
         return MH_MAILBOX_RET_SUCCESS;

@@ -4,6 +4,7 @@
 #include "util/mh-error.h"
 #include "util/mh-i18n.h"
 
+#include <inttypes.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -46,7 +47,7 @@ mhQemuDirtyNewFull(const MhGuestRam *live, int fd, const uint64_t *offsets, GErr
         if (lr->size % MH_QEMU_DIRTY_PAGE_SIZE || lr->gpa % MH_QEMU_DIRTY_PAGE_SIZE ||
             (fd >= 0 && offsets[i] % MH_QEMU_DIRTY_PAGE_SIZE)) {
             g_set_error(error, MH_ERROR, MH_ERROR_INVALID,
-                        _("guest RAM region at GPA 0x%" G_GINT64_MODIFIER "x is not page aligned"),
+                        _("guest RAM region at GPA 0x%" PRIx64 " is not page aligned"),
                         (guint64)lr->gpa);
             return NULL;
         }
@@ -65,8 +66,8 @@ mhQemuDirtyNewFull(const MhGuestRam *live, int fd, const uint64_t *offsets, GErr
         }
         if (map == MAP_FAILED) {
             g_set_error(error, MH_ERROR, MH_ERROR_IO,
-                        _("cannot map a %" G_GUINT64_FORMAT "-byte shadow of guest RAM at GPA 0x%"
-                          G_GINT64_MODIFIER "x: %s"),
+                        _("cannot map a %" PRIu64 "-byte shadow of guest RAM at GPA 0x%"
+                          PRIx64 ": %s"),
                         (guint64)lr->size, (guint64)lr->gpa, g_strerror(errno));
             return NULL;
         }
@@ -284,7 +285,7 @@ mhQemuDirtyCopyRange(MhQemuDirty *dirty, uint64_t gpa, uint64_t len, GError **er
 
     if (!r) {
         g_set_error(error, MH_ERROR, MH_ERROR_INVALID,
-                    _("range 0x%" G_GINT64_MODIFIER "x+0x%" G_GINT64_MODIFIER "x is not inside guest RAM"),
+                    _("range 0x%" PRIx64 "+0x%" PRIx64 " is not inside guest RAM"),
                     (guint64)gpa, (guint64)len);
         return false;
     }

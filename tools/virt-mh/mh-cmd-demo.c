@@ -25,6 +25,7 @@
 #include "util/mh-error.h"
 #include "util/mh-i18n.h"
 
+#include <inttypes.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -364,10 +365,10 @@ mhDemoPrintConfidentiality(MhDemo *demo, const MhDemoLeg *leg, guint port)
     bytes = mhMigrateFormatBytes(c->payload_bytes);
     /* The control string accounts for exactly one hit. */
     pass = c->marker_hits == 1 && c->key_hits == 0 && c->stream_magic_hits > 0;
-    printf(_("    confidentiality: %s (%s of TCP payload captured on port %u, %" G_GUINT64_FORMAT
-             " packets, %" G_GUINT64_FORMAT " dropped, MH stream header seen %" G_GUINT64_FORMAT
-             " time(s), control string found %s: guest marker '%s' found %" G_GUINT64_FORMAT
-             " time(s), migration key found %" G_GUINT64_FORMAT " time(s))\n"),
+    printf(_("    confidentiality: %s (%s of TCP payload captured on port %u, %" PRIu64
+             " packets, %" PRIu64 " dropped, MH stream header seen %" PRIu64
+             " time(s), control string found %s: guest marker '%s' found %" PRIu64
+             " time(s), migration key found %" PRIu64 " time(s))\n"),
            pass ? "PASS" : "FAIL", bytes, port, c->packets, c->dropped, c->stream_magic_hits,
            c->marker_hits ? _("yes") : _("NO (the capture cannot be trusted)"), demo->marker,
            c->marker_hits ? c->marker_hits - 1 : 0, c->key_hits);
@@ -645,7 +646,7 @@ mhCmdDemo(MhCmdGlobal *global, int argc, char **argv)
         double secs = s->time_elapsed_ms ? s->time_elapsed_ms / 1000.0 : s->wall_s;
         g_autofree char *rate = mhMigrateFormatBytes(secs > 0 ? s->memory_processed / secs : 0);
         g_autofree char *down = s->have_downtime ?
-            g_strdup_printf("%" G_GUINT64_FORMAT " ms", s->downtime_ms) : g_strdup(_("n/a"));
+            g_strdup_printf("%" PRIu64 " ms", s->downtime_ms) : g_strdup(_("n/a"));
 
         mhDemoSay(_("migration %u, host %u -> host %u (%s): %.2f s, %s/s, downtime %s; "
                     "integrity PASS; confidentiality %s"),

@@ -6,6 +6,7 @@
 #include "util/mh-error.h"
 #include "util/mh-i18n.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -29,7 +30,7 @@ mhMigrateFormatBytes(uint64_t bytes)
         v /= 1024;
         u++;
     }
-    return u == 0 ? g_strdup_printf("%" G_GUINT64_FORMAT " B", bytes)
+    return u == 0 ? g_strdup_printf("%" PRIu64 " B", bytes)
                   : g_strdup_printf("%.1f %s", v, units[u]);
 }
 
@@ -161,11 +162,11 @@ mhMigrateStatsPrint(const MhMigrateStats *st, FILE *out)
         fprintf(out, _("  (libvirt reported no job statistics)\n"));
         return;
     }
-    fprintf(out, _("  memory:      %s processed of %s, %" G_GUINT64_FORMAT " iteration(s)\n"),
+    fprintf(out, _("  memory:      %s processed of %s, %" PRIu64 " iteration(s)\n"),
                  processed, total, st->memory_iteration);
     fprintf(out, _("  throughput:  %s/s average, %s/s last reported\n"), avg, bps);
     if (st->have_downtime)
-        fprintf(out, _("  downtime:    %" G_GUINT64_FORMAT " ms\n"), st->downtime_ms);
+        fprintf(out, _("  downtime:    %" PRIu64 " ms\n"), st->downtime_ms);
     else
         fprintf(out, _("  downtime:    not reported by libvirt\n"));
     fprintf(out, _("  (%s)\n"), st->completed_stats ? _("libvirt's completed-job statistics")
@@ -227,7 +228,7 @@ mhMigrateDrawProgress(const MhMigrateStats *st, bool tty, bool final)
     memset(bar, '#', fill);
     memset(bar + fill, '.', MH_MIGRATE_BAR_WIDTH - fill);
     bar[MH_MIGRATE_BAR_WIDTH] = '\0';
-    printf(_("%sMigration: [%s] %3d %%  pass %" G_GUINT64_FORMAT ", %s sent, %s/s   %s"),
+    printf(_("%sMigration: [%s] %3d %%  pass %" PRIu64 ", %s sent, %s/s   %s"),
            tty ? "\r" : "", bar, pct, st->memory_iteration, done, rate, tty ? "" : "\n");
     fflush(stdout);
 }
