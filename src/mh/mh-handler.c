@@ -282,13 +282,11 @@ hostCheckStarted(MhMh *mh, GError **error)
     return true;
 }
 
-bool
-mhMhStart(MhMh *mh, uint64_t secret_gpa, uint64_t secret_size, GError **error)
+/* Returns with host_lock held on success, so the caller's key setup
+ * runs before anyone else talks to the MH. */
+static bool
+hostLockAndStart(MhMh *mh, GError **error)
 {
-    MhMailboxEnvelope *env = mhMhVcpuEnvelope(&mh->vcpu[0]);
-    g_autoptr(GError) err = NULL;
-    int ret;
-
     g_mutex_lock(&mh->host_lock);
     if (mh->started) {
         g_mutex_unlock(&mh->host_lock);
@@ -300,6 +298,31 @@ mhMhStart(MhMh *mh, uint64_t secret_gpa, uint64_t secret_size, GError **error)
         mh->vcpu[i].thread = g_thread_new(name, mhMhVcpuRun, &mh->vcpu[i]);
     }
     mh->started = true;
+    return true;
+}
+
+/* Records the session key and releases host_lock taken by hostLockAndStart. */
+static void
+hostFinishStart(MhMh *mh, uint32_t key_id)
+{
+    g_mutex_lock(&mh->status_lock);
+    mh->key_id = key_id;
+    mh->have_key = true;
+    mh->state = MH_MH_STATE_RUNNING;
+    g_clear_pointer(&mh->last_error, g_free);
+    g_mutex_unlock(&mh->status_lock);
+    g_mutex_unlock(&mh->host_lock);
+}
+
+bool
+mhMhStart(MhMh *mh, uint64_t secret_gpa, uint64_t secret_size, GError **error)
+{
+    MhMailboxEnvelope *env = mhMhVcpuEnvelope(&mh->vcpu[0]);
+    g_autoptr(GError) err = NULL;
+    int ret;
+
+    if (!hostLockAndStart(mh, error))
+        return false;
 
     env->len = 8;
     putLE64(env->data, secret_size);
@@ -314,40 +337,16 @@ mhMhStart(MhMh *mh, uint64_t secret_gpa, uint64_t secret_size, GError **error)
         g_propagate_error(error, g_steal_pointer(&err));
         return false;
     }
-    g_mutex_lock(&mh->status_lock);
-    mh->key_id = getLE32(env->data);
-    mh->have_key = true;
-    mh->state = MH_MH_STATE_RUNNING;
-    g_clear_pointer(&mh->last_error, g_free);
-    g_mutex_unlock(&mh->status_lock);
-    g_mutex_unlock(&mh->host_lock);
+    hostFinishStart(mh, getLE32(env->data));
     return true;
 }
 
 bool
 mhMhStartWithKey(MhMh *mh, const MhMhLaunchKey *key, GError **error)
 {
-    uint32_t key_id;
-
-    g_mutex_lock(&mh->host_lock);
-    if (mh->started) {
-        g_mutex_unlock(&mh->host_lock);
-        g_set_error(error, MH_ERROR, MH_ERROR_STATE, _("the migration handler is already running"));
+    if (!hostLockAndStart(mh, error))
         return false;
-    }
-    for (unsigned int i = 0; i < mh->vcpus; i++) {
-        g_autofree char *name = g_strdup_printf("mh-vcpu%u", i);
-        mh->vcpu[i].thread = g_thread_new(name, mhMhVcpuRun, &mh->vcpu[i]);
-    }
-    mh->started = true;
-    key_id = mhMhPrivateInitFromKey(mh->priv, key);
-    g_mutex_lock(&mh->status_lock);
-    mh->key_id = key_id;
-    mh->have_key = true;
-    mh->state = MH_MH_STATE_RUNNING;
-    g_clear_pointer(&mh->last_error, g_free);
-    g_mutex_unlock(&mh->status_lock);
-    g_mutex_unlock(&mh->host_lock);
+    hostFinishStart(mh, mhMhPrivateInitFromKey(mh->priv, key));
     return true;
 }
 

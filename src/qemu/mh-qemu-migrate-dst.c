@@ -10,36 +10,12 @@
 
 #include <errno.h>
 #include <glib/gstdio.h>
-#include <poll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #define MH_QEMU_MIGRATE_KEY_WAIT_S 30
-
-static int
-mhQemuMigrateDstAccept(MhQemuMigrateJob *job, GError **error)
-{
-    for (;;) {
-        struct pollfd pfd = { .fd = job->listen_fd, .events = POLLIN };
-        int fd;
-
-        if (g_atomic_int_get(&job->cancel)) {
-            g_set_error(error, MH_ERROR, MH_ERROR_FAILED, _("migration canceled"));
-            return -1;
-        }
-        if (poll(&pfd, 1, 200) <= 0)
-            continue;
-        if ((fd = accept4(job->listen_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
-            return fd;
-        if (errno != EINTR && errno != EAGAIN) {
-            g_set_error(error, MH_ERROR, MH_ERROR_IO,
-                        _("cannot accept the migration connection: %s"), g_strerror(errno));
-            return -1;
-        }
-    }
-}
 
 /* The guest owner injects the key through the second monitor while
  * libvirt's Prepare runs, which may be a moment after the source
@@ -223,7 +199,8 @@ mhQemuMigrateTargetThread(gpointer data)
     if (mhQemuMigrateLiveRam(job, &pf.live, NULL))
         prefault = g_thread_new("mh-migrate-prefault", mhQemuMigratePrefaultThread, &pf);
     mhQemuStreamInit(&stream, -1, &job->cancel);
-    if ((job->fd = mhQemuMigrateDstAccept(job, &err)) < 0)
+    if ((job->fd = mhQemuMigrateAccept(job, job->listen_fd,
+                                       _("the migration connection"), &err)) < 0)
         goto fail;
     close(job->listen_fd);
     job->listen_fd = -1;

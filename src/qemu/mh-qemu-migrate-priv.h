@@ -128,6 +128,9 @@ bool mhQemuMigrateRelay(MhQemuMigrateJob *job, MhQemuStream *stream, int local,
                         GError **error);
 /* Private directory + socket path for the real QEMU's side. */
 bool mhQemuMigrateLocalPath(MhQemuMigrateJob *job, GError **error);
+/* Accept one connection on the listening socket 'lfd', polling so that a
+ * cancel ends the wait; 'what' names the connection in the error. */
+int mhQemuMigrateAccept(MhQemuMigrateJob *job, int lfd, const char *what, GError **error);
 
 gpointer mhQemuMigrateSourceThread(gpointer data);
 gpointer mhQemuMigrateTargetThread(gpointer data);

@@ -10,7 +10,6 @@
 
 #include <errno.h>
 #include <glib/gstdio.h>
-#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -370,29 +369,6 @@ mhQemuMigrateSrcListenLocal(MhQemuMigrateJob *job, GError **error)
         return -1;
     }
     return fd;
-}
-
-static int
-mhQemuMigrateAccept(MhQemuMigrateJob *job, int lfd, const char *what, GError **error)
-{
-    for (;;) {
-        struct pollfd pfd = { .fd = lfd, .events = POLLIN };
-        int fd;
-
-        if (g_atomic_int_get(&job->cancel)) {
-            g_set_error(error, MH_ERROR, MH_ERROR_FAILED, _("migration canceled"));
-            return -1;
-        }
-        if (poll(&pfd, 1, 200) <= 0)
-            continue;
-        if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
-            return fd;
-        if (errno != EINTR && errno != EAGAIN) {
-            g_set_error(error, MH_ERROR, MH_ERROR_IO, _("cannot accept %s: %s"),
-                        what, g_strerror(errno));
-            return -1;
-        }
-    }
 }
 
 static JsonObject *

@@ -12,6 +12,7 @@
 #include <gio/gio.h>
 #include <glib-unix.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -369,6 +370,29 @@ mhQemuMigrateLocalPath(MhQemuMigrateJob *job, GError **error)
     }
     job->local_path = g_build_filename(job->tmpdir, "qemu.sock", NULL);
     return true;
+}
+
+int
+mhQemuMigrateAccept(MhQemuMigrateJob *job, int lfd, const char *what, GError **error)
+{
+    for (;;) {
+        struct pollfd pfd = { .fd = lfd, .events = POLLIN };
+        int fd;
+
+        if (g_atomic_int_get(&job->cancel)) {
+            g_set_error(error, MH_ERROR, MH_ERROR_FAILED, _("migration canceled"));
+            return -1;
+        }
+        if (poll(&pfd, 1, 200) <= 0)
+            continue;
+        if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
+            return fd;
+        if (errno != EINTR && errno != EAGAIN) {
+            g_set_error(error, MH_ERROR, MH_ERROR_IO, _("cannot accept %s: %s"),
+                        what, g_strerror(errno));
+            return -1;
+        }
+    }
 }
 
 /* ---- the commands ---- */

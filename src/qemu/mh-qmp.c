@@ -247,21 +247,32 @@ mhQmpRequestErrorGError(MhQmpRequest *req, const GError *error)
     mhQmpRequestErrorLiteral(req, MH_QMP_GENERIC_ERROR, error->message);
 }
 
+/* The argument NAME in *node (NULL when absent); a missing required one
+ * is answered with QEMU's error and gives false. */
+static bool
+mhQmpRequestGetParam(MhQmpRequest *req, const char *name, bool required, JsonNode **node)
+{
+    JsonObject *args = mhQmpRequestGetArguments(req);
+
+    *node = args ? json_object_get_member(args, name) : NULL;
+    if (!*node && required) {
+        mhQmpRequestError(req, MH_QMP_GENERIC_ERROR, "Parameter '%s' is missing", name);
+        return false;
+    }
+    return true;
+}
+
 bool
 mhQmpRequestGetString(MhQmpRequest *req, const char *name, bool required,
                       const char **value)
 {
-    JsonObject *args = mhQmpRequestGetArguments(req);
-    JsonNode *node = args ? json_object_get_member(args, name) : NULL;
+    JsonNode *node;
 
     *value = NULL;
-    if (!node) {
-        if (!required)
-            return true;
-        mhQmpRequestError(req, MH_QMP_GENERIC_ERROR,
-                          "Parameter '%s' is missing", name);
+    if (!mhQmpRequestGetParam(req, name, required, &node))
         return false;
-    }
+    if (!node)
+        return true;
     if (!JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_STRING) {
         mhQmpRequestError(req, MH_QMP_GENERIC_ERROR,
                           "Invalid parameter type for '%s', expected: string", name);
@@ -275,18 +286,14 @@ bool
 mhQmpRequestGetUInt(MhQmpRequest *req, const char *name, bool required,
                     bool *present, guint64 *value)
 {
-    JsonObject *args = mhQmpRequestGetArguments(req);
-    JsonNode *node = args ? json_object_get_member(args, name) : NULL;
+    JsonNode *node;
 
     *present = false;
     *value = 0;
-    if (!node) {
-        if (!required)
-            return true;
-        mhQmpRequestError(req, MH_QMP_GENERIC_ERROR,
-                          "Parameter '%s' is missing", name);
+    if (!mhQmpRequestGetParam(req, name, required, &node))
         return false;
-    }
+    if (!node)
+        return true;
     if (!JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_INT64 ||
         json_node_get_int(node) < 0) {
         /* json-glib reads integers as int64: values above INT64_MAX are

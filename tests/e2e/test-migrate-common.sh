@@ -63,14 +63,7 @@ mig_xml() {
         --cmdline "mem=$MIG_GUEST_MEM rate=$MIG_RATE interval=1000 marker=$MIG_MARKER" \
         --serial-log "$MIG_W/$dom-serial.log"
     sed -i "s|<source path='$MIG_W/$dom-serial.log'/>|<source path='$MIG_W/$dom-serial.log' append='on'/>|" "$file"
-    /usr/bin/python3 - "$file" "$MIG_W/sess$host" <<'EOF'
-import sys
-x = open(sys.argv[1]).read()
-godh = open(sys.argv[2] + '/godh.b64').read().strip()
-sess = open(sys.argv[2] + '/session.b64').read().strip()
-x = x.replace('</policy>', '</policy>\n    <dhCert>%s</dhCert>\n    <session>%s</session>' % (godh, sess))
-open(sys.argv[1], 'w').write(x)
-EOF
+    mh_xml_add_session "$file" "$MIG_W/sess$host"
 }
 
 mig_serial() { tr -d '\r\0' <"$MIG_W/$1-serial.log" 2>/dev/null || true; }

@@ -31,6 +31,29 @@ pairClear(Pair *p)
         close(p->fds[1]);
 }
 
+/* Write a raw frame header on a's side, as a broken or hostile peer would. */
+static void
+pairSendHeader(Pair *p, MhQemuStreamMsg type, uint32_t len)
+{
+    uint8_t hdr[MH_QEMU_STREAM_FRAME_HEADER_SIZE];
+
+    mhQemuStreamFrameHeader(type, len, hdr);
+    g_assert_cmpint(write(p->fds[0], hdr, sizeof(hdr)), ==, sizeof(hdr));
+}
+
+/* Receive on b's side, which must fail with MH_ERROR 'code'; the error
+ * is returned for the caller's checks of its message. */
+static GError *
+pairRecvError(Pair *p, GByteArray *payload, int code)
+{
+    GError *err = NULL;
+    MhQemuStreamMsg type;
+
+    g_assert_false(mhQemuStreamRecv(&p->b, &type, payload, &err));
+    g_assert_error(err, MH_ERROR, code);
+    return err;
+}
+
 static void
 testHeader(void)
 {
@@ -199,26 +222,21 @@ testTruncated(void)
 {
     g_autoptr(GError) err = NULL;
     g_autoptr(GByteArray) payload = g_byte_array_new();
-    uint8_t hdr[MH_QEMU_STREAM_FRAME_HEADER_SIZE];
-    MhQemuStreamMsg type;
     Pair p;
 
     pairInit(&p);
     /* A header announcing 100 bytes, then 10 bytes, then EOF. */
-    mhQemuStreamFrameHeader(MH_QEMU_STREAM_MSG_RECORDS, 100, hdr);
-    g_assert_cmpint(write(p.fds[0], hdr, sizeof(hdr)), ==, sizeof(hdr));
+    pairSendHeader(&p, MH_QEMU_STREAM_MSG_RECORDS, 100);
     g_assert_cmpint(write(p.fds[0], "0123456789", 10), ==, 10);
     close(p.fds[0]);
     p.fds[0] = -1;
-    g_assert_false(mhQemuStreamRecv(&p.b, &type, payload, &err));
-    g_assert_error(err, MH_ERROR, MH_ERROR_IO);
+    err = pairRecvError(&p, payload, MH_ERROR_IO);
     g_assert_nonnull(strstr(err->message, "closed by the peer"));
     g_assert_nonnull(strstr(err->message, "records"));
     g_clear_error(&err);
 
     /* A bare EOF at a message boundary is an error as well. */
-    g_assert_false(mhQemuStreamRecv(&p.b, &type, payload, &err));
-    g_assert_error(err, MH_ERROR, MH_ERROR_IO);
+    err = pairRecvError(&p, payload, MH_ERROR_IO);
     pairClear(&p);
 }
 
@@ -227,16 +245,12 @@ testGarbage(void)
 {
     g_autoptr(GError) err = NULL;
     g_autoptr(GByteArray) payload = g_byte_array_new();
-    uint8_t hdr[MH_QEMU_STREAM_FRAME_HEADER_SIZE];
-    MhQemuStreamMsg type;
     Pair p;
 
     pairInit(&p);
     /* A peer announcing a huge message is refused before any allocation. */
-    mhQemuStreamFrameHeader(MH_QEMU_STREAM_MSG_DEVICE, 0xffffffffU, hdr);
-    g_assert_cmpint(write(p.fds[0], hdr, sizeof(hdr)), ==, sizeof(hdr));
-    g_assert_false(mhQemuStreamRecv(&p.b, &type, payload, &err));
-    g_assert_error(err, MH_ERROR, MH_ERROR_INVALID);
+    pairSendHeader(&p, MH_QEMU_STREAM_MSG_DEVICE, 0xffffffffU);
+    err = pairRecvError(&p, payload, MH_ERROR_INVALID);
     g_assert_cmpuint(payload->len, ==, 0);
     pairClear(&p);
 }
@@ -255,7 +269,6 @@ testCancel(void)
     g_autoptr(GError) err = NULL;
     g_autoptr(GByteArray) payload = g_byte_array_new();
     volatile gint cancel = 0;
-    MhQemuStreamMsg type;
     GThread *th;
     Pair p;
 
@@ -263,8 +276,7 @@ testCancel(void)
     p.b.cancel = &cancel;
     /* Nothing ever arrives: only the cancel ends the wait. */
     th = g_thread_new("cancel", cancelLater, (gpointer)&cancel);
-    g_assert_false(mhQemuStreamRecv(&p.b, &type, payload, &err));
-    g_assert_error(err, MH_ERROR, MH_ERROR_FAILED);
+    err = pairRecvError(&p, payload, MH_ERROR_FAILED);
     g_assert_nonnull(strstr(err->message, "canceled"));
     g_thread_join(th);
     g_clear_error(&err);
@@ -281,7 +293,6 @@ testIdleTimeout(void)
 {
     g_autoptr(GError) err = NULL;
     g_autoptr(GByteArray) payload = g_byte_array_new();
-    MhQemuStreamMsg type;
     gint64 t0;
     Pair p;
 
@@ -289,8 +300,7 @@ testIdleTimeout(void)
     /* A peer that is still connected but silent (a cut without a reset). */
     p.b.idle_timeout_s = 1;
     t0 = g_get_monotonic_time();
-    g_assert_false(mhQemuStreamRecv(&p.b, &type, payload, &err));
-    g_assert_error(err, MH_ERROR, MH_ERROR_IO);
+    err = pairRecvError(&p, payload, MH_ERROR_IO);
     g_assert_nonnull(strstr(err->message, "no progress"));
     g_assert_cmpint(g_get_monotonic_time() - t0, >=, G_USEC_PER_SEC);
     g_assert_cmpint(g_get_monotonic_time() - t0, <, 3 * G_USEC_PER_SEC);

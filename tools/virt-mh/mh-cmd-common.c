@@ -91,6 +91,25 @@ mhCmdConnect(MhCmdGlobal *global, GError **error)
     return conn;
 }
 
+virDomainPtr
+mhCmdLookupDomain(virConnectPtr conn, const char *what, GError **error)
+{
+    virDomainPtr dom;
+    guint64 id;
+
+    if (g_ascii_string_to_unsigned(what, 10, 0, G_MAXINT, &id, NULL))
+        dom = virDomainLookupByID(conn, (int)id);
+    else if (g_uuid_string_is_valid(what))
+        dom = virDomainLookupByUUIDString(conn, what);
+    else
+        dom = virDomainLookupByName(conn, what);
+    if (!dom) {
+        g_autofree char *ctx = g_strdup_printf(_("domain '%s' not found"), what);
+        mhCmdSetLibvirtError(error, ctx);
+    }
+    return dom;
+}
+
 static void
 mhCmdFamilyUsage(const MhCmdFamily *family, FILE *out)
 {

@@ -11,18 +11,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static virDomainPtr
-mhCmdMigrateLookup(virConnectPtr conn, const char *what)
-{
-    guint64 id;
-
-    if (g_ascii_string_to_unsigned(what, 10, 0, G_MAXINT, &id, NULL))
-        return virDomainLookupByID(conn, (int)id);
-    if (g_uuid_string_is_valid(what))
-        return virDomainLookupByUUIDString(conn, what);
-    return virDomainLookupByName(conn, what);
-}
-
 int
 mhCmdMigrate(MhCmdGlobal *global, int argc, char **argv)
 {
@@ -86,11 +74,8 @@ mhCmdMigrate(MhCmdGlobal *global, int argc, char **argv)
     }
     if (!(conn = mhCmdConnect(global, &error)))
         goto fail;
-    if (!(dom = mhCmdMigrateLookup(conn, argv[1]))) {
-        g_autofree char *ctx = g_strdup_printf(_("domain '%s' not found"), argv[1]);
-        mhCmdSetLibvirtError(&error, ctx);
+    if (!(dom = mhCmdLookupDomain(conn, argv[1], &error)))
         goto fail;
-    }
     if (!p2p) {
         /* Client-managed: this process talks to both daemons. */
         if (!(dconn = virConnectOpen(argv[2]))) {

@@ -296,18 +296,6 @@ mhCmdOwnerIsLocal(virConnectPtr conn)
     }
 }
 
-static virDomainPtr
-mhCmdOwnerLookup(virConnectPtr conn, const char *what)
-{
-    guint64 id;
-
-    if (g_ascii_string_to_unsigned(what, 10, 0, G_MAXINT, &id, NULL))
-        return virDomainLookupByID(conn, (int)id);
-    if (g_uuid_string_is_valid(what))
-        return virDomainLookupByUUIDString(conn, what);
-    return virDomainLookupByName(conn, what);
-}
-
 /* Domain checks and the image inputs it implies, as virt-qemu-sev-validate. */
 static bool
 mhCmdOwnerCheckDomain(const char *name, const char *xml, bool local, bool insecure,
@@ -565,11 +553,8 @@ mhCmdOwnerInject(MhCmdGlobal *global, int argc, char **argv)
                           "owner's machine, or use --insecure to accept that"));
             goto fail;
         }
-        if (!(dom = mhCmdOwnerLookup(conn, name))) {
-            g_autofree char *ctx = g_strdup_printf(_("domain '%s' not found"), name);
-            mhCmdSetLibvirtError(&error, ctx);
+        if (!(dom = mhCmdLookupDomain(conn, name, &error)))
             goto fail;
-        }
         if (virDomainGetState(dom, &state, &reason, 0) < 0) {
             mhCmdSetLibvirtError(&error, _("cannot read the domain state"));
             goto fail;

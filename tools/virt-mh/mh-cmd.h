@@ -39,6 +39,10 @@ virConnectPtr mhCmdConnect(MhCmdGlobal *global, GError **error);
 /* Set *error from libvirt's last error, prefixed with context. */
 void mhCmdSetLibvirtError(GError **error, const char *context);
 
+/* The domain a DOMAIN argument names: a numeric ID, a UUID, else a name;
+ * NULL with *error set (libvirt's reason) when there is none. */
+virDomainPtr mhCmdLookupDomain(virConnectPtr conn, const char *what, GError **error);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(virConnect, virConnectClose)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(virDomain, virDomainFree)
 
