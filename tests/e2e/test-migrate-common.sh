@@ -105,19 +105,16 @@ mig_owner_target() {
     return 1
 }
 
-# mig_migrate DOM FROM TO MODE [VIRSH_OPTS...]: returns virsh's status;
-# its output is in $MIG_W/migrate.out, the owner's in $MIG_W/owner.out.
-mig_migrate() {
-    local dom=$1 from=$2 to=$3 mode=$4 port p2p=() rc=0 opid
-    shift 4
-    port=${MIG_PORT:-$(mh_free_port)}
-    [ "$mode" = p2p ] && p2p=(--p2p)
-    mh_virsh "$from" dumpxml --migratable "$dom" >"$MIG_W/$dom-src.xml"
+# mig_target_xml DOM FROM TO: the source's migratable XML (ABI as libvirt
+# checks it) with host TO's launch session and owner socket, written to
+# $MIG_W/DOM-TO.xml for "virsh migrate --xml". Returns non-zero when the
+# source's XML cannot be read.
+mig_target_xml() {
+    local dom=$1 from=$2 to=$3
+    mh_virsh "$from" dumpxml --migratable "$dom" >"$MIG_W/$dom-src.xml" || return
     mig_xml "$MIG_W/$dom-$to.xml" "$dom" "$to"
     /usr/bin/python3 - "$MIG_W/$dom-src.xml" "$MIG_W/$dom-$to.xml" <<'EOF'
 import re, sys
-# The source's migratable XML (ABI as libvirt checks it) with the target's
-# launch session and owner socket.
 src = open(sys.argv[1]).read()
 dst = open(sys.argv[2]).read()
 for pat in (r'<dhCert>.*?</dhCert>', r'<session>.*?</session>', r"path=[^,']*owner-[^,']*\.sock"):
@@ -125,6 +122,16 @@ for pat in (r'<dhCert>.*?</dhCert>', r'<session>.*?</session>', r"path=[^,']*own
     src = re.sub(pat, lambda _: m.group(0), src, flags=re.S)
 open(sys.argv[2], 'w').write(src)
 EOF
+}
+
+# mig_migrate DOM FROM TO MODE [VIRSH_OPTS...]: returns virsh's status;
+# its output is in $MIG_W/migrate.out, the owner's in $MIG_W/owner.out.
+mig_migrate() {
+    local dom=$1 from=$2 to=$3 mode=$4 port p2p=() rc=0 opid
+    shift 4
+    port=${MIG_PORT:-$(mh_free_port)}
+    [ "$mode" = p2p ] && p2p=(--p2p)
+    mig_target_xml "$dom" "$from" "$to"
     # A target killed earlier leaves its socket file behind.
     rm -f "$MIG_W/owner-$dom-$to.sock"
     mig_owner_target "$dom" "$to" "${MIG_TARGET_KEY:-$MIG_W/mk.bin}" >"$MIG_W/owner.out" 2>&1 &

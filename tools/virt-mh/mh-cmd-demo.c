@@ -62,30 +62,34 @@ mhDemoInterrupted(GError **error)
     return true;
 }
 
+/* Progress goes out at once: the demo's steps take seconds each. */
+static void G_GNUC_PRINTF(2, 0)
+mhDemoPrint(const char *prefix, const char *format, va_list ap)
+{
+    g_autofree char *msg = g_strdup_vprintf(format, ap);
+
+    printf("%s%s\n", prefix, msg);
+    fflush(stdout);
+}
+
 void
 mhDemoStep(const char *format, ...)
 {
     va_list ap;
-    g_autofree char *msg = NULL;
 
     va_start(ap, format);
-    msg = g_strdup_vprintf(format, ap);
+    mhDemoPrint("==> ", format, ap);
     va_end(ap);
-    printf("==> %s\n", msg);
-    fflush(stdout);
 }
 
 void
 mhDemoSay(const char *format, ...)
 {
     va_list ap;
-    g_autofree char *msg = NULL;
 
     va_start(ap, format);
-    msg = g_strdup_vprintf(format, ap);
+    mhDemoPrint("    ", format, ap);
     va_end(ap);
-    printf("    %s\n", msg);
-    fflush(stdout);
 }
 
 /* ---- finding the pieces ------------------------------------------------- */
