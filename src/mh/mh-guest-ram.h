@@ -1,8 +1,8 @@
 /* How the migration handler sees guest RAM: a list of guest-physical
  * regions, each mapped somewhere in this process (qemu-mh maps the guest's
  * memfd). The MH reads pages through it when saving and writes through it
- * only when restoring on a target. The mappings are the caller's: they
- * must stay valid while an MH uses them. */
+ * only when restoring on a target. The mappings (and files) are the
+ * caller's: they must stay valid while an MH uses them. */
 #pragma once
 
 #include <glib.h>
@@ -16,6 +16,9 @@ typedef struct {
     uint64_t gpa;       /* guest-physical start, page aligned */
     uint64_t size;      /* bytes, page aligned */
     void *host;         /* where the region is mapped in this process */
+    bool has_file;      /* 'host' is a shared mapping of 'fd' at 'offset' */
+    int fd;
+    uint64_t offset;
 } MhGuestRamRegion;
 
 typedef struct {
@@ -28,6 +31,18 @@ void mhGuestRamInit(MhGuestRam *ram);
 /* Add a region; refuses unaligned, empty, overlapping or too many regions. */
 bool mhGuestRamAddRegion(MhGuestRam *ram, uint64_t gpa, uint64_t size, void *host,
                          GError **error);
+/* The same for a region that is a shared mapping of 'fd' at 'offset':
+ * restores then write through the file (mhGuestRamStore). */
+bool mhGuestRamAddFileRegion(MhGuestRam *ram, uint64_t gpa, uint64_t size, void *host,
+                             int fd, uint64_t offset, GError **error);
+/* Store 'len' bytes (whole pages) at 'gpa', inside one region: 'data', or
+ * zeros when 'data' is NULL. Through the file where there is one: a
+ * write() fills a fresh page of a memfd without the kernel zeroing it
+ * first, which a store through the mapping cannot avoid (on the bench
+ * host zeroing cost ~0.8 s per GiB, as much as the copy), and zeros
+ * punch a hole instead of allocating a page. The error names the GPA. */
+bool mhGuestRamStore(const MhGuestRam *ram, uint64_t gpa, const void *data, uint64_t len,
+                     GError **error);
 /* Host pointer for [gpa, gpa + len) if it lies inside one region, else NULL. */
 void *mhGuestRamTranslate(const MhGuestRam *ram, uint64_t gpa, uint64_t len);
 /* Total bytes mapped. */

@@ -23,6 +23,7 @@ typedef struct {
 
 struct _MhMh {
     unsigned int vcpus;
+    MhGuestRam ram;             /* the GPA layout (the host's view, no contents) */
     MhMhVcpu *vcpu;
     MhMhPrivate *priv;
     MhTransportCipher cipher;
@@ -58,6 +59,38 @@ void mhMhPrivateWipe(MhMhPrivate *priv);
 uint32_t mhMhPrivateInitFromKey(MhMhPrivate *priv, const MhMhLaunchKey *lk);
 /* Map other guest memory (drops the session). */
 void mhMhPrivateSetRam(MhMhPrivate *priv, const MhGuestRam *ram);
+
+/* The host's mailbox protocol (mh-handler.c), shared with the source-side
+ * calls in mh-handler-save.c. The host lock is the caller's. */
+void mhMhHostKick(MhMhVcpu *v, MhMailboxCommand cmd, uint64_t gpa);
+int mhMhHostWait(MhMhVcpu *v);
+void mhMhHostError(MhMhVcpu *v, int ret, GError **error);
+/* Records 'err' (taken) as the MH's state and passes it on; returns false. */
+bool mhMhHostFail(MhMh *mh, GError *err, GError **error);
+bool mhMhHostCall(MhMh *mh, unsigned int slot, MhMailboxCommand cmd, uint64_t gpa,
+                  GError **error);
+bool mhMhHostCheckStarted(MhMh *mh, GError **error);
+void mhMhHostSetState(MhMh *mh, MhMhState state, const GError *err, bool rejected);
+
+static inline void
+mhMhPutLE32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = v >> (8 * i);
+}
+
+static inline void
+mhMhPutLE64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = v >> (8 * i);
+}
+
+static inline uint32_t
+mhMhGetLE32(const uint8_t *p)
+{
+    return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
 
 /* Thread body of one MH vCPU. */
 gpointer mhMhVcpuRun(gpointer data);

@@ -52,26 +52,6 @@ static const struct {
     { MH_MAILBOX_RET_INTERNAL, false, MH_ERROR_FAILED },
 };
 
-static void
-putLE32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = v >> (8 * i);
-}
-
-static void
-putLE64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = v >> (8 * i);
-}
-
-static uint32_t
-getLE32(const uint8_t *p)
-{
-    return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 MhMh *
 mhMhNew(const MhGuestRam *ram, unsigned int vcpus, MhTransportCipher cipher,
         const uint8_t uuid[MH_TRANSPORT_UUID_SIZE], GError **error)
@@ -95,6 +75,7 @@ mhMhNew(const MhGuestRam *ram, unsigned int vcpus, MhTransportCipher cipher,
 
     mh = g_new0(MhMh, 1);
     mh->vcpus = vcpus;
+    mh->ram = *ram;
     mh->cipher = cipher;
     mh->state = MH_MH_STATE_STOPPED;
     g_mutex_init(&mh->host_lock);
@@ -133,8 +114,8 @@ hostStopVcpus(MhMh *mh)
     mh->started = false;
 }
 
-static void
-hostSetState(MhMh *mh, MhMhState state, const GError *err, bool rejected)
+void
+mhMhHostSetState(MhMh *mh, MhMhState state, const GError *err, bool rejected)
 {
     g_mutex_lock(&mh->status_lock);
     mh->state = state;
@@ -181,8 +162,8 @@ mhMhFree(MhMh *mh)
 }
 
 /* The RFC doorbell: params, ret = -1, done = 0, barrier, go = 1. */
-static void
-hostKick(MhMhVcpu *v, MhMailboxCommand cmd, uint64_t gpa)
+void
+mhMhHostKick(MhMhVcpu *v, MhMailboxCommand cmd, uint64_t gpa)
 {
     MhMailboxParams *p = mhMhVcpuParams(v);
 
@@ -199,8 +180,8 @@ hostKick(MhMhVcpu *v, MhMailboxCommand cmd, uint64_t gpa)
     g_mutex_unlock(&v->lock);
 }
 
-static int
-hostWait(MhMhVcpu *v)
+int
+mhMhHostWait(MhMhVcpu *v)
 {
     MhMailboxParams *p = mhMhVcpuParams(v);
 
@@ -212,8 +193,8 @@ hostWait(MhMhVcpu *v)
 }
 
 /* Turn a failed command's ret and message into a GError. */
-static void
-hostError(MhMhVcpu *v, int ret, GError **error)
+void
+mhMhHostError(MhMhVcpu *v, int ret, GError **error)
 {
     MhMailboxEnvelope *env = mhMhVcpuEnvelope(v);
     g_autofree char *raw = g_strndup((const char *)env->data,
@@ -248,32 +229,32 @@ errorRejectsRecord(const GError *err)
          err->code == MH_TRANSPORT_ERROR_DIGEST || err->code == MH_TRANSPORT_ERROR_FORMAT);
 }
 
-static bool
-hostFail(MhMh *mh, GError *err, GError **error)
+bool
+mhMhHostFail(MhMh *mh, GError *err, GError **error)
 {
     if (errorFailsSession(err))
-        hostSetState(mh, MH_MH_STATE_FAILED, err, errorRejectsRecord(err));
+        mhMhHostSetState(mh, MH_MH_STATE_FAILED, err, errorRejectsRecord(err));
     else
-        hostSetState(mh, mh->state, err, false);
+        mhMhHostSetState(mh, mh->state, err, false);
     g_propagate_error(error, err);
     return false;
 }
 
-static bool
-hostCall(MhMh *mh, unsigned int slot, MhMailboxCommand cmd, uint64_t gpa, GError **error)
+bool
+mhMhHostCall(MhMh *mh, unsigned int slot, MhMailboxCommand cmd, uint64_t gpa, GError **error)
 {
     GError *err = NULL;
     int ret;
 
-    hostKick(&mh->vcpu[slot], cmd, gpa);
-    if ((ret = hostWait(&mh->vcpu[slot])) == MH_MAILBOX_RET_SUCCESS)
+    mhMhHostKick(&mh->vcpu[slot], cmd, gpa);
+    if ((ret = mhMhHostWait(&mh->vcpu[slot])) == MH_MAILBOX_RET_SUCCESS)
         return true;
-    hostError(&mh->vcpu[slot], ret, &err);
-    return hostFail(mh, err, error);
+    mhMhHostError(&mh->vcpu[slot], ret, &err);
+    return mhMhHostFail(mh, err, error);
 }
 
-static bool
-hostCheckStarted(MhMh *mh, GError **error)
+bool
+mhMhHostCheckStarted(MhMh *mh, GError **error)
 {
     if (!mh->started) {
         g_set_error(error, MH_ERROR, MH_ERROR_STATE, _("the migration handler is not running"));
@@ -325,19 +306,19 @@ mhMhStart(MhMh *mh, uint64_t secret_gpa, uint64_t secret_size, GError **error)
         return false;
 
     env->len = 8;
-    putLE64(env->data, secret_size);
-    hostKick(&mh->vcpu[0], MH_MAILBOX_CMD_INIT, secret_gpa);
-    if ((ret = hostWait(&mh->vcpu[0])) != MH_MAILBOX_RET_SUCCESS) {
-        hostError(&mh->vcpu[0], ret, &err);
+    mhMhPutLE64(env->data, secret_size);
+    mhMhHostKick(&mh->vcpu[0], MH_MAILBOX_CMD_INIT, secret_gpa);
+    if ((ret = mhMhHostWait(&mh->vcpu[0])) != MH_MAILBOX_RET_SUCCESS) {
+        mhMhHostError(&mh->vcpu[0], ret, &err);
         g_prefix_error(&err, _("migration handler INIT failed (secret area at GPA 0x%"
                                PRIx64 "): "), secret_gpa);
         hostStopVcpus(mh);
-        hostSetState(mh, MH_MH_STATE_STOPPED, err, false);
+        mhMhHostSetState(mh, MH_MH_STATE_STOPPED, err, false);
         g_mutex_unlock(&mh->host_lock);
         g_propagate_error(error, g_steal_pointer(&err));
         return false;
     }
-    hostFinishStart(mh, getLE32(env->data));
+    hostFinishStart(mh, mhMhGetLE32(env->data));
     return true;
 }
 
@@ -359,6 +340,7 @@ mhMhSetGuestRam(MhMh *mh, const MhGuestRam *ram, GError **error)
         return false;
     }
     g_mutex_lock(&mh->host_lock);
+    mh->ram = *ram;
     mhMhPrivateSetRam(mh->priv, ram);
     g_mutex_unlock(&mh->host_lock);
     return true;
@@ -371,12 +353,12 @@ mhMhSessionBegin(MhMh *mh, MhTransportRole role, GBytes **hello, GError **error)
     bool ok = false;
 
     g_mutex_lock(&mh->host_lock);
-    if (hostCheckStarted(mh, error) &&
-        hostCall(mh, 0, MH_MAILBOX_CMD_SESSION_HELLO, role, error)) {
+    if (mhMhHostCheckStarted(mh, error) &&
+        mhMhHostCall(mh, 0, MH_MAILBOX_CMD_SESSION_HELLO, role, error)) {
         *hello = g_bytes_new(env->data, MIN(env->len, MH_MAILBOX_ENVELOPE_MAX));
         mh->role = role;
         mh->next_seq = 0;
-        hostSetState(mh, MH_MH_STATE_RUNNING, NULL, false);
+        mhMhHostSetState(mh, MH_MH_STATE_RUNNING, NULL, false);
         ok = true;
     }
     g_mutex_unlock(&mh->host_lock);
@@ -392,7 +374,7 @@ hostEnvelopeCall(MhMh *mh, MhMailboxCommand cmd, GBytes *in, GBytes **out, GErro
     bool ok = false;
 
     g_mutex_lock(&mh->host_lock);
-    if (!hostCheckStarted(mh, error))
+    if (!mhMhHostCheckStarted(mh, error))
         goto out;
     if (len > MH_MAILBOX_ENVELOPE_MAX) {
         g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_FORMAT,
@@ -401,7 +383,7 @@ hostEnvelopeCall(MhMh *mh, MhMailboxCommand cmd, GBytes *in, GBytes **out, GErro
     }
     memcpy(env->data, data, len);
     env->len = len;
-    if (!hostCall(mh, 0, cmd, 0, error))
+    if (!mhMhHostCall(mh, 0, cmd, 0, error))
         goto out;
     if (out)
         *out = g_bytes_new(env->data, MIN(env->len, MH_MAILBOX_ENVELOPE_MAX));
@@ -429,9 +411,9 @@ mhMhSessionReset(MhMh *mh, GError **error)
     bool ok;
 
     g_mutex_lock(&mh->host_lock);
-    ok = hostCheckStarted(mh, error) && hostCall(mh, 0, MH_MAILBOX_CMD_RESET, 0, error);
+    ok = mhMhHostCheckStarted(mh, error) && mhMhHostCall(mh, 0, MH_MAILBOX_CMD_RESET, 0, error);
     if (ok)
-        hostSetState(mh, MH_MH_STATE_RUNNING, NULL, false);
+        mhMhHostSetState(mh, MH_MH_STATE_RUNNING, NULL, false);
     g_mutex_unlock(&mh->host_lock);
     return ok;
 }
@@ -445,12 +427,12 @@ hostWaitAll(MhMh *mh, unsigned int k, GError **error)
     GError *best = NULL;
 
     for (unsigned int i = 0; i < k; i++) {
-        int ret = hostWait(&mh->vcpu[i]);
+        int ret = mhMhHostWait(&mh->vcpu[i]);
         GError *err = NULL;
 
         if (ret == MH_MAILBOX_RET_SUCCESS)
             continue;
-        hostError(&mh->vcpu[i], ret, &err);
+        mhMhHostError(&mh->vcpu[i], ret, &err);
         if (!best || (g_error_matches(best, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_STATE) &&
                       !g_error_matches(err, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_STATE))) {
             g_clear_error(&best);
@@ -460,179 +442,8 @@ hostWaitAll(MhMh *mh, unsigned int k, GError **error)
         }
     }
     if (best)
-        return hostFail(mh, best, error);
+        return mhMhHostFail(mh, best, error);
     return true;
-}
-
-static uint64_t
-recordSeq(const uint8_t *rec, size_t len)
-{
-    uint64_t seq = 0;
-
-    mhTransportRecordPeek(rec, len, NULL, &seq, NULL);
-    return seq;
-}
-
-/* Give vCPU 'slot' the next chunk of pages, if any. */
-static bool
-hostSaveKick(MhMh *mh, unsigned int slot, unsigned int area, const uint64_t *gpas,
-             size_t n, size_t chunk, uint32_t iteration, size_t *idx)
-{
-    MhMailboxBatch *b = mhMhVcpuBatchArea(&mh->vcpu[slot], area);
-    size_t m;
-
-    if (*idx >= n)
-        return false;
-    m = MIN(chunk, n - *idx);
-    putLE32(b->data, iteration);
-    putLE32(b->data + 4, m);
-    for (size_t i = 0; i < m; i++)
-        putLE64(b->data + 8 + 8 * i, gpas[*idx + i]);
-    b->len = 8 + 8 * m;
-    hostKick(&mh->vcpu[slot], MH_MAILBOX_CMD_SAVE_BATCH, area);
-    *idx += m;
-    return true;
-}
-
-bool
-mhMhSavePagesFunc(MhMh *mh, const uint64_t *gpas, size_t n, uint32_t iteration,
-                  MhMhRecordFunc emit, gpointer data, GError **error)
-{
-    size_t chunk, idx = 0;
-    bool busy[MH_MH_MAX_VCPUS] = { false };
-    unsigned int area[MH_MH_MAX_VCPUS] = { 0 };
-    unsigned int nbusy = 0;
-    bool ok = false;
-
-    g_mutex_lock(&mh->host_lock);
-    if (!hostCheckStarted(mh, error))
-        goto out;
-    /* Spread small requests over all vCPUs; large ones in full records. */
-    chunk = CLAMP((n + mh->vcpus - 1) / mh->vcpus, 1, MH_TRANSPORT_MAX_BATCH);
-    for (unsigned int i = 0; i < mh->vcpus; i++) {
-        if ((busy[i] = hostSaveKick(mh, i, 0, gpas, n, chunk, iteration, &idx)))
-            nbusy++;
-    }
-    /* Emit records in sequence order as they come: the vCPU holding the
-     * next one is drained and refilled at once while the others seal. */
-    while (nbusy > 0) {
-        int ready = -1;
-        bool failed = false;
-
-        g_mutex_lock(&mh->done_lock);
-        for (;;) {
-            unsigned int ndone = 0;
-            int lowest = -1;
-
-            for (unsigned int i = 0; i < mh->vcpus && ready < 0; i++) {
-                MhMailboxParams *p = mhMhVcpuParams(&mh->vcpu[i]);
-                MhMailboxBatch *b = mhMhVcpuBatchArea(&mh->vcpu[i], area[i]);
-
-                if (!busy[i] || !g_atomic_int_get(&p->done))
-                    continue;
-                ndone++;
-                if (p->ret != MH_MAILBOX_RET_SUCCESS) {
-                    failed = true;
-                } else if (recordSeq(b->data, b->len) == mh->next_seq) {
-                    ready = i;
-                } else if (lowest < 0 ||
-                           recordSeq(b->data, b->len) <
-                           recordSeq(mhMhVcpuBatchArea(&mh->vcpu[lowest], area[lowest])->data,
-                                     mhMhVcpuBatchArea(&mh->vcpu[lowest], area[lowest])->len)) {
-                    lowest = i;
-                }
-            }
-            /* Everyone is done and nobody holds the expected number: our
-             * count went out of step with the MH's; the MH's wins. */
-            if (ready < 0 && !failed && ndone == nbusy && lowest >= 0) {
-                MhMailboxBatch *b = mhMhVcpuBatchArea(&mh->vcpu[lowest], area[lowest]);
-                mh->next_seq = recordSeq(b->data, b->len);
-                ready = lowest;
-            }
-            if (ready >= 0 || failed)
-                break;
-            g_cond_wait(&mh->done_cond, &mh->done_lock);
-        }
-        g_mutex_unlock(&mh->done_lock);
-
-        if (failed) {
-            /* Collect everyone and report the most telling error. */
-            unsigned int k = 0;
-            GError *best = NULL;
-            for (unsigned int i = 0; i < mh->vcpus; i++) {
-                GError *err = NULL;
-                int ret;
-                if (!busy[i])
-                    continue;
-                k++;
-                if ((ret = hostWait(&mh->vcpu[i])) == MH_MAILBOX_RET_SUCCESS)
-                    continue;
-                hostError(&mh->vcpu[i], ret, &err);
-                if (!best)
-                    best = err;
-                else
-                    g_error_free(err);
-            }
-            hostFail(mh, best, error);
-            goto out;
-        }
-        {
-            MhMailboxBatch *b = mhMhVcpuBatchArea(&mh->vcpu[ready], area[ready]);
-
-            mh->next_seq++;
-            /* Refill this vCPU (other batch area) before draining it: the
-             * consumer runs while every vCPU seals. */
-            area[ready] ^= 1;
-            if (!(busy[ready] = hostSaveKick(mh, ready, area[ready], gpas, n, chunk,
-                                             iteration, &idx)))
-                nbusy--;
-            if (!emit(b->data, b->len, data, error)) {
-                for (unsigned int i = 0; i < mh->vcpus; i++) {
-                    if (busy[i])
-                        hostWait(&mh->vcpu[i]);
-                }
-                /* Sealed records the caller never took: the stream has a
-                 * gap now, so the session cannot go on. */
-                hostCall(mh, 0, MH_MAILBOX_CMD_RESET, 0, NULL);
-                hostSetState(mh, MH_MH_STATE_FAILED, error ? *error : NULL, false);
-                goto out;
-            }
-        }
-    }
-    ok = true;
- out:
-    g_mutex_unlock(&mh->host_lock);
-    return ok;
-}
-
-static bool
-appendRecord(const uint8_t *record, size_t len, gpointer data, GError **error)
-{
-    g_byte_array_append(data, record, len);
-    return true;
-}
-
-bool
-mhMhSavePages(MhMh *mh, const uint64_t *gpas, size_t n, uint32_t iteration,
-              GByteArray *out, GError **error)
-{
-    return mhMhSavePagesFunc(mh, gpas, n, iteration, appendRecord, out, error);
-}
-
-bool
-mhMhSaveFinish(MhMh *mh, GByteArray *out, GError **error)
-{
-    MhMailboxBatch *b = mhMhVcpuBatch(&mh->vcpu[0]);
-    bool ok;
-
-    g_mutex_lock(&mh->host_lock);
-    ok = hostCheckStarted(mh, error) && hostCall(mh, 0, MH_MAILBOX_CMD_SAVE_FINAL, 0, error);
-    if (ok) {
-        g_byte_array_append(out, b->data, b->len);
-        mh->next_seq++;
-    }
-    g_mutex_unlock(&mh->host_lock);
-    return ok;
 }
 
 /* Frame up to one record per vCPU starting at 'off' and copy them into
@@ -678,7 +489,7 @@ mhMhRestoreRecords(MhMh *mh, const void *data, size_t len, size_t *consumed,
     if (consumed)
         *consumed = 0;
     g_mutex_lock(&mh->host_lock);
-    if (!hostCheckStarted(mh, error))
+    if (!mhMhHostCheckStarted(mh, error))
         goto out;
     k = hostRestoreFill(mh, p, len, 0, area, &win, &ferr);
     while (k > 0) {
@@ -688,18 +499,18 @@ mhMhRestoreRecords(MhMh *mh, const void *data, size_t len, size_t *consumed,
 
         /* A window: one record per vCPU, verified in parallel... */
         for (unsigned int i = 0; i < k; i++)
-            hostKick(&mh->vcpu[i], MH_MAILBOX_CMD_RESTORE_BATCH, area);
+            mhMhHostKick(&mh->vcpu[i], MH_MAILBOX_CMD_RESTORE_BATCH, area);
         /* (the next window is copied into the other batch areas meanwhile) */
         if (!ferr)
             nk = hostRestoreFill(mh, p, len, win, area ^ 1, &nwin, &ferr);
         if (!hostWaitAll(mh, k, error))
             goto out;
         /* ...and applied in stream order by one vCPU. */
-        putLE32(env->data, k);
+        mhMhPutLE32(env->data, k);
         for (unsigned int i = 0; i < k; i++)
-            putLE32(env->data + 4 + 4 * i, i);
+            mhMhPutLE32(env->data + 4 + 4 * i, i);
         env->len = 4 + 4 * k;
-        if (!hostCall(mh, 0, MH_MAILBOX_CMD_COMMIT, 0, error))
+        if (!mhMhHostCall(mh, 0, MH_MAILBOX_CMD_COMMIT, 0, error))
             goto out;
         off = win;
         if (consumed)
@@ -711,14 +522,14 @@ mhMhRestoreRecords(MhMh *mh, const void *data, size_t len, size_t *consumed,
         area ^= 1;
     }
     if (ferr) {
-        hostFail(mh, g_steal_pointer(&ferr), error);
+        mhMhHostFail(mh, g_steal_pointer(&ferr), error);
         goto out;
     }
     if (off < len && !consumed) {
         GError *err = g_error_new(MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_TRUNCATED,
                                   _("MH stream truncated: it ends inside a record at "
                                     "offset %zu (%zu bytes left)"), off, len - off);
-        hostFail(mh, err, error);
+        mhMhHostFail(mh, err, error);
         goto out;
     }
     ok = true;
@@ -734,34 +545,7 @@ mhMhRestoreFinish(MhMh *mh, GError **error)
     bool ok;
 
     g_mutex_lock(&mh->host_lock);
-    ok = hostCheckStarted(mh, error) && hostCall(mh, 0, MH_MAILBOX_CMD_RESTORE_END, 0, error);
-    g_mutex_unlock(&mh->host_lock);
-    return ok;
-}
-
-bool
-mhMhSavePage(MhMh *mh, uint64_t gpa, uint32_t iteration, GByteArray *out, GError **error)
-{
-    MhMhVcpu *v = &mh->vcpu[0];
-    MhMailboxEnvelope *env = mhMhVcpuEnvelope(v);
-    const size_t meta = MH_TRANSPORT_RECORD_HEADER_SIZE + 8;
-    bool ok = false;
-
-    g_mutex_lock(&mh->host_lock);
-    if (!hostCheckStarted(mh, error))
-        goto out;
-    env->len = 4;
-    putLE32(env->data, iteration);
-    if (!hostCall(mh, 0, MH_MAILBOX_CMD_SAVE_PAGE, gpa, error))
-        goto out;
-    /* Reassemble the record: header + GPA, ciphertext, tag. */
-    g_byte_array_append(out, env->data, meta);
-    if (getLE32(env->data + 12))
-        g_byte_array_append(out, mhMhVcpuPage(v), MH_TRANSPORT_PAGE_SIZE);
-    g_byte_array_append(out, env->data + meta, MH_TRANSPORT_TAG_SIZE);
-    mh->next_seq++;
-    ok = true;
- out:
+    ok = mhMhHostCheckStarted(mh, error) && mhMhHostCall(mh, 0, MH_MAILBOX_CMD_RESTORE_END, 0, error);
     g_mutex_unlock(&mh->host_lock);
     return ok;
 }
@@ -776,7 +560,7 @@ mhMhRestorePage(MhMh *mh, uint64_t gpa, const void *record, size_t len, GError *
     bool ok = false;
 
     g_mutex_lock(&mh->host_lock);
-    if (!hostCheckStarted(mh, error))
+    if (!mhMhHostCheckStarted(mh, error))
         goto out;
     if (len != meta + MH_TRANSPORT_TAG_SIZE &&
         len != meta + MH_TRANSPORT_PAGE_SIZE + MH_TRANSPORT_TAG_SIZE) {
@@ -784,7 +568,7 @@ mhMhRestorePage(MhMh *mh, uint64_t gpa, const void *record, size_t len, GError *
                                   _("a one-page MH record has %zu or %zu bytes, not %zu"),
                                   meta + MH_TRANSPORT_TAG_SIZE,
                                   meta + MH_TRANSPORT_PAGE_SIZE + MH_TRANSPORT_TAG_SIZE, len);
-        hostFail(mh, err, error);
+        mhMhHostFail(mh, err, error);
         goto out;
     }
     memcpy(env->data, r, meta);
@@ -792,7 +576,7 @@ mhMhRestorePage(MhMh *mh, uint64_t gpa, const void *record, size_t len, GError *
     env->len = meta + MH_TRANSPORT_TAG_SIZE;
     if (len > meta + MH_TRANSPORT_TAG_SIZE)
         memcpy(mhMhVcpuPage(v), r + meta, MH_TRANSPORT_PAGE_SIZE);
-    ok = hostCall(mh, 0, MH_MAILBOX_CMD_RESTORE_PAGE, gpa, error);
+    ok = mhMhHostCall(mh, 0, MH_MAILBOX_CMD_RESTORE_PAGE, gpa, error);
  out:
     g_mutex_unlock(&mh->host_lock);
     return ok;

@@ -90,6 +90,12 @@ typedef bool (*MhMhRecordFunc)(const uint8_t *record, size_t len, gpointer data,
                                GError **error);
 bool mhMhSavePagesFunc(MhMh *mh, const uint64_t *gpas, size_t n, uint32_t iteration,
                        MhMhRecordFunc emit, gpointer data, GError **error);
+/* Source: append (as guint64 GPAs, in GPA order) every page of guest RAM
+ * that was not sealed in this session or whose contents changed since it
+ * was; returns false on error. The MH compares page digests on all its
+ * vCPUs (mh-page-digest.h); with the guest stopped the answer is exact:
+ * after sealing those pages the target holds every page as it is. */
+bool mhMhScanDirty(MhMh *mh, GArray *gpas, GError **error);
 /* Source: append the final record; no more pages in this session. */
 bool mhMhSaveFinish(MhMh *mh, GByteArray *out, GError **error);
 

@@ -22,6 +22,9 @@
 #define MH_MAILBOX_SIZE \
     (MH_MAILBOX_BATCH_OFFSET + MH_MAILBOX_BATCH_AREAS * MH_MAILBOX_BATCH_STRIDE)
 
+/* Pages per SCAN_DIRTY: the bitmap fills at most the batch area. */
+#define MH_MAILBOX_SCAN_MAX_PAGES   (8 * MH_MAILBOX_BATCH_MAX)
+
 /* params at +0 (the RFC's, packed; every field naturally aligned) */
 typedef struct __attribute__((packed)) {
     uint64_t cmd;
@@ -60,6 +63,7 @@ typedef enum {
     MH_MAILBOX_CMD_COMMIT = 0x15,           /* envelope in: n, slots; staged records take effect */
     MH_MAILBOX_CMD_SAVE_FINAL = 0x16,       /* batch out: final record */
     MH_MAILBOX_CMD_RESTORE_END = 0x17,      /* was the final record committed? */
+    MH_MAILBOX_CMD_SCAN_DIRTY = 0x18,       /* gpa = batch area; in: gpa, n; out: bitmap of changed pages */
 } MhMailboxCommand;
 
 /* ret: 0, -1, -2 are the RFC's; the rest say why, so the host can report

@@ -3,6 +3,7 @@
  * session keys and plaintext; it talks to the host only through its
  * mailbox. */
 #include "mh/mh-handler-priv.h"
+#include "mh/mh-page-digest.h"
 #include "sev/mh-sev-secret.h"
 #include "util/mh-error.h"
 #include "util/mh-i18n.h"
@@ -29,6 +30,8 @@ typedef struct {
     uint8_t *coverage;
     uint64_t coverage_pages;
     uint64_t covered;
+    /* Source: the digest of every page as sealed, for SCAN_DIRTY. */
+    MhPageDigestTable *digests;
 } MhMhSession;
 
 struct _MhMhPrivate {
@@ -50,6 +53,7 @@ sessionUnref(MhMhSession *sess)
     if (sess && g_atomic_ref_count_dec(&sess->ref)) {
         mhTransportSessionFree(sess->s);
         g_free(sess->coverage);
+        mhPageDigestTableFree(sess->digests);
         g_free(sess);
     }
 }
@@ -110,8 +114,8 @@ privateDropSession(MhMhPrivate *priv)
     for (unsigned int i = 0; i < priv->vcpus; i++) {
         MhMhStaging *st = &priv->staging[i];
         g_mutex_lock(&st->lock);
-        if (st->staged || st->opened.npages)
-            mhUtilWipe(st->plain, MH_TRANSPORT_PAGE_SIZE * MH_TRANSPORT_MAX_BATCH);
+        /* Plaintext of pages opened on a target or sealed on a source. */
+        mhUtilWipe(st->plain, MH_TRANSPORT_PAGE_SIZE * MH_TRANSPORT_MAX_BATCH);
         st->staged = false;
         memset(&st->opened, 0, sizeof(st->opened));
         g_mutex_unlock(&st->lock);
@@ -334,6 +338,13 @@ vcpuSessionHello(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
         if (p->gpa == MH_TRANSPORT_ROLE_TARGET) {
             sess->coverage_pages = mhGuestRamSize(&priv->ram) / MH_TRANSPORT_PAGE_SIZE;
             sess->coverage = g_malloc0((sess->coverage_pages + 7) / 8);
+        } else if (!(sess->digests = mhPageDigestTableNew(mhGuestRamSize(&priv->ram) /
+                                                          MH_TRANSPORT_PAGE_SIZE))) {
+            g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_CRYPTO,
+                        _("no random seed for the page digests"));
+            sessionUnref(sess);
+            g_mutex_unlock(&priv->lock);
+            return false;
         }
         priv->session = sess;
         mhTransportSessionHello(s, env->data);
@@ -372,15 +383,21 @@ vcpuSessionConfirm(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
 }
 
 /* Seal 'n' pages into 'out'; the GPAs are copied first since 'out' may be
- * the very batch area they came in. */
+ * the very batch area they came in. Each page is copied into this vCPU's
+ * private staging first, and the digest and the record are made from that
+ * copy: the guest may write the live page meanwhile, but what SCAN_DIRTY
+ * compares against is exactly what the target gets (a write that even
+ * restores an earlier value, A -> B -> A, is never lost). */
 static bool
 vcpuSeal(MhMhVcpu *v, MhMhPrivate *priv, const uint8_t *gpa_le, size_t n, uint32_t iteration,
          uint8_t *out, size_t out_size, size_t *out_len, GError **error)
 {
     MhMhSession *sess = vcpuSession(v, priv, MH_TRANSPORT_ROLE_SOURCE, error);
+    MhMhStaging *st = &priv->staging[v->index];
     uint64_t gpas[MH_TRANSPORT_MAX_BATCH];
     const void *pages[MH_TRANSPORT_MAX_BATCH];
     guint64 nzero = 0;
+    bool ok;
 
     if (!sess)
         return false;
@@ -391,14 +408,25 @@ vcpuSeal(MhMhVcpu *v, MhMhPrivate *priv, const uint8_t *gpa_le, size_t n, uint32
     }
     for (size_t i = 0; i < n; i++) {
         gpas[i] = getLE64(gpa_le + 8 * i);
-        if (!(pages[i] = mhGuestRamTranslate(&priv->ram, gpas[i], MH_TRANSPORT_PAGE_SIZE))) {
+        if (!mhGuestRamTranslate(&priv->ram, gpas[i], MH_TRANSPORT_PAGE_SIZE)) {
             g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_GPA,
                         _("cannot save GPA 0x%" PRIx64 ": not in guest RAM"),
                         gpas[i]);
             return false;
         }
     }
-    if (!mhTransportSealPages(sess->s, gpas, pages, n, iteration, out, out_size, out_len, error))
+    g_mutex_lock(&st->lock);
+    for (size_t i = 0; i < n; i++) {
+        uint8_t *copy = st->plain + i * MH_TRANSPORT_PAGE_SIZE;
+
+        memcpy(copy, mhGuestRamTranslate(&priv->ram, gpas[i], MH_TRANSPORT_PAGE_SIZE),
+               MH_TRANSPORT_PAGE_SIZE);
+        mhPageDigestTableRecord(sess->digests, pageIndex(&priv->ram, gpas[i]), copy);
+        pages[i] = copy;
+    }
+    ok = mhTransportSealPages(sess->s, gpas, pages, n, iteration, out, out_size, out_len, error);
+    g_mutex_unlock(&st->lock);
+    if (!ok)
         return false;
     for (size_t i = 0; i < n; i++)
         nzero += out[MH_TRANSPORT_RECORD_HEADER_SIZE + 8 * i] & MH_TRANSPORT_GPA_ZERO;
@@ -475,6 +503,55 @@ vcpuSaveFinal(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
 }
 
 /* Verify a record into this vCPU's staging; nothing reaches guest RAM. */
+/* SCAN_DIRTY: which pages of a range changed since they were sealed in
+ * this session (or were never sealed)? In: gpa, page count (one RAM
+ * region); out: a bitmap, bit i for page i. Only the answer leaves the MH:
+ * the host learns which pages were written, as KVM's dirty log would tell
+ * it anyway, and nothing of their contents. */
+static bool
+vcpuScanDirty(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
+{
+    MhMhSession *sess = vcpuSession(v, priv, MH_TRANSPORT_ROLE_SOURCE, error);
+    MhMailboxParams *p = mhMhVcpuParams(v);
+    MhMailboxBatch *b;
+    const uint8_t *live;
+    uint64_t gpa, first;
+    uint32_t n;
+
+    if (!sess)
+        return false;
+    if (p->gpa >= MH_MAILBOX_BATCH_AREAS) {
+        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_FORMAT,
+                    _("SCAN_DIRTY names batch area %" PRIu64 ", there are %d"),
+                    (guint64)p->gpa, MH_MAILBOX_BATCH_AREAS);
+        return false;
+    }
+    b = mhMhVcpuBatchArea(v, p->gpa);
+    gpa = getLE64(b->data);
+    n = getLE32(b->data + 8);
+    if (b->len != 12 || n == 0 || n > MH_MAILBOX_SCAN_MAX_PAGES) {
+        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_FORMAT,
+                    _("malformed SCAN_DIRTY request (%u pages in %u bytes)"), n, b->len);
+        return false;
+    }
+    if (gpa % MH_TRANSPORT_PAGE_SIZE ||
+        !(live = mhGuestRamTranslate(&priv->ram, gpa, (uint64_t)n * MH_TRANSPORT_PAGE_SIZE))) {
+        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_GPA,
+                    _("cannot scan %u pages at GPA 0x%" PRIx64 ": not in one region of guest RAM"),
+                    n, gpa);
+        return false;
+    }
+    first = pageIndex(&priv->ram, gpa);
+    memset(b->data, 0, (n + 7) / 8);
+    for (uint32_t i = 0; i < n; i++) {
+        if (mhPageDigestTableIsDirty(sess->digests, first + i,
+                                     live + (uint64_t)i * MH_TRANSPORT_PAGE_SIZE))
+            b->data[i / 8] |= 1 << (i % 8);
+    }
+    b->len = (n + 7) / 8;
+    return true;
+}
+
 static bool
 vcpuStage(MhMhVcpu *v, MhMhPrivate *priv, const uint8_t *rec, size_t len,
           const uint64_t *expect, size_t nexpect, GError **error)
@@ -542,21 +619,34 @@ vcpuCommitOne(MhMhVcpu *v, MhMhPrivate *priv, MhMhSession *sess, unsigned int sl
         goto out;
     }
     src = op->plain;
-    for (size_t i = 0; i < op->npages; i++) {
-        uint8_t *dst = mhGuestRamTranslate(&priv->ram, op->gpas[i], MH_TRANSPORT_PAGE_SIZE);
-        uint64_t idx = pageIndex(&priv->ram, op->gpas[i]);
+    /* Runs of consecutive pages of one kind go to guest RAM in one store
+     * (a record of pass 1 is mostly one run). */
+    for (size_t i = 0, run = 0; i < op->npages; i = run) {
+        bool zero = op->zero[i];
+        uint64_t len = MH_TRANSPORT_PAGE_SIZE;
 
-        if (!(sess->coverage[idx / 8] & (1u << (idx % 8)))) {
-            sess->coverage[idx / 8] |= 1u << (idx % 8);
-            sess->covered++;
+        for (run = i; run < op->npages; run++) {
+            uint64_t idx = pageIndex(&priv->ram, op->gpas[run]);
+
+            if (run > i &&
+                (op->zero[run] != zero || op->gpas[run] != op->gpas[i] + len ||
+                 !mhGuestRamTranslate(&priv->ram, op->gpas[i], len + MH_TRANSPORT_PAGE_SIZE)))
+                break;
+            if (run > i)
+                len += MH_TRANSPORT_PAGE_SIZE;
+            if (!(sess->coverage[idx / 8] & (1u << (idx % 8)))) {
+                sess->coverage[idx / 8] |= 1u << (idx % 8);
+                sess->covered++;
+            }
         }
-        if (op->zero[i]) {
-            memset(dst, 0, MH_TRANSPORT_PAGE_SIZE);
-            nzero++;
-        } else {
-            memcpy(dst, src, MH_TRANSPORT_PAGE_SIZE);
-            src += MH_TRANSPORT_PAGE_SIZE;
+        if (!mhGuestRamStore(&priv->ram, op->gpas[i], zero ? NULL : src, len, error)) {
+            mhTransportSessionAbort(sess->s);
+            goto out;
         }
+        if (zero)
+            nzero += run - i;
+        else
+            src += len;
     }
     __atomic_fetch_add(&v->mh->pages_restored, op->npages, __ATOMIC_RELAXED);
     __atomic_fetch_add(&v->mh->zero_pages, nzero, __ATOMIC_RELAXED);
@@ -677,6 +767,7 @@ static const struct {
     { MH_MAILBOX_CMD_COMMIT, vcpuCommit },
     { MH_MAILBOX_CMD_SAVE_FINAL, vcpuSaveFinal },
     { MH_MAILBOX_CMD_RESTORE_END, vcpuRestoreEnd },
+    { MH_MAILBOX_CMD_SCAN_DIRTY, vcpuScanDirty },
 };
 
 static const int transportRet[MH_TRANSPORT_ERROR_LAST] = {

@@ -10,7 +10,6 @@
 
 #include <errno.h>
 #include <glib/gstdio.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -149,40 +148,6 @@ mhQemuMigrateDstConnectLocal(MhQemuMigrateJob *job, GError **error)
     return fd;
 }
 
-/* The first write to each page of the fresh guest RAM makes the kernel
- * allocate and zero it (~0.6 s per GiB on the bench host); left to the
- * MH's commits, that runs on the one vCPU that applies records in stream
- * order. A helper populates guest RAM from the start instead, while the
- * target waits for the connection and the key and then alongside the
- * restore. It changes no byte: a page nobody wrote reads as zero either
- * way, and populating a page that is present already does nothing. */
-typedef struct {
-    MhGuestRam live;
-    volatile gint stop;         /* the migration ended (either way) */
-} MhQemuMigratePrefault;
-
-static gpointer
-mhQemuMigratePrefaultThread(gpointer data)
-{
-    MhQemuMigratePrefault *pf = data;
-    const size_t chunk = 2 * 1024 * 1024;
-
-#ifdef MADV_POPULATE_WRITE
-    for (size_t i = 0; i < pf->live.nregions; i++) {
-        const MhGuestRamRegion *r = &pf->live.regions[i];
-
-        for (uint64_t off = 0; off < r->size; off += chunk) {
-            if (g_atomic_int_get(&pf->stop))
-                return NULL;
-            if (madvise((uint8_t *)r->host + off, MIN(chunk, r->size - off),
-                        MADV_POPULATE_WRITE) < 0)
-                return NULL;    /* only an optimisation */
-        }
-    }
-#endif
-    return NULL;
-}
-
 gpointer
 mhQemuMigrateTargetThread(gpointer data)
 {
@@ -193,11 +158,7 @@ mhQemuMigrateTargetThread(gpointer data)
     MhGuestRam live;
     const char *result;
     int local = -1;
-    GThread *prefault = NULL;
-    MhQemuMigratePrefault pf = { 0 };
 
-    if (mhQemuMigrateLiveRam(job, &pf.live, NULL))
-        prefault = g_thread_new("mh-migrate-prefault", mhQemuMigratePrefaultThread, &pf);
     mhQemuStreamInit(&stream, -1, &job->cancel);
     if ((job->fd = mhQemuMigrateAccept(job, job->listen_fd,
                                        _("the migration connection"), &err)) < 0)
@@ -266,11 +227,6 @@ mhQemuMigrateTargetThread(gpointer data)
     mhQemuMigrateFinish(job, err);
 
  cleanup:
-    if (prefault) {
-        /* Done with guest RAM either way: it stops within a chunk. */
-        g_atomic_int_set(&pf.stop, 1);
-        g_thread_join(prefault);
-    }
     if (mh)
         mhMhSessionReset(mh, NULL);
     if (local >= 0)

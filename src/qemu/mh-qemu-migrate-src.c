@@ -4,7 +4,6 @@
  * through the same connection. */
 #include "qemu/mh-qemu-migrate-priv.h"
 
-#include "qemu/mh-qemu-dirty.h"
 #include "util/mh-error.h"
 #include "util/mh-i18n.h"
 
@@ -17,13 +16,12 @@
 
 /* Pages per sealing request: 16 full records; the MH's vCPUs share it. */
 #define MH_QEMU_MIGRATE_BATCH 1024
-#define PAGE MH_QEMU_DIRTY_PAGE_SIZE
+#define PAGE MH_TRANSPORT_PAGE_SIZE
 
 typedef struct {
     MhQemuMigrateJob *job;
     MhQemuStream stream;
     MhMh *mh;
-    MhQemuDirty *dirty;
 } MhQemuMigrateSrc;
 
 static void
@@ -40,59 +38,6 @@ mhQemuMigrateSrcUpdate(MhQemuMigrateSrc *src)
     mhMhInfoClear(&info);
 }
 
-/* Captures the next batch into the shadow while the MH seals the current
- * one, so that the MH's vCPUs do not wait for the copy-on-write copies
- * between batches. */
-typedef struct {
-    MhQemuDirty *dirty;
-    GThread *thread;
-    GMutex lock;
-    GCond cond;
-    const uint64_t *gpas;       /* the request; NULL when done */
-    size_t n;
-    bool quit;
-} MhQemuMigrateCapturer;
-
-static gpointer
-mhQemuMigrateCapturerThread(gpointer data)
-{
-    MhQemuMigrateCapturer *c = data;
-
-    g_mutex_lock(&c->lock);
-    for (;;) {
-        while (!c->quit && !c->gpas)
-            g_cond_wait(&c->cond, &c->lock);
-        if (c->quit)
-            break;
-        g_mutex_unlock(&c->lock);
-        mhQemuDirtyCapture(c->dirty, c->gpas, c->n);
-        g_mutex_lock(&c->lock);
-        c->gpas = NULL;
-        g_cond_broadcast(&c->cond);
-    }
-    g_mutex_unlock(&c->lock);
-    return NULL;
-}
-
-static void
-mhQemuMigrateCapturerSubmit(MhQemuMigrateCapturer *c, const uint64_t *gpas, size_t n)
-{
-    g_mutex_lock(&c->lock);
-    c->gpas = gpas;
-    c->n = n;
-    g_cond_broadcast(&c->cond);
-    g_mutex_unlock(&c->lock);
-}
-
-static void
-mhQemuMigrateCapturerWait(MhQemuMigrateCapturer *c)
-{
-    g_mutex_lock(&c->lock);
-    while (c->gpas)
-        g_cond_wait(&c->cond, &c->lock);
-    g_mutex_unlock(&c->lock);
-}
-
 /* Each sealed record goes from the MH's mailbox straight to the socket
  * (one writev, no copy into a buffer of ours) while the other vCPUs go on
  * sealing. */
@@ -104,9 +49,7 @@ mhQemuMigrateSrcEmit(const uint8_t *record, size_t len, gpointer data, GError **
     return mhQemuStreamSend(&src->stream, MH_QEMU_STREAM_MSG_RECORDS, record, len, error);
 }
 
-/* Capture, seal and send the pages of one pass. The sending thread is
- * idle here (flushed at the end of the last pass), so this thread writes
- * the stream itself. */
+/* Seal and send the pages of one pass; this thread writes the stream. */
 static bool
 mhQemuMigrateSrcSend(MhQemuMigrateSrc *src, GArray *gpas, uint32_t pass, GError **error)
 {
@@ -115,35 +58,16 @@ mhQemuMigrateSrcSend(MhQemuMigrateSrc *src, GArray *gpas, uint32_t pass, GError 
     uint64_t sent0 = src->stream.bytes_sent;
     uint64_t limit;
     uint8_t iter[12];
-    MhQemuMigrateCapturer cap = { .dirty = src->dirty };
-    bool ok = false;
-
-    g_mutex_init(&cap.lock);
-    g_cond_init(&cap.cond);
-    if (gpas->len > MH_QEMU_MIGRATE_BATCH)
-        cap.thread = g_thread_new("mh-migrate-cap", mhQemuMigrateCapturerThread, &cap);
-    else
-        mhQemuDirtyCapture(src->dirty, all, gpas->len);
-    if (cap.thread)
-        mhQemuMigrateCapturerSubmit(&cap, all, MIN(MH_QEMU_MIGRATE_BATCH, gpas->len));
 
     for (size_t i = 0; i < gpas->len; i += MH_QEMU_MIGRATE_BATCH) {
         size_t n = MIN(MH_QEMU_MIGRATE_BATCH, gpas->len - i);
 
         if (g_atomic_int_get(&src->job->cancel)) {
             g_set_error(error, MH_ERROR, MH_ERROR_FAILED, _("migration canceled"));
-            goto out;
-        }
-        /* The shadow took the bytes of this batch; the MH seals exactly
-         * those while the next batch is captured. */
-        if (cap.thread) {
-            mhQemuMigrateCapturerWait(&cap);
-            if (i + n < gpas->len)
-                mhQemuMigrateCapturerSubmit(&cap, all + i + n,
-                                            MIN(MH_QEMU_MIGRATE_BATCH, gpas->len - i - n));
+            return false;
         }
         if (!mhMhSavePagesFunc(src->mh, all + i, n, pass, mhQemuMigrateSrcEmit, src, error))
-            goto out;
+            return false;
         g_mutex_lock(&src->job->mig->lock);
         src->job->remaining_pages = gpas->len - i - n;
         limit = src->job->mig->max_bandwidth;
@@ -167,21 +91,8 @@ mhQemuMigrateSrcSend(MhQemuMigrateSrc *src, GArray *gpas, uint32_t pass, GError 
         }
     }
     mhQemuStreamIterationPack(pass, gpas->len, iter);
-    ok = mhQemuStreamSend(&src->stream, MH_QEMU_STREAM_MSG_ITERATION, iter, sizeof(iter),
-                          error);
-
- out:
-    if (cap.thread) {
-        mhQemuMigrateCapturerWait(&cap);
-        g_mutex_lock(&cap.lock);
-        cap.quit = true;
-        g_cond_broadcast(&cap.cond);
-        g_mutex_unlock(&cap.lock);
-        g_thread_join(cap.thread);
-    }
-    g_mutex_clear(&cap.lock);
-    g_cond_clear(&cap.cond);
-    return ok;
+    return mhQemuStreamSend(&src->stream, MH_QEMU_STREAM_MSG_ITERATION, iter, sizeof(iter),
+                            error);
 }
 
 static bool
@@ -258,8 +169,10 @@ mhQemuMigrateSrcRam(MhQemuMigrateSrc *src, GError **error)
         size_t n;
 
         g_array_set_size(gpas, 0);
-        n = mhQemuDirtyScan(src->dirty, gpas, 2);
-        /* The first scan compares nothing (no page captured yet). The
+        if (!mhMhScanDirty(src->mh, gpas, error))
+            return false;
+        n = gpas->len;
+        /* The first scan compares nothing (no page sealed yet). The
          * quickest compare so far stands for the one after the stop,
          * which has both cores (the guest's vCPU is stopped). */
         if (pass > 1) {
@@ -331,7 +244,8 @@ mhQemuMigrateSrcRam(MhQemuMigrateSrc *src, GError **error)
     job->guest_stopped = true;
     g_array_set_size(gpas, 0);
     t_final = g_get_monotonic_time();
-    mhQemuDirtyScan(src->dirty, gpas, 2);
+    if (!mhMhScanDirty(src->mh, gpas, error))
+        return false;
     mhQemuLog("MH final pass %u: %u pages with the guest stopped (RAM compared in %"
               G_GINT64_FORMAT " ms)", pass, gpas->len,
               (g_get_monotonic_time() - t_final) / 1000);
@@ -463,26 +377,6 @@ mhQemuMigrateSrcRecover(MhQemuMigrateSrc *src, const GError *err)
     job->guest_stopped = false;
 }
 
-/* The shadow: anonymous memory with transparent huge pages where the
- * kernel has them (the kernel zeroes 2 MiB at a time, then we copy:
- * 0.2-0.5 s per GiB on the bench host), else a copy-on-write mapping of
- * the guest's memfd (the kernel's copy-on-write copy: 0.6-0.7 s per GiB;
- * 4 KiB anonymous pages would cost 0.7-0.8 s). */
-static MhQemuDirty *
-mhQemuMigrateSrcShadow(MhQemuMigrateJob *job, const MhGuestRam *live, GError **error)
-{
-    MhQemuRam *qram = job->mig->qemu->ram;
-    uint64_t offsets[MH_GUEST_RAM_MAX_REGIONS];
-    g_autofree char *thp = NULL;
-
-    if (!g_file_get_contents("/sys/kernel/mm/transparent_hugepage/enabled", &thp, NULL, NULL) ||
-        !strstr(thp, "[never]"))
-        return mhQemuDirtyNew(live, error);
-    for (size_t i = 0; i < mhQemuRamGetRegionCount(qram) && i < MH_GUEST_RAM_MAX_REGIONS; i++)
-        offsets[i] = mhQemuRamGetRegion(qram, i)->offset;
-    return mhQemuDirtyNewFd(live, mhQemuRamGetFd(qram), offsets, error);
-}
-
 gpointer
 mhQemuMigrateSourceThread(gpointer data)
 {
@@ -501,9 +395,8 @@ mhQemuMigrateSourceThread(gpointer data)
     }
 
     if (!mhQemuMigrateLiveRam(job, &live, &err) ||
-        !(src.dirty = mhQemuMigrateSrcShadow(job, &live, &err)) ||
-        /* The MH (with this launch's key) seals from the shadow. */
-        !(src.mh = mhQemuMigrateNewMh(job, mhQemuDirtyGetShadow(src.dirty), &err)) ||
+        /* The MH of this launch, with its key. */
+        !(src.mh = mhQemuMigrateNewMh(job, &live, &err)) ||
         !mhQemuMigrateSrcHandshake(&src, &err))
         goto fail;
 
@@ -539,14 +432,10 @@ mhQemuMigrateSourceThread(gpointer data)
     if (job->fd >= 0)
         close(job->fd);
     job->fd = -1;
-    if (src.mh) {
-        /* The process's MH stays (with its key) for the next migration;
-         * this session's keys go, and it looks at live RAM again before
-         * the shadow is freed. */
+    /* The process's MH stays (with its key) for the next migration; this
+     * session's keys and page digests go. */
+    if (src.mh)
         mhMhSessionReset(src.mh, NULL);
-        mhMhSetGuestRam(src.mh, &live, NULL);
-    }
-    g_clear_pointer(&src.dirty, mhQemuDirtyFree);
     if (job->tmpdir)
         g_rmdir(job->tmpdir);
     return NULL;

@@ -314,17 +314,7 @@ mhQemuMigrateFinish(MhQemuMigrateJob *job, const GError *error)
 bool
 mhQemuMigrateLiveRam(MhQemuMigrateJob *job, MhGuestRam *ram, GError **error)
 {
-    MhQemuRam *qram = job->mig->qemu->ram;
-    uint8_t *base = mhQemuRamGetBase(qram);
-
-    mhGuestRamInit(ram);
-    for (size_t i = 0; i < mhQemuRamGetRegionCount(qram); i++) {
-        const MhQemuRamRegion *r = mhQemuRamGetRegion(qram, i);
-
-        if (!mhGuestRamAddRegion(ram, r->gpa, r->size, base + r->offset, error))
-            return false;
-    }
-    return true;
+    return mhQemuRamGuestMap(job->mig->qemu->ram, ram, error);
 }
 
 uint64_t

@@ -168,3 +168,17 @@ mhQemuRamWrite(MhQemuRam *ram, uint64_t gpa, const void *buf, size_t len, GError
     memcpy(p, buf, len);
     return true;
 }
+
+bool
+mhQemuRamGuestMap(const MhQemuRam *ram, MhGuestRam *map, GError **error)
+{
+    mhGuestRamInit(map);
+    for (size_t i = 0; i < mhQemuRamGetRegionCount(ram); i++) {
+        const MhQemuRamRegion *r = mhQemuRamGetRegion(ram, i);
+
+        if (!mhGuestRamAddFileRegion(map, r->gpa, r->size, mhQemuRamGetBase(ram) + r->offset,
+                                     mhQemuRamGetFd(ram), r->offset, error))
+            return false;
+    }
+    return true;
+}

@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "mh/mh-guest-ram.h"
+
 typedef struct {
     uint64_t gpa;       /* guest physical start */
     uint64_t size;
@@ -33,6 +35,10 @@ uint64_t mhQemuRamGetSize(const MhQemuRam *ram);
 uint8_t *mhQemuRamGetBase(const MhQemuRam *ram);
 size_t mhQemuRamGetRegionCount(const MhQemuRam *ram);
 const MhQemuRamRegion *mhQemuRamGetRegion(const MhQemuRam *ram, size_t i);
+
+/* The map the migration handler uses: every region, as a shared mapping
+ * of the memfd (restores write through the file). */
+bool mhQemuRamGuestMap(const MhQemuRam *ram, MhGuestRam *map, GError **error);
 
 /* Host pointer for [gpa, gpa + len), which must lie inside one RAM
  * region; NULL and an error naming the range otherwise. */

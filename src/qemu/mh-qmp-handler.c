@@ -123,13 +123,8 @@ mhQemuMhStart(MhQemu *qemu, const uint8_t uuid[MH_TRANSPORT_UUID_SIZE],
                     _("guest RAM is not shared with qemu-mh; the migration handler cannot reach it"));
         return false;
     }
-    mhGuestRamInit(&ram);
-    for (size_t i = 0; i < mhQemuRamGetRegionCount(qemu->ram); i++) {
-        const MhQemuRamRegion *r = mhQemuRamGetRegion(qemu->ram, i);
-        if (!mhGuestRamAddRegion(&ram, r->gpa, r->size,
-                                 mhQemuRamGetBase(qemu->ram) + r->offset, error))
-            return false;
-    }
+    if (!mhQemuRamGuestMap(qemu->ram, &ram, error))
+        return false;
 
     g_mutex_lock(&qemuMhLock);
     if (qemuMh && qemuMhOwner == qemu) {
@@ -259,14 +254,8 @@ qemuMhCaptureLaunchKey(MhQemu *qemu, uint64_t gpa, uint64_t size)
     MhGuestRam ram;
     MhMhLaunchKey *lk;
 
-    mhGuestRamInit(&ram);
-    for (size_t i = 0; i < mhQemuRamGetRegionCount(qemu->ram); i++) {
-        const MhQemuRamRegion *r = mhQemuRamGetRegion(qemu->ram, i);
-        if (!mhGuestRamAddRegion(&ram, r->gpa, r->size,
-                                 mhQemuRamGetBase(qemu->ram) + r->offset, &err))
-            break;
-    }
-    if (err || !(lk = mhMhLaunchKeyCapture(&ram, gpa, size, &err))) {
+    if (!mhQemuRamGuestMap(qemu->ram, &ram, &err) ||
+        !(lk = mhMhLaunchKeyCapture(&ram, gpa, size, &err))) {
         /* A secret without a migration key is no error of the injection;
          * the MH will say so when it is needed. */
         mhQemuLog("migration handler: the injected secret table holds no usable "

@@ -1,71 +1,13 @@
 /* The migration handler: INIT from the guest's secret table, the session
  * handshake through the mailbox, parallel save on a source MH and restore
  * into a second guest's RAM on a target MH, and refusals. */
+#include "mh-test-guest.h"
 #include "mh/mh-handler.h"
 #include "sev/mh-sev-secret.h"
 #include "util/mh-error.h"
 
 #include <string.h>
 #include <openssl/rand.h>
-
-#define PAGE 4096
-#define LOW_SIZE (12 * 1024 * 1024)
-#define HIGH_GPA 0x100000000ULL
-#define HIGH_SIZE (4 * 1024 * 1024)
-#define SECRET_GPA 0x80C000ULL
-#define SECRET_SIZE 0xC00
-
-static const uint8_t testUuid[16] = { 0xa1, 0xb2, 0xc3, 0xd4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
-
-typedef struct {
-    uint8_t *low;
-    uint8_t *high;
-    MhGuestRam ram;
-} Guest;
-
-static void
-guestInit(Guest *g, bool random)
-{
-    g_autoptr(GError) err = NULL;
-
-    g->low = g_malloc(LOW_SIZE);
-    g->high = g_malloc(HIGH_SIZE);
-    if (random) {
-        g_assert_cmpint(RAND_bytes(g->low, LOW_SIZE), ==, 1);
-        g_assert_cmpint(RAND_bytes(g->high, HIGH_SIZE), ==, 1);
-    } else {
-        memset(g->low, 0, LOW_SIZE);
-        memset(g->high, 0, HIGH_SIZE);
-    }
-    mhGuestRamInit(&g->ram);
-    g_assert_true(mhGuestRamAddRegion(&g->ram, 0, LOW_SIZE, g->low, &err));
-    g_assert_true(mhGuestRamAddRegion(&g->ram, HIGH_GPA, HIGH_SIZE, g->high, &err));
-    g_assert_no_error(err);
-}
-
-static void
-guestClear(Guest *g)
-{
-    g_free(g->low);
-    g_free(g->high);
-}
-
-/* What LAUNCH_SECRET leaves in the secret area: the table built by the
- * owner-side code, then zeros. */
-static void
-guestInjectKey(Guest *g, const MhSecret *key)
-{
-    g_autoptr(GError) err = NULL;
-    g_autoptr(MhSevSecretTable) table = mhSevSecretTableNew();
-    g_autoptr(MhSecret) blob = NULL;
-
-    g_assert_true(mhSevSecretTableAddMigrationKey(table, key, &err));
-    g_assert_no_error(err);
-    blob = mhSevSecretTableBuild(table, &err);
-    g_assert_no_error(err);
-    memset(g->low + SECRET_GPA, 0, SECRET_SIZE);
-    memcpy(g->low + SECRET_GPA, blob->data, blob->len);
-}
 
 /* A hand-made table with one entry, for the malformed cases. */
 static void
@@ -84,14 +26,6 @@ guestWriteTable(Guest *g, const char *guid_text, const uint8_t *data, size_t len
     memcpy(p + 20, guid, 16);
     memcpy(p + 36, &elen, 4);
     memcpy(p + 40, data, len);
-}
-
-static MhSecret *
-randomKey(void)
-{
-    MhSecret *key = mhSecretNew(32);
-    g_assert_cmpint(RAND_bytes(key->data, key->len), ==, 1);
-    return key;
 }
 
 static void
@@ -169,76 +103,6 @@ testInitRefusals(void)
         mhMhInfoClear(&info);
     }
     guestClear(&g);
-}
-
-typedef struct {
-    Guest src_guest;
-    Guest dst_guest;
-    MhSecret *key;
-    MhMh *src;
-    MhMh *dst;
-} Pair;
-
-static void
-pairInit(Pair *p, unsigned int src_vcpus, unsigned int dst_vcpus, MhTransportCipher cipher,
-         bool wrong_key)
-{
-    g_autoptr(GError) err = NULL;
-
-    p->key = randomKey();
-    guestInit(&p->src_guest, true);
-    guestInit(&p->dst_guest, true);     /* garbage: every page must be written */
-    guestInjectKey(&p->src_guest, p->key);
-    if (wrong_key) {
-        g_autoptr(MhSecret) other = randomKey();
-        guestInjectKey(&p->dst_guest, other);
-    } else {
-        guestInjectKey(&p->dst_guest, p->key);
-    }
-    p->src = mhMhNew(&p->src_guest.ram, src_vcpus, cipher, testUuid, &err);
-    p->dst = mhMhNew(&p->dst_guest.ram, dst_vcpus, cipher, testUuid, &err);
-    g_assert_no_error(err);
-    g_assert_true(mhMhStart(p->src, SECRET_GPA, SECRET_SIZE, &err));
-    g_assert_true(mhMhStart(p->dst, SECRET_GPA, SECRET_SIZE, &err));
-    g_assert_no_error(err);
-}
-
-static bool
-pairHandshake(Pair *p, GError **error)
-{
-    g_autoptr(GBytes) hs = NULL, hd = NULL, cs = NULL, cd = NULL;
-
-    return mhMhSessionBegin(p->src, MH_TRANSPORT_ROLE_SOURCE, &hs, error) &&
-        mhMhSessionBegin(p->dst, MH_TRANSPORT_ROLE_TARGET, &hd, error) &&
-        mhMhSessionPeerHello(p->src, hd, &cs, error) &&
-        mhMhSessionPeerHello(p->dst, hs, &cd, error) &&
-        mhMhSessionPeerConfirm(p->src, cd, error) &&
-        mhMhSessionPeerConfirm(p->dst, cs, error);
-}
-
-static void
-pairClear(Pair *p)
-{
-    mhMhFree(p->src);
-    mhMhFree(p->dst);
-    guestClear(&p->src_guest);
-    guestClear(&p->dst_guest);
-    mhSecretFree(p->key);
-}
-
-/* Every page of the source guest, low and high region. */
-static uint64_t *
-allGpas(size_t *n)
-{
-    size_t nlow = LOW_SIZE / PAGE, nhigh = HIGH_SIZE / PAGE;
-    uint64_t *gpas = g_new(uint64_t, nlow + nhigh);
-
-    for (size_t i = 0; i < nlow; i++)
-        gpas[i] = i * PAGE;
-    for (size_t i = 0; i < nhigh; i++)
-        gpas[nlow + i] = HIGH_GPA + i * PAGE;
-    *n = nlow + nhigh;
-    return gpas;
 }
 
 static void
@@ -328,7 +192,7 @@ testMigrateChacha(void)
 /* The key of a launch: captured from the injected table, it survives the
  * secret area being overwritten (a migration target's area holds the
  * source's copy), starts the MH with the same key id, and the MH pointed
- * at other memory with the same GPAs (the source's shadow) seals that. */
+ * at other memory with the same GPAs seals that. */
 static void
 testLaunchKey(void)
 {
@@ -337,14 +201,14 @@ testLaunchKey(void)
     g_autoptr(MhMhLaunchKey) lk = NULL;
     g_autoptr(GByteArray) stream = g_byte_array_new();
     g_autofree uint64_t *gpas = NULL;
-    Guest a, b, shadow;
+    Guest a, b, other;
     Pair p = { 0 };
     MhMhInfo info;
     size_t n;
 
     guestInit(&a, true);
     guestInit(&b, true);
-    guestInit(&shadow, true);
+    guestInit(&other, true);
     guestInjectKey(&a, key);
     guestInjectKey(&b, key);
     lk = mhMhLaunchKeyCapture(&a.ram, SECRET_GPA, SECRET_SIZE, &err);
@@ -377,8 +241,8 @@ testLaunchKey(void)
     g_assert_true(mhMhStartWithKey(p.src, lk, &err));
     g_assert_no_error(err);
 
-    /* The source MH reads the shadow, not the live RAM it was made for. */
-    g_assert_true(mhMhSetGuestRam(p.src, &shadow.ram, &err));
+    /* The source MH reads the memory it was pointed at, not the RAM it was made for. */
+    g_assert_true(mhMhSetGuestRam(p.src, &other.ram, &err));
     g_assert_true(pairHandshake(&p, &err));
     g_assert_no_error(err);
     gpas = allGpas(&n);
@@ -387,14 +251,14 @@ testLaunchKey(void)
     g_assert_true(mhMhRestoreRecords(p.dst, stream->data, stream->len, NULL, &err));
     g_assert_true(mhMhRestoreFinish(p.dst, &err));
     g_assert_no_error(err);
-    g_assert_true(memcmp(shadow.low, b.low, LOW_SIZE) == 0);
-    g_assert_true(memcmp(shadow.high, b.high, HIGH_SIZE) == 0);
+    g_assert_true(memcmp(other.low, b.low, LOW_SIZE) == 0);
+    g_assert_true(memcmp(other.high, b.high, HIGH_SIZE) == 0);
 
     mhMhFree(p.src);
     mhMhFree(p.dst);
     guestClear(&a);
     guestClear(&b);
-    guestClear(&shadow);
+    guestClear(&other);
 }
 
 static void
