@@ -14,6 +14,12 @@
 #                            [--guest-mem MiB|all] [--mh-vcpus N]
 #                            [--build DIR] [--only plain|mh]
 #                            [--plain-emulator qemu|qemu-mh]
+#                            [--busy-guest] [--interval MS]
+#
+# The guest dirties --rate pages/s and verifies all its pages every
+# --interval ms (default 1000); between those it halts like an idle
+# guest. --busy-guest makes it spin instead, so that its TCG vCPU takes a
+# whole host CPU for the whole run (bench/RESULTS.md has both).
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -27,9 +33,11 @@ mh_vcpus=2
 build=${MH_BUILD_DIR:-$SRC_DIR/build}
 only=
 plain_emu=qemu
+halt=1
+interval=1000
 
 usage() {
-    sed -n '2,16s/^# \{0,1\}//p' "$0" >&2
+    sed -n '2,22s/^# \{0,1\}//p' "$0" >&2
     exit 1
 }
 die() {
@@ -46,12 +54,15 @@ while [ $# -gt 0 ]; do
         --build) build=${2:-}; shift 2 ;;
         --only) only=${2:-}; shift 2 ;;
         --plain-emulator) plain_emu=${2:-}; shift 2 ;;
+        --busy-guest) halt=0; shift ;;
+        --interval) interval=${2:-}; shift 2 ;;
         -h|--help) usage ;;
         *) echo "error: unknown argument '$1'" >&2; usage ;;
     esac
 done
 [[ "$memory" =~ ^[0-9]+$ ]] && [ "$memory" -ge 128 ] || die "--memory '$memory': a size in MiB, at least 128"
 [[ "$rate" =~ ^[0-9]+$ ]] || die "--rate '$rate': pages per second, a number"
+[[ "$interval" =~ ^[0-9]+$ ]] && [ "$interval" -ge 100 ] || die "--interval '$interval': milliseconds, at least 100"
 [[ "$runs" =~ ^[0-9]+$ ]] && [ "$runs" -ge 1 ] || die "--runs '$runs': at least 1"
 [[ "$mh_vcpus" =~ ^[0-9]+$ ]] && [ "$mh_vcpus" -ge 1 ] || die "--mh-vcpus '$mh_vcpus': at least 1"
 case $only in ''|plain|mh) ;; *) die "--only '$only': plain or mh" ;; esac
@@ -92,7 +103,7 @@ jobfield() { sed -n "s/^$2: *//p" <<<"$1" | sed 's/ *$//'; }
 echo "# migration benchmark: $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "# machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs, $(free -g | awk '/Mem:/ {print $2}') GiB RAM, $(uname -r)"
 echo "# software: $(virsh --version 2>/dev/null | sed 's/^/libvirt /'), $(/usr/bin/qemu-system-x86_64 --version | head -1)"
-echo "# guest: $memory MiB, 1 vCPU (TCG), OVMF, test guest mem=$guest_mem rate=$rate pages/s; runs: $runs"
+echo "# guest: $memory MiB, 1 vCPU (TCG), OVMF, test guest mem=$guest_mem rate=$rate pages/s interval=$interval ms halt=$halt; runs: $runs"
 echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) CPUs, shared)"
 
 # --- lab, owner material (the MH part needs qemu-mh)
@@ -143,7 +154,7 @@ declare -A HOST                 # domain -> host it runs on
 start_plain() {
     mh_domain_xml "$MIG_W/$PLAIN.xml" "$PLAIN" "$memory" "$PLAIN_EMU" --loader ovmf \
         --kernel "$MIG_GUEST_EFI" \
-        --cmdline "mem=$guest_mem rate=$rate interval=1000 marker=$MIG_MARKER" \
+        --cmdline "mem=$guest_mem rate=$rate interval=$interval halt=$halt marker=$MIG_MARKER" \
         --serial-log "$MIG_W/$PLAIN-serial.log"
     sed -i "s|<source path='$MIG_W/$PLAIN-serial.log'/>|<source path='$MIG_W/$PLAIN-serial.log' append='on'/>|" \
         "$MIG_W/$PLAIN.xml"

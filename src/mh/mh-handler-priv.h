@@ -92,6 +92,12 @@ mhMhGetLE32(const uint8_t *p)
     return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+static inline uint64_t
+mhMhGetLE64(const uint8_t *p)
+{
+    return mhMhGetLE32(p) | (uint64_t)mhMhGetLE32(p + 4) << 32;
+}
+
 /* Thread body of one MH vCPU. */
 gpointer mhMhVcpuRun(gpointer data);
 

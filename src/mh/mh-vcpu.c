@@ -2,7 +2,7 @@
  * (OVMF's migration handler). It alone holds the migration key, the
  * session keys and plaintext; it talks to the host only through its
  * mailbox. */
-#include "mh/mh-handler-priv.h"
+#include "mh/mh-vcpu-priv.h"
 #include "mh/mh-page-digest.h"
 #include "sev/mh-sev-secret.h"
 #include "util/mh-error.h"
@@ -10,42 +10,6 @@
 
 #include <inttypes.h>
 #include <string.h>
-
-typedef struct {
-    GMutex lock;                /* held while verifying into / committing from */
-    bool staged;
-    uint8_t *plain;             /* MH_TRANSPORT_MAX_BATCH pages */
-    MhTransportOpened opened;
-} MhMhStaging;
-
-/* A session and what lives and dies with it. Counted: a vCPU holds a
- * reference for the length of one command, so that a RESET or a new
- * session issued on another vCPU (a host may do that) never frees what a
- * busy vCPU is using. */
-typedef struct {
-    gatomicrefcount ref;
-    MhTransportSession *s;
-    /* Target: one bit per page of guest RAM restored in this session, so
-     * that a host which leaves pages out is caught at the final record. */
-    uint8_t *coverage;
-    uint64_t coverage_pages;
-    uint64_t covered;
-    /* Source: the digest of every page as sealed, for SCAN_DIRTY. */
-    MhPageDigestTable *digests;
-} MhMhSession;
-
-struct _MhMhPrivate {
-    MhGuestRam ram;
-    MhTransportCipher cipher;
-    uint8_t uuid[MH_TRANSPORT_UUID_SIZE];
-    unsigned int vcpus;
-
-    GMutex lock;                /* key and session pointer */
-    MhSecret *key;
-    uint32_t key_id;
-    MhMhSession *session;
-    MhMhStaging *staging;       /* one per vCPU */
-};
 
 static void
 sessionUnref(MhMhSession *sess)
@@ -81,8 +45,8 @@ mhMhPrivateNew(const MhGuestRam *ram, unsigned int vcpus, MhTransportCipher ciph
 
 /* Bit index of a page over all RAM regions; the caller checked the GPA
  * is mapped. */
-static uint64_t
-pageIndex(const MhGuestRam *ram, uint64_t gpa)
+uint64_t
+mhMhPageIndex(const MhGuestRam *ram, uint64_t gpa)
 {
     uint64_t base = 0;
 
@@ -95,8 +59,8 @@ pageIndex(const MhGuestRam *ram, uint64_t gpa)
     g_assert_not_reached();
 }
 
-static uint64_t
-pageGpa(const MhGuestRam *ram, uint64_t index)
+uint64_t
+mhMhPageGpa(const MhGuestRam *ram, uint64_t index)
 {
     for (size_t i = 0; i < ram->nregions; i++) {
         uint64_t n = ram->regions[i].size / MH_TRANSPORT_PAGE_SIZE;
@@ -117,6 +81,7 @@ privateDropSession(MhMhPrivate *priv)
         /* Plaintext of pages opened on a target or sealed on a source. */
         mhUtilWipe(st->plain, MH_TRANSPORT_PAGE_SIZE * MH_TRANSPORT_MAX_BATCH);
         st->staged = false;
+        st->pending_store = false;
         memset(&st->opened, 0, sizeof(st->opened));
         g_mutex_unlock(&st->lock);
     }
@@ -148,29 +113,10 @@ mhMhPrivateFree(MhMhPrivate *priv)
     g_free(priv);
 }
 
-static void
-putLE32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = v >> (8 * i);
-}
-
-static uint32_t
-getLE32(const uint8_t *p)
-{
-    return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t
-getLE64(const uint8_t *p)
-{
-    return getLE32(p) | (uint64_t)getLE32(p + 4) << 32;
-}
-
 /* Take a reference to the session for this command (released by the
  * dispatcher); 'role' -1 accepts either role. */
-static MhMhSession *
-vcpuSession(MhMhVcpu *v, MhMhPrivate *priv, int role, GError **error)
+MhMhSession *
+mhMhVcpuSession(MhMhVcpu *v, MhMhPrivate *priv, int role, GError **error)
 {
     MhMhSession *sess = v->held;
 
@@ -236,7 +182,7 @@ vcpuInit(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
 {
     MhMailboxParams *p = mhMhVcpuParams(v);
     MhMailboxEnvelope *env = mhMhVcpuEnvelope(v);
-    uint64_t area = env->len >= 8 ? getLE64(env->data) : 0;
+    uint64_t area = env->len >= 8 ? mhMhGetLE64(env->data) : 0;
     MhSecret *key = NULL;
     uint32_t key_id = 0;
 
@@ -244,7 +190,7 @@ vcpuInit(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
         return false;
     privateSetKey(priv, key, key_id);
     env->len = 4;
-    putLE32(env->data, key_id);
+    mhMhPutLE32(env->data, key_id);
     return true;
 }
 
@@ -360,7 +306,7 @@ vcpuSessionPeer(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
 {
     MhMailboxEnvelope *env = mhMhVcpuEnvelope(v);
     uint8_t confirm[MH_TRANSPORT_CONFIRM_SIZE];
-    MhMhSession *sess = vcpuSession(v, priv, -1, error);
+    MhMhSession *sess = mhMhVcpuSession(v, priv, -1, error);
 
     if (!sess)
         return false;
@@ -376,7 +322,7 @@ static bool
 vcpuSessionConfirm(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
 {
     MhMailboxEnvelope *env = mhMhVcpuEnvelope(v);
-    MhMhSession *sess = vcpuSession(v, priv, -1, error);
+    MhMhSession *sess = mhMhVcpuSession(v, priv, -1, error);
 
     return sess && mhTransportSessionPeerConfirm(sess->s, env->data, MIN(env->len, MH_MAILBOX_ENVELOPE_MAX),
                                          error);
@@ -392,7 +338,7 @@ static bool
 vcpuSeal(MhMhVcpu *v, MhMhPrivate *priv, const uint8_t *gpa_le, size_t n, uint32_t iteration,
          uint8_t *out, size_t out_size, size_t *out_len, GError **error)
 {
-    MhMhSession *sess = vcpuSession(v, priv, MH_TRANSPORT_ROLE_SOURCE, error);
+    MhMhSession *sess = mhMhVcpuSession(v, priv, MH_TRANSPORT_ROLE_SOURCE, error);
     MhMhStaging *st = &priv->staging[v->index];
     uint64_t gpas[MH_TRANSPORT_MAX_BATCH];
     const void *pages[MH_TRANSPORT_MAX_BATCH];
@@ -407,7 +353,7 @@ vcpuSeal(MhMhVcpu *v, MhMhPrivate *priv, const uint8_t *gpa_le, size_t n, uint32
         return false;
     }
     for (size_t i = 0; i < n; i++) {
-        gpas[i] = getLE64(gpa_le + 8 * i);
+        gpas[i] = mhMhGetLE64(gpa_le + 8 * i);
         if (!mhGuestRamTranslate(&priv->ram, gpas[i], MH_TRANSPORT_PAGE_SIZE)) {
             g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_GPA,
                         _("cannot save GPA 0x%" PRIx64 ": not in guest RAM"),
@@ -421,7 +367,7 @@ vcpuSeal(MhMhVcpu *v, MhMhPrivate *priv, const uint8_t *gpa_le, size_t n, uint32
 
         memcpy(copy, mhGuestRamTranslate(&priv->ram, gpas[i], MH_TRANSPORT_PAGE_SIZE),
                MH_TRANSPORT_PAGE_SIZE);
-        mhPageDigestTableRecord(sess->digests, pageIndex(&priv->ram, gpas[i]), copy);
+        mhPageDigestTableRecord(sess->digests, mhMhPageIndex(&priv->ram, gpas[i]), copy);
         pages[i] = copy;
     }
     ok = mhTransportSealPages(sess->s, gpas, pages, n, iteration, out, out_size, out_len, error);
@@ -451,7 +397,7 @@ vcpuSaveBatch(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
         return false;
     }
     b = mhMhVcpuBatchArea(v, p->gpa);
-    n = getLE32(b->data + 4);
+    n = mhMhGetLE32(b->data + 4);
 
     if (n > MH_TRANSPORT_MAX_BATCH || b->len != 8 + 8 * n) {
         g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_FORMAT,
@@ -459,7 +405,7 @@ vcpuSaveBatch(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
         return false;
     }
     memcpy(gpa_le, b->data + 8, 8 * n);
-    if (!vcpuSeal(v, priv, gpa_le, n, getLE32(b->data), b->data, sizeof(b->data), &len, error))
+    if (!vcpuSeal(v, priv, gpa_le, n, mhMhGetLE32(b->data), b->data, sizeof(b->data), &len, error))
         return false;
     b->len = len;
     return true;
@@ -473,7 +419,7 @@ vcpuSavePage(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
     uint8_t rec[MH_TRANSPORT_RECORD_HEADER_SIZE + 8 + MH_TRANSPORT_PAGE_SIZE + MH_TRANSPORT_TAG_SIZE];
     uint8_t gpa_le[8];
     size_t len = 0, ct;
-    uint32_t iteration = env->len >= 4 ? getLE32(env->data) : 0;
+    uint32_t iteration = env->len >= 4 ? mhMhGetLE32(env->data) : 0;
 
     for (int i = 0; i < 8; i++)
         gpa_le[i] = p->gpa >> (8 * i);
@@ -493,7 +439,7 @@ static bool
 vcpuSaveFinal(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
 {
     MhMailboxBatch *b = mhMhVcpuBatch(v);
-    MhMhSession *sess = vcpuSession(v, priv, MH_TRANSPORT_ROLE_SOURCE, error);
+    MhMhSession *sess = mhMhVcpuSession(v, priv, MH_TRANSPORT_ROLE_SOURCE, error);
     size_t len = 0;
 
     if (!sess || !mhTransportSealFinal(sess->s, b->data, sizeof(b->data), &len, error))
@@ -511,7 +457,7 @@ vcpuSaveFinal(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
 static bool
 vcpuScanDirty(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
 {
-    MhMhSession *sess = vcpuSession(v, priv, MH_TRANSPORT_ROLE_SOURCE, error);
+    MhMhSession *sess = mhMhVcpuSession(v, priv, MH_TRANSPORT_ROLE_SOURCE, error);
     MhMailboxParams *p = mhMhVcpuParams(v);
     MhMailboxBatch *b;
     const uint8_t *live;
@@ -527,8 +473,8 @@ vcpuScanDirty(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
         return false;
     }
     b = mhMhVcpuBatchArea(v, p->gpa);
-    gpa = getLE64(b->data);
-    n = getLE32(b->data + 8);
+    gpa = mhMhGetLE64(b->data);
+    n = mhMhGetLE32(b->data + 8);
     if (b->len != 12 || n == 0 || n > MH_MAILBOX_SCAN_MAX_PAGES) {
         g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_FORMAT,
                     _("malformed SCAN_DIRTY request (%u pages in %u bytes)"), n, b->len);
@@ -541,7 +487,7 @@ vcpuScanDirty(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
                     n, gpa);
         return false;
     }
-    first = pageIndex(&priv->ram, gpa);
+    first = mhMhPageIndex(&priv->ram, gpa);
     memset(b->data, 0, (n + 7) / 8);
     for (uint32_t i = 0; i < n; i++) {
         if (mhPageDigestTableIsDirty(sess->digests, first + i,
@@ -552,221 +498,22 @@ vcpuScanDirty(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
     return true;
 }
 
-static bool
-vcpuStage(MhMhVcpu *v, MhMhPrivate *priv, const uint8_t *rec, size_t len,
-          const uint64_t *expect, size_t nexpect, GError **error)
-{
-    MhMhSession *sess = vcpuSession(v, priv, MH_TRANSPORT_ROLE_TARGET, error);
-    MhMhStaging *st = &priv->staging[v->index];
-    bool ok = false;
-
-    if (!sess)
-        return false;
-    g_mutex_lock(&st->lock);
-    st->staged = false;
-    if (!mhTransportOpenVerify(sess->s, rec, len, expect, nexpect, st->plain, &st->opened, error))
-        goto out;
-    for (size_t i = 0; i < st->opened.npages; i++) {
-        if (!mhGuestRamTranslate(&priv->ram, st->opened.gpas[i], MH_TRANSPORT_PAGE_SIZE)) {
-            g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_GPA,
-                        _("record %" PRIu64 " names GPA 0x%" PRIx64
-                          ", outside this guest's RAM"), st->opened.seq, st->opened.gpas[i]);
-            mhTransportSessionAbort(sess->s);
-            goto out;
-        }
-    }
-    st->staged = true;
-    ok = true;
- out:
-    g_mutex_unlock(&st->lock);
-    return ok;
-}
-
-/* Apply one staged record: sequence and digest checks first, then the
- * only writes the MH ever makes to guest RAM. */
-static bool
-vcpuCommitOne(MhMhVcpu *v, MhMhPrivate *priv, MhMhSession *sess, unsigned int slot,
-              bool *final, GError **error)
-{
-    MhMhStaging *st = &priv->staging[slot];
-    const MhTransportOpened *op = &st->opened;
-    const uint8_t *src;
-    guint64 nzero = 0;
-    bool ok = false;
-
-    g_mutex_lock(&st->lock);
-    if (!st->staged) {
-        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_STATE,
-                    _("COMMIT names MH vCPU %u, which holds no verified record"), slot);
-        mhTransportSessionAbort(sess->s);
-        goto out;
-    }
-    st->staged = false;
-    if (!mhTransportOpenCommit(sess->s, op, error))
-        goto out;
-    *final = op->type == MH_TRANSPORT_RECORD_FINAL;
-    if (*final && sess->covered != sess->coverage_pages) {
-        uint64_t first = 0;
-        while (sess->coverage[first / 8] & (1u << (first % 8)))
-            first++;
-        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_COUNT,
-                    _("incomplete migration: %" PRIu64 " of %" PRIu64
-                      " pages of guest RAM were never restored (the first at GPA 0x%"
-                      PRIx64 ")"),
-                    sess->coverage_pages - sess->covered, sess->coverage_pages,
-                    pageGpa(&priv->ram, first));
-        mhTransportSessionAbort(sess->s);
-        goto out;
-    }
-    src = op->plain;
-    /* Runs of consecutive pages of one kind go to guest RAM in one store
-     * (a record of pass 1 is mostly one run). */
-    for (size_t i = 0, run = 0; i < op->npages; i = run) {
-        bool zero = op->zero[i];
-        uint64_t len = MH_TRANSPORT_PAGE_SIZE;
-
-        for (run = i; run < op->npages; run++) {
-            uint64_t idx = pageIndex(&priv->ram, op->gpas[run]);
-
-            if (run > i &&
-                (op->zero[run] != zero || op->gpas[run] != op->gpas[i] + len ||
-                 !mhGuestRamTranslate(&priv->ram, op->gpas[i], len + MH_TRANSPORT_PAGE_SIZE)))
-                break;
-            if (run > i)
-                len += MH_TRANSPORT_PAGE_SIZE;
-            if (!(sess->coverage[idx / 8] & (1u << (idx % 8)))) {
-                sess->coverage[idx / 8] |= 1u << (idx % 8);
-                sess->covered++;
-            }
-        }
-        if (!mhGuestRamStore(&priv->ram, op->gpas[i], zero ? NULL : src, len, error)) {
-            mhTransportSessionAbort(sess->s);
-            goto out;
-        }
-        if (zero)
-            nzero += run - i;
-        else
-            src += len;
-    }
-    __atomic_fetch_add(&v->mh->pages_restored, op->npages, __ATOMIC_RELAXED);
-    __atomic_fetch_add(&v->mh->zero_pages, nzero, __ATOMIC_RELAXED);
-    ok = true;
- out:
-    g_mutex_unlock(&st->lock);
-    return ok;
-}
-
-static bool
-vcpuRestoreBatch(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
-{
-    MhMailboxParams *p = mhMhVcpuParams(v);
-    MhMailboxBatch *b;
-
-    if (p->gpa >= MH_MAILBOX_BATCH_AREAS) {
-        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_FORMAT,
-                    _("RESTORE_BATCH names batch area %" PRIu64 ", there are %d"),
-                    (guint64)p->gpa, MH_MAILBOX_BATCH_AREAS);
-        return false;
-    }
-    b = mhMhVcpuBatchArea(v, p->gpa);
-    return vcpuStage(v, priv, b->data, MIN(b->len, sizeof(b->data)), NULL, 0, error);
-}
-
-static bool
-vcpuCommit(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
-{
-    MhMailboxEnvelope *env = mhMhVcpuEnvelope(v);
-    MhMhSession *sess = vcpuSession(v, priv, MH_TRANSPORT_ROLE_TARGET, error);
-    uint32_t n = env->len >= 4 ? getLE32(env->data) : 0;
-    uint32_t slots[MH_MH_MAX_VCPUS];
-    bool final = false;
-
-    if (!sess)
-        return false;
-    /* The batch areas may already hold the next records: the slot list
-     * comes in the envelope. */
-    if (n > priv->vcpus || env->len != 4 + 4 * n) {
-        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_FORMAT,
-                    _("malformed COMMIT request (%u slots in %u bytes)"), n, env->len);
-        return false;
-    }
-    for (uint32_t i = 0; i < n; i++)
-        slots[i] = getLE32(env->data + 4 + 4 * i);
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t slot = slots[i];
-        if (slot >= priv->vcpus) {
-            g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_FORMAT,
-                        _("COMMIT names MH vCPU %u of %u"), slot, priv->vcpus);
-            return false;
-        }
-        if (final) {
-            g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_STATE,
-                        _("record after the final record"));
-            mhTransportSessionAbort(sess->s);
-            return false;
-        }
-        if (!vcpuCommitOne(v, priv, sess, slot, &final, error))
-            return false;
-    }
-    env->len = 4;
-    putLE32(env->data, final);
-    return true;
-}
-
-static bool
-vcpuRestorePage(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
-{
-    MhMailboxParams *p = mhMhVcpuParams(v);
-    MhMailboxEnvelope *env = mhMhVcpuEnvelope(v);
-    MhMhSession *sess;
-    const size_t meta = MH_TRANSPORT_RECORD_HEADER_SIZE + 8;
-    uint8_t rec[MH_TRANSPORT_RECORD_HEADER_SIZE + 8 + MH_TRANSPORT_PAGE_SIZE + MH_TRANSPORT_TAG_SIZE];
-    uint64_t expect = p->gpa;
-    size_t ct;
-    bool final = false;
-
-    if (env->len != meta + MH_TRANSPORT_TAG_SIZE) {
-        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_FORMAT,
-                    _("RESTORE_PAGE envelope holds %u bytes, a one-page record header "
-                      "and tag are %zu"), env->len, meta + MH_TRANSPORT_TAG_SIZE);
-        return false;
-    }
-    /* The ciphertext length is unauthenticated until the tag checks; it
-     * is either a page or nothing (zero page). */
-    ct = getLE32(env->data + 12) ? MH_TRANSPORT_PAGE_SIZE : 0;
-    memcpy(rec, env->data, meta);
-    memcpy(rec + meta, mhMhVcpuPage(v), ct);
-    memcpy(rec + meta + ct, env->data + meta, MH_TRANSPORT_TAG_SIZE);
-    if (!vcpuStage(v, priv, rec, meta + ct + MH_TRANSPORT_TAG_SIZE, &expect, 1, error))
-        return false;
-    sess = vcpuSession(v, priv, MH_TRANSPORT_ROLE_TARGET, error);
-    return sess && vcpuCommitOne(v, priv, sess, v->index, &final, error);
-}
-
-static bool
-vcpuRestoreEnd(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
-{
-    MhMhSession *sess = vcpuSession(v, priv, MH_TRANSPORT_ROLE_TARGET, error);
-
-    return sess && mhTransportOpenEnd(sess->s, error);
-}
-
 static const struct {
     MhMailboxCommand cmd;
     MhMhVcpuCommandFunc func;
 } vcpuCommands[] = {
     { MH_MAILBOX_CMD_INIT, vcpuInit },
     { MH_MAILBOX_CMD_SAVE_PAGE, vcpuSavePage },
-    { MH_MAILBOX_CMD_RESTORE_PAGE, vcpuRestorePage },
+    { MH_MAILBOX_CMD_RESTORE_PAGE, mhMhVcpuRestorePage },
     { MH_MAILBOX_CMD_RESET, vcpuReset },
     { MH_MAILBOX_CMD_SESSION_HELLO, vcpuSessionHello },
     { MH_MAILBOX_CMD_SESSION_PEER, vcpuSessionPeer },
     { MH_MAILBOX_CMD_SESSION_CONFIRM, vcpuSessionConfirm },
     { MH_MAILBOX_CMD_SAVE_BATCH, vcpuSaveBatch },
-    { MH_MAILBOX_CMD_RESTORE_BATCH, vcpuRestoreBatch },
-    { MH_MAILBOX_CMD_COMMIT, vcpuCommit },
+    { MH_MAILBOX_CMD_RESTORE_BATCH, mhMhVcpuRestoreBatch },
+    { MH_MAILBOX_CMD_COMMIT, mhMhVcpuCommit },
     { MH_MAILBOX_CMD_SAVE_FINAL, vcpuSaveFinal },
-    { MH_MAILBOX_CMD_RESTORE_END, vcpuRestoreEnd },
+    { MH_MAILBOX_CMD_RESTORE_END, mhMhVcpuRestoreEnd },
     { MH_MAILBOX_CMD_SCAN_DIRTY, vcpuScanDirty },
 };
 

@@ -73,28 +73,63 @@ mhQemuMigrateDstHandshake(MhQemuMigrateJob *job, MhQemuStream *stream, MhMh *mh,
     return mhQemuStreamSend(stream, MH_QEMU_STREAM_MSG_CONFIRM, data, len, error);
 }
 
+/* Records received while the MH works on earlier ones wait in one batch,
+ * up to this size: a batch gives every MH vCPU a record to verify and
+ * store at once (one record at a time kept the others idle). */
+#define MH_QEMU_MIGRATE_DST_BATCH (4 * 1024 * 1024)
+
+static bool
+mhQemuMigrateDstRestore(MhQemuMigrateJob *job, MhQemuStream *stream, MhMh *mh,
+                        GByteArray *records, GError **error)
+{
+    MhMhInfo info;
+
+    if (records->len == 0)
+        return true;
+    if (!mhMhRestoreRecords(mh, records->data, records->len, NULL, error))
+        return false;
+    g_byte_array_set_size(records, 0);
+    mhMhQuery(mh, &info);
+    g_mutex_lock(&job->mig->lock);
+    job->pages_zero = info.zero_pages - job->mh_base_zero;
+    job->pages_normal = info.pages_restored - job->mh_base_restored - job->pages_zero;
+    job->wire_bytes = stream->bytes_received;
+    g_mutex_unlock(&job->mig->lock);
+    mhMhInfoClear(&info);
+    return true;
+}
+
 static bool
 mhQemuMigrateDstRam(MhQemuMigrateJob *job, MhQemuStream *stream, MhMh *mh, GError **error)
 {
+    g_autoptr(GByteArray) records = g_byte_array_sized_new(MH_QEMU_MIGRATE_DST_BATCH + 512 * 1024);
     g_autoptr(GByteArray) payload = g_byte_array_new();
 
     for (;;) {
         MhQemuStreamMsg type;
-        MhMhInfo info;
+        guint at = records->len;
 
-        if (!mhQemuStreamRecv(stream, &type, payload, error))
+        if (!mhQemuStreamRecvAppend(stream, &type, records, error))
+            return false;
+        if (type == MH_QEMU_STREAM_MSG_RECORDS) {
+            if (records->len < MH_QEMU_MIGRATE_DST_BATCH && mhQemuStreamReadable(stream))
+                continue;
+            if (!mhQemuMigrateDstRestore(job, stream, mh, records, error))
+                return false;
+            continue;
+        }
+        /* Any other message ends the batch: the records before it first. */
+        g_byte_array_set_size(payload, 0);
+        g_byte_array_append(payload, records->data + at, records->len - at);
+        g_byte_array_set_size(records, at);
+        if (!mhQemuMigrateDstRestore(job, stream, mh, records, error))
             return false;
         switch (type) {
-        case MH_QEMU_STREAM_MSG_RECORDS:
         case MH_QEMU_STREAM_MSG_FINAL:
-            if (!mhMhRestoreRecords(mh, payload->data, payload->len, NULL, error))
+            if (!mhMhRestoreRecords(mh, payload->data, payload->len, NULL, error) ||
+                !mhMhRestoreFinish(mh, error))
                 return false;
-            if (type == MH_QEMU_STREAM_MSG_FINAL) {
-                if (!mhMhRestoreFinish(mh, error))
-                    return false;
-                return mhQemuStreamSend(stream, MH_QEMU_STREAM_MSG_RAM_DONE, NULL, 0, error);
-            }
-            break;
+            return mhQemuStreamSend(stream, MH_QEMU_STREAM_MSG_RAM_DONE, NULL, 0, error);
         case MH_QEMU_STREAM_MSG_ITERATION: {
             uint32_t pass;
             uint64_t pages;
@@ -119,13 +154,6 @@ mhQemuMigrateDstRam(MhQemuMigrateJob *job, MhQemuStream *stream, MhMh *mh, GErro
                         mhQemuStreamMsgTypeToString(type));
             return false;
         }
-        mhMhQuery(mh, &info);
-        g_mutex_lock(&job->mig->lock);
-        job->pages_zero = info.zero_pages - job->mh_base_zero;
-        job->pages_normal = info.pages_restored - job->mh_base_restored - job->pages_zero;
-        job->wire_bytes = stream->bytes_received;
-        g_mutex_unlock(&job->mig->lock);
-        mhMhInfoClear(&info);
     }
 }
 

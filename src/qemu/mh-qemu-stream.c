@@ -316,6 +316,33 @@ mhQemuStreamRecv(MhQemuStream *stream, MhQemuStreamMsg *type,
 }
 
 bool
+mhQemuStreamRecvAppend(MhQemuStream *stream, MhQemuStreamMsg *type, GByteArray *buf,
+                       GError **error)
+{
+    uint8_t hdr[MH_QEMU_STREAM_FRAME_HEADER_SIZE];
+    uint32_t len;
+    guint at = buf->len;
+
+    if (!mhQemuStreamRead(stream, hdr, sizeof(hdr), _("a message header"), error) ||
+        !mhQemuStreamParseFrameHeader(hdr, type, &len, error))
+        return false;
+    g_byte_array_set_size(buf, at + len);
+    if (mhQemuStreamRead(stream, buf->data + at, len, mhQemuStreamMsgTypeToString(*type),
+                         error))
+        return true;
+    g_byte_array_set_size(buf, at);
+    return false;
+}
+
+bool
+mhQemuStreamReadable(MhQemuStream *stream)
+{
+    struct pollfd pfd = { .fd = stream->fd, .events = POLLIN };
+
+    return poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN);
+}
+
+bool
 mhQemuStreamExpect(MhQemuStream *stream, MhQemuStreamMsg want,
                    GByteArray *payload, GError **error)
 {

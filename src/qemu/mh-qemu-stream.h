@@ -84,6 +84,12 @@ bool mhQemuStreamSendError(MhQemuStream *stream, const char *message);
 bool mhQemuStreamRecv(MhQemuStream *stream, MhQemuStreamMsg *type,
                       GByteArray *payload, GError **error);
 
+/* The same, appending the payload to 'buf' (a batch of records grows
+ * without a copy). */
+bool mhQemuStreamRecvAppend(MhQemuStream *stream, MhQemuStreamMsg *type,
+                            GByteArray *buf, GError **error);
+/* Are there bytes to read right now? */
+bool mhQemuStreamReadable(MhQemuStream *stream);
 /* Receive one message of the expected type; a peer ERROR becomes a GError
  * carrying the peer's reason, another type a protocol error. */
 bool mhQemuStreamExpect(MhQemuStream *stream, MhQemuStreamMsg want,

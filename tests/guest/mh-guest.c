@@ -41,6 +41,7 @@ typedef struct {
     UINT64 rate;
     UINT64 seed;
     UINT64 intervalMs;
+    UINT64 halt;                /* 1: halt between dirtying ticks, 0: spin */
     UINT64 statusGpa;
     CHAR8 marker[MH_MARKER_MAX + 1];
 } MhGuestOptions;
@@ -55,6 +56,7 @@ typedef struct {
     UINT32 *gen;                /* generation of each data page */
     UINT64 tscPerMs;
     UINT64 rng;                 /* picks the pages to dirty */
+    EFI_EVENT tick;             /* wakes an idle wait; NULL: spin instead */
 } MhGuest;
 
 static MhGuest guest;
@@ -217,6 +219,7 @@ mhOptionApply(CHAR8 *tok)
         { "rate", &guest.opts.rate, 0, 10000000 },
         { "seed", &guest.opts.seed, 0, ~0ULL },
         { "interval", &guest.opts.intervalMs, 0, 3600000 },
+        { "halt", &guest.opts.halt, 0, 1 },
         { "status", &guest.opts.statusGpa, 0, ~0ULL },
     };
     CHAR8 *val = tok;
@@ -276,6 +279,7 @@ mhOptionsParse(EFI_HANDLE image)
     guest.opts.rate = 1000;
     guest.opts.seed = 1;
     guest.opts.intervalMs = 2000;
+    guest.opts.halt = 1;
     guest.opts.statusGpa = MH_GUEST_STATUS_GPA;
     guest.opts.marker[0] = '\0';
 
@@ -386,6 +390,24 @@ mhMemorySetup(void)
     }
     guest.gen = (UINT32 *)(UINTN)addr;
     return TRUE;
+}
+
+
+/* Wait about a millisecond. Halted (the firmware's idle loop runs HLT
+ * until the timer interrupt) the vCPU costs its host nothing, as an idle
+ * guest's would; spinning (halt=0) keeps it busy all the time. The
+ * firmware's timer ticks every 10 ms or so, which the credit in mhRun
+ * absorbs. */
+static void
+mhIdle(void)
+{
+    UINTN index;
+
+    if (guest.tick &&
+        uefi_call_wrapper(BS->SetTimer, 3, guest.tick, TimerRelative, 10000) == EFI_SUCCESS &&
+        uefi_call_wrapper(BS->WaitForEvent, 3, 1, &guest.tick, &index) == EFI_SUCCESS)
+        return;
+    uefi_call_wrapper(BS->Stall, 1, 1000);
 }
 
 
@@ -504,7 +526,7 @@ mhRun(void)
 
         if (!inPass) {
             if ((INT64)(now - nextPass) < 0) {
-                uefi_call_wrapper(BS->Stall, 1, 1000);
+                mhIdle();
                 continue;
             }
             inPass = TRUE;
@@ -559,6 +581,9 @@ efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
         mhFatal();
     guest.status->rate = guest.opts.rate;
     mhTimerCalibrate();
+    if (guest.opts.halt &&
+        uefi_call_wrapper(BS->CreateEvent, 5, EVT_TIMER, 0, NULL, NULL, &guest.tick) != EFI_SUCCESS)
+        guest.tick = NULL;
     mhMarkerSetup();
     if (!mhMemorySetup())
         mhFatal();
@@ -572,10 +597,10 @@ efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
         mhPageWrite(i, 0);
     }
 
-    Print(L"mh-guest: ready pages=%d mem=%ld rate=%ld interval=%ld seed=%ld "
+    Print(L"mh-guest: ready pages=%d mem=%ld rate=%ld interval=%ld halt=%ld seed=%ld "
           L"status=0x%lx fill-ms=%ld marker=%a\r\n",
           guest.pages, guest.opts.memMiB, guest.opts.rate, guest.opts.intervalMs,
-          guest.opts.seed, (UINT64)(UINTN)guest.status,
+          guest.opts.halt, guest.opts.seed, (UINT64)(UINTN)guest.status,
           (mhRdtsc() - t0) / guest.tscPerMs, guest.opts.marker);
     guest.status->state = MH_GUEST_STATE_RUNNING;
 

@@ -276,6 +276,40 @@ testMemfdTarget(void)
     close(fd);
 }
 
+/* A window of records verified together (one per target vCPU) that names
+ * the same page twice, from two passes: the later copy must win although
+ * the vCPUs store their records in parallel otherwise. With 3 target
+ * vCPUs the windows are records 0-2, 3-5, ...: pass 0 is records 0-63 (64
+ * pages each), so record 63 (the last pages of the high region), the
+ * pass 1 record and the final record share the last window. */
+static void
+testOverlappingWindow(void)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GByteArray) stream = g_byte_array_new();
+    g_autofree uint64_t *gpas = NULL;
+    uint64_t last = HIGH_GPA + HIGH_SIZE - PAGE;
+    size_t n;
+    Pair p;
+
+    pairInit(&p, 2, 3, MH_TRANSPORT_CIPHER_AES_256_GCM, false);
+    g_assert_true(pairHandshake(&p, &err));
+    gpas = allGpas(&n);
+    g_assert_cmpuint(n, ==, 64 * 64);
+    memset(guestPage(&p.src_guest, last), 'A', PAGE);
+    g_assert_true(mhMhSavePages(p.src, gpas, n, 0, stream, &err));
+    memset(guestPage(&p.src_guest, last), 'B', PAGE);
+    g_assert_true(mhMhSavePages(p.src, &last, 1, 1, stream, &err));
+    g_assert_true(mhMhSaveFinish(p.src, stream, &err));
+    g_assert_true(mhMhRestoreRecords(p.dst, stream->data, stream->len, NULL, &err));
+    g_assert_true(mhMhRestoreFinish(p.dst, &err));
+    g_assert_no_error(err);
+    g_assert_cmpint(guestPage(&p.dst_guest, last)[0], ==, 'B');
+    g_assert_cmpmem(p.src_guest.low, LOW_SIZE, p.dst_guest.low, LOW_SIZE);
+    g_assert_cmpmem(p.src_guest.high, HIGH_SIZE, p.dst_guest.high, HIGH_SIZE);
+    pairClear(&p);
+}
+
 /* ---- pre-copy against a running writer ---- */
 
 typedef struct {
@@ -350,6 +384,7 @@ main(int argc, char **argv)
     g_test_add_func("/mh/dirty/aba", testABA);
     g_test_add_func("/mh/dirty/parallel-scan", testParallelScan);
     g_test_add_func("/mh/dirty/memfd-target", testMemfdTarget);
+    g_test_add_func("/mh/dirty/overlapping-window", testOverlappingWindow);
     g_test_add_func("/mh/dirty/precopy-with-writer", testPrecopyWithWriter);
     return g_test_run();
 }
