@@ -4,12 +4,12 @@
  * exact bytes the target received; a later scan digests the live page and
  * calls it dirty when the digests differ (or the page was never sent).
  *
- * The digest is not a MAC: 128 bits of a seeded multiply-rotate hash over
- * four 64-bit lanes, chosen for speed (it must run near memory bandwidth,
+ * The digest is not a MAC: 128 bits of a seeded hash over several
+ * independent lanes, chosen for speed (it must run near memory bandwidth,
  * since the stopped-guest scan reads all of RAM). Each lane step is a
  * bijection of the lane for a fixed input word, so a change confined to
- * one word is always detected; for wider changes a collision needs a
- * 128-bit coincidence. The seed is random per session and lives only in
+ * one lane's words is always detected; for wider changes a collision
+ * needs a 128-bit coincidence. The seed is random per session and lives only in
  * MH-private memory, so nobody outside can aim for a collision. */
 #pragma once
 
@@ -24,8 +24,12 @@ typedef struct {
     uint64_t hi;
 } MhPageDigest;
 
-/* 'seed' is 4 random words. */
+/* 'seed' is 4 random words. With AES-NI four AES-round lanes, else
+ * the portable function below (the two give different digests; a process
+ * uses one). */
 void mhPageDigestCompute(const void *page, const uint64_t seed[4], MhPageDigest *out);
+/* Eight 64-bit multiply-rotate lanes, for CPUs without AES-NI. */
+void mhPageDigestComputePortable(const void *page, const uint64_t seed[4], MhPageDigest *out);
 
 /* One digest per page of a guest RAM map (page index numbering) plus a bit
  * per page saying whether it was sent in this session. Pages are recorded
