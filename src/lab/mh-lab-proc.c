@@ -368,6 +368,59 @@ mhLabProcKillStrays(const MhLab *lab)
     return total;
 }
 
+/* Does 'env' hold HOME=PREFIX<digits>/home, a lab host's home under the
+ * lab directory? */
+static bool
+mhLabProcHomeUnder(GStrv env, const char *prefix)
+{
+    for (char **e = env; e && *e; e++) {
+        const char *rest;
+
+        if (!g_str_has_prefix(*e, prefix))
+            continue;
+        rest = *e + strlen(prefix);
+        if (!g_ascii_isdigit(*rest))
+            continue;
+        while (g_ascii_isdigit(*rest))
+            rest++;
+        if (strcmp(rest, "/home") == 0)
+            return true;
+    }
+    return false;
+}
+
+guint
+mhLabProcKillOrphans(const char *dir)
+{
+    g_autofree char *abs = g_canonicalize_filename(dir, NULL);
+    g_autofree char *prefix = g_strdup_printf("HOME=%s/host", abs);
+    pid_t self = getpid();
+    guint total = 0;
+
+    for (guint round = 0; round < 50; round++) {
+        g_autoptr(GDir) proc = g_dir_open("/proc", 0, NULL);
+        const char *name;
+        guint killed = 0;
+
+        while (proc && (name = g_dir_read_name(proc))) {
+            char *end = NULL;
+            long pid = strtol(name, &end, 10);
+            g_auto(GStrv) env = NULL;
+
+            if (pid <= 0 || *end || pid == self)
+                continue;
+            env = mhLabProcReadList(pid, "environ");
+            if (mhLabProcHomeUnder(env, prefix) && kill(pid, SIGKILL) == 0)
+                killed++;
+        }
+        if (killed == 0)
+            break;
+        total += killed;
+        g_usleep(100 * 1000);
+    }
+    return total;
+}
+
 static uid_t mhLabChownUid;
 static gid_t mhLabChownGid;
 

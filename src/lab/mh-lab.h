@@ -91,6 +91,11 @@ void mhLabProcStop(pid_t pid, guint timeoutMs);
  * host, or paths of a host's domains on its command line). Returns the
  * number of processes that had to be killed. */
 guint mhLabProcKillStrays(const MhLab *lab);
+/* For a lab whose directory (or state file) is gone: kill every process
+ * whose HOME is a host home under 'dir' (what 'lab up' gives its daemons
+ * and they pass on); returns how many. Processes of other users are
+ * reached only as root. */
+guint mhLabProcKillOrphans(const char *dir);
 
 /* Recursively hand 'path' to uid/gid (lchown, no symlink following). */
 bool mhLabProcChown(const char *path, uid_t uid, gid_t gid, GError **error);

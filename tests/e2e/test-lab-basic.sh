@@ -135,4 +135,29 @@ done
 status=$("$VIRT_MH" lab status --dir "$MH_LAB_DIR") || mh_fail "lab status after down failed"
 [ "$(grep -c ' dead ' <<<"$status")" = 2 ] || mh_fail "hosts not reported dead after down: $status"
 mh_log "ok: lab down left no processes"
+
+# A lab whose directory was deleted while it ran (another cleanup got to
+# it first): lab down finds its processes by their HOME and stops them.
+orphan=$(mktemp -d /tmp/mhlab.XXXXXX)
+"$VIRT_MH" lab up --hosts 1 --dir "$orphan" >/dev/null 2>"$MH_LAB_DIR/orphan-up.err" ||
+    mh_fail "lab up in $orphan failed: $(cat "$MH_LAB_DIR/orphan-up.err")"
+mh_on_exit "'$VIRT_MH' lab down --dir '$orphan' >/dev/null 2>&1; rm -rf '$orphan'"
+orphan_procs() {
+    local p
+    for p in /proc/[0-9]*; do
+        tr '\0' '\n' <"$p/environ" 2>/dev/null | grep -qx "HOME=$orphan/host1/home" && echo "${p#/proc/}"
+    done
+    true
+}
+[ -n "$(orphan_procs)" ] || mh_fail "no process of the lab in $orphan"
+rm -rf "$orphan"
+out=$("$VIRT_MH" lab down --dir "$orphan" 2>&1) || mh_fail "lab down of a deleted lab failed: $out"
+grep -q "killed [1-9][0-9]* process(es) whose HOME was under '$orphan'" <<<"$out" ||
+    mh_fail "unexpected lab down output: $out"
+orphans_gone() { [ -z "$(orphan_procs)" ]; }
+mh_wait_for "the deleted lab's processes gone" 10 orphans_gone
+if out=$("$VIRT_MH" lab down --dir "$orphan" 2>&1); then
+    mh_fail "lab down of a deleted lab with nothing left succeeded: $out"
+fi
+mh_log "ok: a deleted lab's processes were found by HOME and stopped ($out)"
 echo "PASS: lab up/status/down with 2 hosts"

@@ -135,7 +135,18 @@ mhCmdLabDown(MhCmdGlobal *global, int argc, char **argv)
         return MH_EXIT_FAIL;
     if (!mhCmdLabNeedDir("lab down", dir))
         return MH_EXIT_FAIL;
-    if (!(lab = mhLabLoad(dir, &error)) || !mhLabDown(lab, &strays, &error)) {
+    if (!(lab = mhLabLoad(dir, &error))) {
+        /* The directory or its state file was deleted under a running
+         * lab: its processes still carry their homes in HOME. */
+        if ((strays = mhLabProcKillOrphans(dir)) > 0) {
+            fprintf(stderr, _("lab down: %s; killed %u process(es) whose HOME was under '%s'\n"),
+                    error->message, strays, dir);
+            return MH_EXIT_OK;
+        }
+        mhCmdPrintError(error);
+        return MH_EXIT_FAIL;
+    }
+    if (!mhLabDown(lab, &strays, &error)) {
         mhCmdPrintError(error);
         return MH_EXIT_FAIL;
     }

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# OpenStack Nova's call pattern (tests/e2e/nova-migrate.py: migrateToURI3
+# with LIVE | PEER2PEER | UNDEFINE_SOURCE | PERSIST_DEST, destination and
+# persistent XML, migrate_uri, bandwidth; jobStats polled every 0.5 s,
+# downtime raised in steps, abortJob on timeout) on an SEV domain with the
+# mirror helper, the guest owner injecting the target's key during Prepare
+# as for virsh:
+#   host 1 -> host 2 at 30 MiB/s completes (persistent on 2, undefined on 1, job
+#   statistics real while it runs, every downtime step taken);
+#   host 2 -> host 1 with a low bandwidth is aborted mid-way: the error is
+#   libvirt's, the guest runs on host 2 unharmed, host 1 holds nothing;
+#   host 2 -> host 1 again completes (the key of host 2's launch).
+# Integrity: the guest's own verify passes after each step.
+set -euo pipefail
+source "${MH_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/e2e/test-migrate-common.sh"
+
+/usr/bin/python3 -c 'import libvirt' 2>/dev/null ||
+    mh_skip "python3-libvirt is not installed (Nova's bindings); apt install python3-libvirt"
+NOVA=$MH_SOURCE_DIR/tests/e2e/nova-migrate.py
+dom=sevnova
+mig_setup 2
+mig_define_start "$dom"
+mig_wait_passes 1 "$dom" 1
+
+# nova_migrate FROM TO [nova-migrate.py options]: output in $MIG_W/nova.out
+nova_migrate() {
+    local from=$1 to=$2 rc=0 opid
+    shift 2
+    mig_target_xml "$dom" "$from" "$to" || mh_fail "cannot read $dom's XML on host $from"
+    rm -f "$MIG_W/owner-$dom-$to.sock"
+    mig_owner_target "$dom" "$to" >"$MIG_W/owner.out" 2>&1 &
+    opid=$!
+    /usr/bin/python3 "$NOVA" --source "$(mig_uri "$from")" --dest "$(mig_uri "$to")" \
+        --domain "$dom" --migrate-uri "tcp://127.0.0.1:$(mh_free_port)" \
+        --xml "$MIG_W/$dom-$to.xml" "$@" >"$MIG_W/nova.out" 2>&1 || rc=$?
+    wait "$opid" || true
+    return $rc
+}
+
+# --- host 1 -> host 2, to completion
+nova_migrate 1 2 --bandwidth 30 --step-delay 0.5 || mh_fail "Nova-style migration 1 -> 2 failed: $(cat "$MIG_W/nova.out")
+owner: $(cat "$MIG_W/owner.out")"
+mh_log "1 -> 2: $(grep '"result"' "$MIG_W/nova.out")"
+/usr/bin/python3 - "$MIG_W/nova.out" <<'EOF' || mh_fail "job statistics or downtime steps wrong: $(cat "$MIG_W/nova.out")"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.startswith('{')]
+stats = [l for l in lines if l['kind'] == 'stats']
+steps = [l for l in lines if l['kind'] == 'downtime']
+# The first sample may come while libvirt is still in Begin/Prepare (all
+# zero); once RAM moves, the figures are real and only grow.
+real = [s for s in stats if s['memory_total']]
+assert real, f'no job statistics with figures while the migration ran: {stats}'
+processed = [s['memory_processed'] for s in real]
+assert all(p and p > 0 for p in processed), real
+assert processed == sorted(processed), f'memory processed went backwards: {processed}'
+taken = [s for s in steps if 'error' not in s]
+assert taken and all(s['read_back'] == s['ms'] for s in taken), steps
+# A step that comes as the job ends finds the domain gone from the source.
+assert all(('not found' in s['error'] or 'not running' in s['error'])
+           for s in steps if 'error' in s), steps
+print(f"{len(stats)} samples ({len(real)} with figures), processed up to {max(processed or [0])} bytes, "
+      f"downtime steps taken {[s['ms'] for s in taken]}")
+EOF
+mh_wait_for "$dom running on host 2" 30 mh_domstate_is 2 "$dom" running
+[ -z "$(mh_domstate 1 "$dom")" ] || mh_fail "$dom still defined on host 1 (UNDEFINE_SOURCE): $(mh_domstate 1 "$dom")"
+info=$(mh_virsh 2 dominfo "$dom") || mh_fail "dominfo on host 2 failed: $info"
+grep -Eq "^Persistent: +yes" <<<"$info" || mh_fail "$dom is not persistent on host 2 (PERSIST_DEST): $info"
+mig_wait_passes 2 "$dom" 2
+
+# --- host 2 -> host 1 at 1 MiB/s, aborted after 3 s (Nova's timeout path)
+if nova_migrate 2 1 --bandwidth 1 --abort-after 3; then
+    mh_fail "the throttled migration was not aborted: $(cat "$MIG_W/nova.out")"
+fi
+mh_log "2 -> 1 aborted: $(grep '"result"' "$MIG_W/nova.out")"
+grep -q '"kind": "abort"' "$MIG_W/nova.out" || mh_fail "no abort was issued: $(cat "$MIG_W/nova.out")"
+grep -Eq '"result".*"error": "[^"]*(cancel|abort)' "$MIG_W/nova.out" ||
+    mh_fail "the aborted migration did not fail with libvirt's cancellation: $(cat "$MIG_W/nova.out")"
+mh_domstate_is 2 "$dom" running || mh_fail "$dom is not running on host 2 after the abort: $(mh_domstate 2 "$dom")"
+mh_wait_for "nothing left on host 1" 30 bash -c "[ -z \"\$(virsh -c '$(mig_uri 1)' list --all --name | grep -x '$dom')\" ]"
+mig_wait_passes 2 "$dom" 1
+
+# --- host 2 -> host 1, to completion (A -> B -> A)
+nova_migrate 2 1 --step-delay 0.5 || mh_fail "Nova-style migration 2 -> 1 failed: $(cat "$MIG_W/nova.out")
+owner: $(cat "$MIG_W/owner.out")"
+mh_log "2 -> 1: $(grep '"result"' "$MIG_W/nova.out")"
+mh_wait_for "$dom running on host 1" 30 mh_domstate_is 1 "$dom" running
+[ -z "$(mh_domstate 2 "$dom")" ] || mh_fail "$dom still defined on host 2: $(mh_domstate 2 "$dom")"
+mig_wait_passes 1 "$dom" 2
+echo "PASS: OpenStack Nova's migrateToURI3 pattern on an SEV domain with the mirror helper: host 1 -> 2, an aborted 2 -> 1, then 2 -> 1; guest integrity verified after each"
