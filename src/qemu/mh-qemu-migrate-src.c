@@ -22,6 +22,8 @@ typedef struct {
     MhQemuMigrateJob *job;
     MhQemuStream stream;
     MhMh *mh;
+    gint64 pass_t0;             /* start of the current pass */
+    uint64_t pass_sent0;        /* stream.bytes_sent then */
 } MhQemuMigrateSrc;
 
 static void
@@ -45,8 +47,29 @@ static bool
 mhQemuMigrateSrcEmit(const uint8_t *record, size_t len, gpointer data, GError **error)
 {
     MhQemuMigrateSrc *src = data;
+    uint64_t limit;
+    gint64 due, now;
 
-    return mhQemuStreamSend(&src->stream, MH_QEMU_STREAM_MSG_RECORDS, record, len, error);
+    if (!mhQemuStreamSend(&src->stream, MH_QEMU_STREAM_MSG_RECORDS, record, len, error))
+        return false;
+    /* libvirt's bandwidth limit (migrate-set-parameters max-bandwidth)
+     * holds for the MH phase as for QEMU's own: sleep off any excess,
+     * record by record, and notice a cancel while sleeping. */
+    g_mutex_lock(&src->job->mig->lock);
+    limit = src->job->mig->max_bandwidth;
+    g_mutex_unlock(&src->job->mig->lock);
+    if (!limit || src->job->guest_stopped)
+        return true;
+    due = src->pass_t0 +
+        (gint64)((src->stream.bytes_sent - src->pass_sent0) * (double)G_USEC_PER_SEC / limit);
+    while ((now = g_get_monotonic_time()) < due) {
+        if (g_atomic_int_get(&src->job->cancel)) {
+            g_set_error(error, MH_ERROR, MH_ERROR_FAILED, _("migration canceled"));
+            return false;
+        }
+        g_usleep(MIN(due - now, 50 * 1000));
+    }
+    return true;
 }
 
 /* Seal and send the pages of one pass; this thread writes the stream. */
@@ -56,8 +79,10 @@ mhQemuMigrateSrcSend(MhQemuMigrateSrc *src, GArray *gpas, uint32_t pass, GError 
     const uint64_t *all = (const uint64_t *)gpas->data;
     gint64 t0 = g_get_monotonic_time();
     uint64_t sent0 = src->stream.bytes_sent;
-    uint64_t limit;
     uint8_t iter[12];
+
+    src->pass_t0 = t0;
+    src->pass_sent0 = sent0;
 
     for (size_t i = 0; i < gpas->len; i += MH_QEMU_MIGRATE_BATCH) {
         size_t n = MIN(MH_QEMU_MIGRATE_BATCH, gpas->len - i);
@@ -70,7 +95,6 @@ mhQemuMigrateSrcSend(MhQemuMigrateSrc *src, GArray *gpas, uint32_t pass, GError 
             return false;
         g_mutex_lock(&src->job->mig->lock);
         src->job->remaining_pages = gpas->len - i - n;
-        limit = src->job->mig->max_bandwidth;
         {
             gint64 dt = g_get_monotonic_time() - t0;
 
@@ -80,15 +104,6 @@ mhQemuMigrateSrcSend(MhQemuMigrateSrc *src, GArray *gpas, uint32_t pass, GError 
         }
         g_mutex_unlock(&src->job->mig->lock);
         mhQemuMigrateSrcUpdate(src);
-        /* libvirt's bandwidth limit (migrate-set-parameters max-bandwidth)
-         * holds for the MH phase as for QEMU's own: sleep off any excess. */
-        if (limit && !src->job->guest_stopped) {
-            gint64 due = t0 + (gint64)((src->stream.bytes_sent - sent0) * (double)G_USEC_PER_SEC / limit);
-            gint64 now = g_get_monotonic_time();
-
-            if (due > now)
-                g_usleep(due - now);
-        }
     }
     mhQemuStreamIterationPack(pass, gpas->len, iter);
     return mhQemuStreamSend(&src->stream, MH_QEMU_STREAM_MSG_ITERATION, iter, sizeof(iter),
@@ -157,7 +172,7 @@ mhQemuMigrateSrcRam(MhQemuMigrateSrc *src, GError **error)
     gint64 last_scan = 0;
     double bw = 0;              /* bytes/s of the last pass */
     uint32_t pass;
-    uint64_t limit_ms, max_passes, prev_n = G_MAXUINT64;
+    uint64_t limit_ms, max_passes;
     uint64_t device_ms = mhQemuMigrateSrcDeviceEstimate(job);
     uint64_t scan_ms = 0;
     gint64 t_final;
@@ -198,19 +213,19 @@ mhQemuMigrateSrcRam(MhQemuMigrateSrc *src, GError **error)
 
             json_object_set_int_member(data, "pass", pass);
             mhQemuMigrateEmit(job, "MIGRATION_PASS", data);
-            if (job->expected_downtime_ms <= limit_ms || pass >= max_passes)
+            if (job->expected_downtime_ms <= limit_ms)
                 break;
-            /* The fixed part alone is over the limit: more passes cannot
-             * help once the dirty set stops shrinking. */
-            if (fixed_ms >= limit_ms && n >= prev_n) {
-                mhQemuLog("MH: the downtime limit of %" G_GUINT64_FORMAT " ms cannot be kept "
-                          "(RAM compare %" G_GUINT64_FORMAT " ms + device state %"
-                          G_GUINT64_FORMAT " ms); stopping now",
-                          limit_ms, scan_ms, device_ms);
+            /* Over the limit, QEMU goes on iterating until management
+             * raises it (Nova does, step by step) or gives up; the MH does
+             * the same up to its pass cap. */
+            if (pass >= max_passes) {
+                mhQemuLog("MH: %" G_GUINT64_FORMAT " passes without reaching the downtime "
+                          "limit of %" G_GUINT64_FORMAT " ms (RAM compare %" G_GUINT64_FORMAT
+                          " ms + device state %" G_GUINT64_FORMAT " ms + dirty pages); "
+                          "stopping now", max_passes, limit_ms, scan_ms, device_ms);
                 break;
             }
         }
-        prev_n = n;
         t0 = g_get_monotonic_time();
         if (!mhQemuMigrateSrcSend(src, gpas, pass, error))
             return false;

@@ -16,6 +16,7 @@ bad usage.
 """
 import argparse
 import json
+import queue
 import sys
 import threading
 import time
@@ -81,6 +82,27 @@ def main():
             outcome['ok'] = False
             outcome['error'] = e.get_error_message()
 
+    # Downtime steps go through their own thread: libvirt makes a
+    # migration-op call wait for the whole migration when it arrives while
+    # the job is between phases, and that must not hold up the polling or
+    # the abort.
+    pending = queue.Queue()
+
+    def set_downtime():
+        while (item := pending.get()) is not None:
+            t, ms = item
+            try:
+                dom.migrateSetMaxDowntime(ms, 0)
+                back = dom.migrateGetMaxDowntime(0)
+                if back is None:        # the binding's failure return
+                    emit('downtime', t=t, ms=ms, error=libvirt.virGetLastErrorMessage())
+                else:
+                    emit('downtime', t=t, ms=ms, read_back=back)
+            except libvirt.libvirtError as e:
+                emit('downtime', t=t, ms=ms, error=e.get_error_message())
+
+    setter = threading.Thread(target=set_downtime, daemon=True)
+    setter.start()
     thread = threading.Thread(target=worker)
     start = time.monotonic()
     thread.start()
@@ -105,13 +127,7 @@ def main():
             # Only once RAM moves: a call that needs libvirt's job during
             # Begin/Prepare waits until the whole migration has ended.
             while steps and steps[0][0] <= elapsed and stats.get('memory_total'):
-                _, ms = steps.pop(0)
-                try:
-                    dom.migrateSetMaxDowntime(ms, 0)
-                    emit('downtime', t=round(elapsed, 2), ms=ms,
-                         read_back=dom.migrateGetMaxDowntime(0))
-                except libvirt.libvirtError as e:
-                    emit('downtime', t=round(elapsed, 2), ms=ms, error=e.get_error_message())
+                pending.put((round(elapsed, 2), steps.pop(0)[1]))
         if not aborted and ((args.abort_after and elapsed >= args.abort_after) or
                             elapsed >= args.timeout):
             emit('abort', t=round(elapsed, 2))
@@ -122,6 +138,8 @@ def main():
                 emit('abort', t=round(elapsed, 2), error=e.get_error_message())
         thread.join(0.5)
 
+    pending.put(None)
+    setter.join(5)
     emit('result', seconds=round(time.monotonic() - start, 2), **outcome)
     return 0 if outcome.get('ok') else 1
 
