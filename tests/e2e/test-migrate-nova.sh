@@ -50,8 +50,8 @@ steps = [l for l in lines if l['kind'] == 'downtime']
 # zero); once RAM moves, the figures are real and only grow.
 real = [s for s in stats if s['memory_total']]
 assert real, f'no job statistics with figures while the migration ran: {stats}'
-processed = [s['memory_processed'] for s in real]
-assert all(p and p > 0 for p in processed), real
+processed = [s['memory_processed'] or 0 for s in real]
+assert max(processed) > 0, real
 assert processed == sorted(processed), f'memory processed went backwards: {processed}'
 taken = [s for s in steps if 'error' not in s]
 assert taken and all(s['read_back'] == s['ms'] for s in taken), steps
