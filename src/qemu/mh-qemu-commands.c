@@ -27,6 +27,7 @@ const MhQmpCommand mhQemuCommands[] = {
     { "migrate", mhQemuCmdMigrate },
     { "migrate-incoming", mhQemuCmdMigrateIncoming },
     { "migrate-set-parameters", mhQemuCmdMigrateSetParameters },
+    { "migrate-set-capabilities", mhQemuCmdMigrateSetCapabilities },
     { "migrate_cancel", mhQemuCmdMigrateCancel },
     { "query-migrate", mhQemuCmdQueryMigrate },
     { NULL, NULL },

@@ -87,6 +87,10 @@ struct _MhQemuMigrate {
      * asked to migrate, so it would overstate it.) */
     uint64_t device_phase_ms;
     GHashTable *fds;            /* name -> fd taken from getfd (GINT) */
+    /* Capabilities libvirt turned on that the MH phase cannot honour
+     * (migrate-set-capabilities); an MH migration refuses to start. */
+    bool cap_postcopy;
+    bool cap_multifd;
     GHashTable *hooked;         /* proxies with our event hook */
     MhQemuMigrateJob *job;      /* the current or last migration */
 };

@@ -387,6 +387,29 @@ mhQemuMigrateAccept(MhQemuMigrateJob *job, int lfd, const char *what, GError **e
 
 /* ---- the commands ---- */
 
+/* Post-copy would fault pages in on the target from the source, past the
+ * MH; multifd splits QEMU's RAM stream, which the MH replaces. Refused in
+ * QEMU's words, before anything moves (libvirt reports "internal error:
+ * unable to execute QEMU command 'migrate': ..."). */
+static bool
+mhQemuMigrateCheckCaps(MhQemuMigrate *mig, MhQmpRequest *req)
+{
+    const char *cap = NULL;
+
+    g_mutex_lock(&mig->lock);
+    if (mig->cap_postcopy)
+        cap = "postcopy-ram";
+    else if (mig->cap_multifd)
+        cap = "multifd";
+    g_mutex_unlock(&mig->lock);
+    if (!cap)
+        return true;
+    mhQmpRequestError(req, MH_QMP_GENERIC_ERROR,
+                      "the mirror helper migrates with pre-copy over one connection; "
+                      "capability '%s' is not supported for this SEV guest", cap);
+    return false;
+}
+
 static MhQemuMigrateJob *
 mhQemuMigrateJobNew(MhQemuMigrate *mig, MhQemuMigrateRole role)
 {
@@ -433,7 +456,7 @@ mhQemuCmdMigrate(MhQmpRequest *req, gpointer opaque)
         mhQmpRequestError(req, MH_QMP_GENERIC_ERROR, "%s", MH_QEMU_MIGRATE_SEV_BLOCKER);
         return;
     }
-    if (!mhQmpRequestGetString(req, "uri", true, &uri))
+    if (!mhQmpRequestGetString(req, "uri", true, &uri) || !mhQemuMigrateCheckCaps(mig, req))
         return;
     if (mhQemuMigrateJobActive(mig->job)) {
         mhQmpRequestError(req, MH_QMP_GENERIC_ERROR,
@@ -542,7 +565,7 @@ mhQemuCmdMigrateIncoming(MhQmpRequest *req, gpointer opaque)
         mhQmpRequestForward(req, NULL, NULL);
         return;
     }
-    if (!mhQmpRequestGetString(req, "uri", true, &uri))
+    if (!mhQmpRequestGetString(req, "uri", true, &uri) || !mhQemuMigrateCheckCaps(mig, req))
         return;
     mhQemuMigrateHook(mig, mhQmpRequestGetProxy(req));
     if ((lfd = mhQemuMigrateListen(uri, &err)) < 0) {
@@ -599,6 +622,32 @@ mhQemuCmdMigrateCancel(MhQmpRequest *req, gpointer opaque)
     }
     mhQemuMigrateSetStatus(job, MH_QEMU_MIGRATE_STATUS_CANCELLING);
     mhQmpRequestReturn(req, NULL);
+}
+
+void
+mhQemuCmdMigrateSetCapabilities(MhQmpRequest *req, gpointer opaque)
+{
+    MhQemuMigrate *mig = mhQemuMigrateGetState(opaque);
+    JsonObject *args = mhQmpRequestGetArguments(req);
+    JsonArray *caps = args && json_object_has_member(args, "capabilities") ?
+        json_object_get_array_member(args, "capabilities") : NULL;
+
+    for (guint i = 0; caps && i < json_array_get_length(caps); i++) {
+        JsonObject *c = json_array_get_object_element(caps, i);
+        const char *name = c && json_object_has_member(c, "capability") ?
+            json_object_get_string_member(c, "capability") : NULL;
+        bool state = c && json_object_has_member(c, "state") &&
+            json_object_get_boolean_member(c, "state");
+
+        g_mutex_lock(&mig->lock);
+        if (g_strcmp0(name, "postcopy-ram") == 0)
+            mig->cap_postcopy = state;
+        else if (g_strcmp0(name, "multifd") == 0)
+            mig->cap_multifd = state;
+        g_mutex_unlock(&mig->lock);
+    }
+    /* QEMU checks the rest (and the arguments' shape). */
+    mhQmpRequestForward(req, NULL, NULL);
 }
 
 void

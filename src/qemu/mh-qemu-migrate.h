@@ -20,6 +20,7 @@ void mhQemuCmdMigrateIncoming(MhQmpRequest *req, gpointer opaque);
 void mhQemuCmdMigrateCancel(MhQmpRequest *req, gpointer opaque);
 void mhQemuCmdQueryMigrate(MhQmpRequest *req, gpointer opaque);
 void mhQemuCmdMigrateSetParameters(MhQmpRequest *req, gpointer opaque);
+void mhQemuCmdMigrateSetCapabilities(MhQmpRequest *req, gpointer opaque);
 void mhQemuCmdGetfd(MhQmpRequest *req, gpointer opaque);
 void mhQemuCmdClosefd(MhQmpRequest *req, gpointer opaque);
 

@@ -4,6 +4,7 @@
 # target host is left without the domain.
 #   - the target got the wrong migration key (key confirmation refuses it)
 #   - the target never got a key (the target MH cannot start)
+#   - post-copy (--postcopy) and multifd (--parallel), refused up front
 #   - virsh domjobabort in the middle of the MH phase
 #   - the target's qemu-mh killed in the middle of the MH phase
 #   - the target's real QEMU killed in the middle of the MH phase
@@ -47,6 +48,20 @@ fi
 unset MIG_TARGET_KEY
 grep -Eqi 'key|secret' "$MIG_W/migrate.out" || mh_fail "the error does not name the missing key: $(cat "$MIG_W/migrate.out")"
 after_failure "target without key"
+
+# --- post-copy and multifd, which the MH phase cannot honour: refused
+# before a page moves, in QEMU's words through libvirt
+for opt in --postcopy --parallel; do
+    if MIG_TARGET_KEY=/nonexistent/key mig_migrate "$dom" 1 2 p2p "$opt"; then
+        mh_fail "migrate $opt of an SEV domain with the helper succeeded"
+    fi
+    # QEMU itself refuses post-copy where userfaultfd is not open to the
+    # lab user ("Postcopy is not supported"); where it is, qemu-mh does.
+    grep -Eq "capability '(postcopy-ram|multifd)' is not supported|Postcopy is not supported" \
+        "$MIG_W/migrate.out" ||
+        mh_fail "migrate $opt: unexpected error: $(cat "$MIG_W/migrate.out")"
+    after_failure "migrate $opt"
+done
 
 # --- domjobabort during the MH phase (libvirt's bandwidth limit, which the
 # MH phase honours, keeps it long enough to hit)
