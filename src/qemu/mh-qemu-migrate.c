@@ -567,6 +567,13 @@ mhQemuCmdMigrateIncoming(MhQmpRequest *req, gpointer opaque)
     }
     if (!mhQmpRequestGetString(req, "uri", true, &uri) || !mhQemuMigrateCheckCaps(mig, req))
         return;
+    if (!g_str_has_prefix(uri, "tcp:")) {
+        /* libvirt's tunnelled migration hands QEMU a pipe ("fd:N"). */
+        mhQmpRequestError(req, MH_QMP_GENERIC_ERROR,
+                          "the mirror helper receives migrations over a direct 'tcp:' "
+                          "connection, not '%s' (tunnelled migration is not supported)", uri);
+        return;
+    }
     mhQemuMigrateHook(mig, mhQmpRequestGetProxy(req));
     if ((lfd = mhQemuMigrateListen(uri, &err)) < 0) {
         mhQmpRequestError(req, MH_QMP_GENERIC_ERROR, "Failed to bind socket: %s", err->message);

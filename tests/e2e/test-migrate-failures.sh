@@ -4,7 +4,8 @@
 # target host is left without the domain.
 #   - the target got the wrong migration key (key confirmation refuses it)
 #   - the target never got a key (the target MH cannot start)
-#   - post-copy (--postcopy) and multifd (--parallel), refused up front
+#   - post-copy (--postcopy), multifd (--parallel) and tunnelled
+#     (--tunnelled) migration, refused up front
 #   - virsh domjobabort in the middle of the MH phase
 #   - the target's qemu-mh killed in the middle of the MH phase
 #   - the target's real QEMU killed in the middle of the MH phase
@@ -62,6 +63,15 @@ for opt in --postcopy --parallel; do
         mh_fail "migrate $opt: unexpected error: $(cat "$MIG_W/migrate.out")"
     after_failure "migrate $opt"
 done
+# Tunnelled: libvirt carries the stream itself (no migration URI).
+mig_target_xml "$dom" 1 2
+if mh_virsh 1 migrate --live --p2p --tunnelled --xml "$MIG_W/$dom-2.xml" "$dom" "$(mig_uri 2)" \
+        >"$MIG_W/migrate.out" 2>&1; then
+    mh_fail "a tunnelled migration of an SEV domain with the helper succeeded"
+fi
+grep -q "tunnelled migration is not supported" "$MIG_W/migrate.out" ||
+    mh_fail "migrate --tunnelled: unexpected error: $(cat "$MIG_W/migrate.out")"
+after_failure "migrate --tunnelled"
 
 # --- domjobabort during the MH phase (libvirt's bandwidth limit, which the
 # MH phase honours, keeps it long enough to hit)
