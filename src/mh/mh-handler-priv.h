@@ -72,32 +72,6 @@ bool mhMhHostCall(MhMh *mh, unsigned int slot, MhMailboxCommand cmd, uint64_t gp
 bool mhMhHostCheckStarted(MhMh *mh, GError **error);
 void mhMhHostSetState(MhMh *mh, MhMhState state, const GError *err, bool rejected);
 
-static inline void
-mhMhPutLE32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = v >> (8 * i);
-}
-
-static inline void
-mhMhPutLE64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = v >> (8 * i);
-}
-
-static inline uint32_t
-mhMhGetLE32(const uint8_t *p)
-{
-    return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static inline uint64_t
-mhMhGetLE64(const uint8_t *p)
-{
-    return mhMhGetLE32(p) | (uint64_t)mhMhGetLE32(p + 4) << 32;
-}
-
 /* Thread body of one MH vCPU. */
 gpointer mhMhVcpuRun(gpointer data);
 

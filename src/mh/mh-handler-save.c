@@ -27,10 +27,10 @@ hostSaveKick(MhMh *mh, unsigned int slot, unsigned int area, const uint64_t *gpa
     if (*idx >= n)
         return false;
     m = MIN(chunk, n - *idx);
-    mhMhPutLE32(b->data, iteration);
-    mhMhPutLE32(b->data + 4, m);
+    mhUtilPutLE32(b->data, iteration);
+    mhUtilPutLE32(b->data + 4, m);
     for (size_t i = 0; i < m; i++)
-        mhMhPutLE64(b->data + 8 + 8 * i, gpas[*idx + i]);
+        mhUtilPutLE64(b->data + 8 + 8 * i, gpas[*idx + i]);
     b->len = 8 + 8 * m;
     mhMhHostKick(&mh->vcpu[slot], MH_MAILBOX_CMD_SAVE_BATCH, area);
     *idx += m;
@@ -190,12 +190,12 @@ mhMhSavePage(MhMh *mh, uint64_t gpa, uint32_t iteration, GByteArray *out, GError
     if (!mhMhHostCheckStarted(mh, error))
         goto out;
     env->len = 4;
-    mhMhPutLE32(env->data, iteration);
+    mhUtilPutLE32(env->data, iteration);
     if (!mhMhHostCall(mh, 0, MH_MAILBOX_CMD_SAVE_PAGE, gpa, error))
         goto out;
     /* Reassemble the record: header + GPA, ciphertext, tag. */
     g_byte_array_append(out, env->data, meta);
-    if (mhMhGetLE32(env->data + 12))
+    if (mhUtilGetLE32(env->data + 12))
         g_byte_array_append(out, mhMhVcpuPage(v), MH_TRANSPORT_PAGE_SIZE);
     g_byte_array_append(out, env->data + meta, MH_TRANSPORT_TAG_SIZE);
     mh->next_seq++;
@@ -221,8 +221,8 @@ scanKick(MhMh *mh, unsigned int slot, const ScanChunk *c)
 {
     MhMailboxBatch *b = mhMhVcpuBatch(&mh->vcpu[slot]);
 
-    mhMhPutLE64(b->data, c->gpa);
-    mhMhPutLE32(b->data + 8, c->npages);
+    mhUtilPutLE64(b->data, c->gpa);
+    mhUtilPutLE32(b->data + 8, c->npages);
     b->len = 12;
     mhMhHostKick(&mh->vcpu[slot], MH_MAILBOX_CMD_SCAN_DIRTY, 0);
 }

@@ -306,7 +306,7 @@ mhMhStart(MhMh *mh, uint64_t secret_gpa, uint64_t secret_size, GError **error)
         return false;
 
     env->len = 8;
-    mhMhPutLE64(env->data, secret_size);
+    mhUtilPutLE64(env->data, secret_size);
     mhMhHostKick(&mh->vcpu[0], MH_MAILBOX_CMD_INIT, secret_gpa);
     if ((ret = mhMhHostWait(&mh->vcpu[0])) != MH_MAILBOX_RET_SUCCESS) {
         mhMhHostError(&mh->vcpu[0], ret, &err);
@@ -318,7 +318,7 @@ mhMhStart(MhMh *mh, uint64_t secret_gpa, uint64_t secret_size, GError **error)
         g_propagate_error(error, g_steal_pointer(&err));
         return false;
     }
-    hostFinishStart(mh, mhMhGetLE32(env->data));
+    hostFinishStart(mh, mhUtilGetLE32(env->data));
     return true;
 }
 
@@ -506,9 +506,9 @@ mhMhRestoreRecords(MhMh *mh, const void *data, size_t len, size_t *consumed,
         if (!hostWaitAll(mh, k, error))
             goto out;
         /* ...and applied in stream order by one vCPU. */
-        mhMhPutLE32(env->data, k);
+        mhUtilPutLE32(env->data, k);
         for (unsigned int i = 0; i < k; i++)
-            mhMhPutLE32(env->data + 4 + 4 * i, i);
+            mhUtilPutLE32(env->data + 4 + 4 * i, i);
         env->len = 4 + 4 * k;
         if (!mhMhHostCall(mh, 0, MH_MAILBOX_CMD_COMMIT, 0, error))
             goto out;

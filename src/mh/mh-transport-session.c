@@ -122,7 +122,7 @@ mhTransportSessionNewWithNonce(MhTransportRole role,
     s->hello[6] = cipher;
     s->hello[7] = 0;
     memcpy(s->hello + 8, uuid, MH_TRANSPORT_UUID_SIZE);
-    mhTransportPutLE32(s->hello + 24, key_id);
+    mhUtilPutLE32(s->hello + 24, key_id);
     memcpy(s->hello + 28, nonce, MH_TRANSPORT_NONCE_SIZE);
     return g_steal_pointer(&s);
 }
@@ -270,7 +270,7 @@ mhTransportSessionPeerHello(MhTransportSession *session,
                     _("peer migrates domain %s, this end domain %s"), a, b);
         return false;
     }
-    peer_key_id = mhTransportGetLE32(h + 24);
+    peer_key_id = mhUtilGetLE32(h + 24);
     if (peer_key_id != session->key_id) {
         g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_KEY,
                     _("wrong migration key: peer holds key id 0x%08x, this end 0x%08x"),

@@ -89,13 +89,13 @@ static void
 recordHeader(uint8_t *h, MhTransportRecordType type, size_t npages,
              uint32_t iteration, uint32_t ct_len, uint64_t seq)
 {
-    mhTransportPutLE32(h, MH_TRANSPORT_RECORD_MAGIC);
+    mhUtilPutLE32(h, MH_TRANSPORT_RECORD_MAGIC);
     h[4] = type;
     h[5] = 0;
-    mhTransportPutLE16(h + 6, npages);
-    mhTransportPutLE32(h + 8, iteration);
-    mhTransportPutLE32(h + 12, ct_len);
-    mhTransportPutLE64(h + 16, seq);
+    mhUtilPutLE16(h + 6, npages);
+    mhUtilPutLE32(h + 8, iteration);
+    mhUtilPutLE32(h + 12, ct_len);
+    mhUtilPutLE64(h + 16, seq);
 }
 
 /* One AEAD operation; 'in' is a list of 'nin' segments of 'seg_len' bytes
@@ -209,7 +209,7 @@ mhTransportSealPages(MhTransportSession *session,
         return false;
     }
     for (size_t i = 0; i < n; i++)
-        mhTransportPutLE64(out + MH_TRANSPORT_RECORD_HEADER_SIZE + 8 * i,
+        mhUtilPutLE64(out + MH_TRANSPORT_RECORD_HEADER_SIZE + 8 * i,
                            gpas[i] | (zero[i] ? MH_TRANSPORT_GPA_ZERO : 0));
 
     if (!sealReserve(session, n, n - nnz, false, &seq, error))
@@ -247,8 +247,8 @@ mhTransportSealFinal(MhTransportSession *session,
     if (!sealReserve(session, 0, 0, true, &seq, error))
         return false;
     g_mutex_lock(&session->lock);
-    mhTransportPutLE64(payload, session->records);
-    mhTransportPutLE64(payload + 8, session->pages);
+    mhUtilPutLE64(payload, session->records);
+    mhUtilPutLE64(payload + 8, session->pages);
     memcpy(payload + 16, session->chain, 32);
     g_mutex_unlock(&session->lock);
 
@@ -276,15 +276,15 @@ mhTransportRecordFrame(const void *buf, size_t avail,
         *need = MH_TRANSPORT_RECORD_HEADER_SIZE - avail;
         return false;
     }
-    npages = mhTransportGetLE16(h + 6);
-    if (mhTransportGetLE32(h) != MH_TRANSPORT_RECORD_MAGIC || npages > MH_TRANSPORT_MAX_BATCH ||
-        mhTransportGetLE32(h + 12) > MH_TRANSPORT_PAGE_SIZE * MH_TRANSPORT_MAX_BATCH) {
+    npages = mhUtilGetLE16(h + 6);
+    if (mhUtilGetLE32(h) != MH_TRANSPORT_RECORD_MAGIC || npages > MH_TRANSPORT_MAX_BATCH ||
+        mhUtilGetLE32(h + 12) > MH_TRANSPORT_PAGE_SIZE * MH_TRANSPORT_MAX_BATCH) {
         g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_FORMAT,
                     _("malformed MH record header (magic 0x%08x, %zu pages, %u bytes)"),
-                    mhTransportGetLE32(h), npages, mhTransportGetLE32(h + 12));
+                    mhUtilGetLE32(h), npages, mhUtilGetLE32(h + 12));
         return false;
     }
-    *record_len = MH_TRANSPORT_RECORD_HEADER_SIZE + 8 * npages + mhTransportGetLE32(h + 12) +
+    *record_len = MH_TRANSPORT_RECORD_HEADER_SIZE + 8 * npages + mhUtilGetLE32(h + 12) +
         MH_TRANSPORT_TAG_SIZE;
     return true;
 }
@@ -300,9 +300,9 @@ mhTransportRecordPeek(const void *record, size_t len,
     if (type)
         *type = h[4];
     if (seq)
-        *seq = mhTransportGetLE64(h + 16);
+        *seq = mhUtilGetLE64(h + 16);
     if (npages)
-        *npages = mhTransportGetLE16(h + 6);
+        *npages = mhUtilGetLE16(h + 6);
     return true;
 }
 
@@ -338,8 +338,8 @@ mhTransportOpenVerify(MhTransportSession *session,
                     _("MH record of %zu bytes is shorter than a header and tag"), len);
         goto fail;
     }
-    npages = mhTransportGetLE16(h + 6);
-    ct_len = mhTransportGetLE32(h + 12);
+    npages = mhUtilGetLE16(h + 6);
+    ct_len = mhUtilGetLE32(h + 12);
     aad_len = MH_TRANSPORT_RECORD_HEADER_SIZE + 8 * npages;
     if (npages > MH_TRANSPORT_MAX_BATCH ||
         ct_len > MH_TRANSPORT_PAGE_SIZE * MH_TRANSPORT_MAX_BATCH ||
@@ -351,11 +351,11 @@ mhTransportOpenVerify(MhTransportSession *session,
     }
 
     in[0] = h + aad_len;
-    if (!sessionAead(session, false, mhTransportGetLE64(h + 16), h, aad_len, in, 1, ct_len,
+    if (!sessionAead(session, false, mhUtilGetLE64(h + 16), h, aad_len, in, 1, ct_len,
                      plain, (uint8_t *)h + len - MH_TRANSPORT_TAG_SIZE)) {
         g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_TAG,
                     _("MH record authentication failed (claimed sequence %" PRIu64
-                      ", %zu pages): the tag does not verify"), mhTransportGetLE64(h + 16), npages);
+                      ", %zu pages): the tag does not verify"), mhUtilGetLE64(h + 16), npages);
         goto fail;
     }
 
@@ -363,12 +363,12 @@ mhTransportOpenVerify(MhTransportSession *session,
      * that seals nonsense and against the host's restore request. */
     memset(opened, 0, sizeof(*opened));
     opened->type = h[4];
-    opened->iteration = mhTransportGetLE32(h + 8);
-    opened->seq = mhTransportGetLE64(h + 16);
+    opened->iteration = mhUtilGetLE32(h + 8);
+    opened->seq = mhUtilGetLE64(h + 16);
     opened->npages = npages;
     opened->plain = plain;
     opened->plain_len = ct_len;
-    if (mhTransportGetLE32(h) != MH_TRANSPORT_RECORD_MAGIC || h[5] != 0 ||
+    if (mhUtilGetLE32(h) != MH_TRANSPORT_RECORD_MAGIC || h[5] != 0 ||
         (opened->type != MH_TRANSPORT_RECORD_PAGES && opened->type != MH_TRANSPORT_RECORD_FINAL) ||
         (opened->type == MH_TRANSPORT_RECORD_PAGES && npages == 0) ||
         (opened->type == MH_TRANSPORT_RECORD_FINAL &&
@@ -379,7 +379,7 @@ mhTransportOpenVerify(MhTransportSession *session,
         goto fail;
     }
     for (size_t i = 0; i < npages; i++) {
-        uint64_t g = mhTransportGetLE64(h + MH_TRANSPORT_RECORD_HEADER_SIZE + 8 * i);
+        uint64_t g = mhUtilGetLE64(h + MH_TRANSPORT_RECORD_HEADER_SIZE + 8 * i);
         opened->zero[i] = g & MH_TRANSPORT_GPA_ZERO;
         opened->gpas[i] = g & ~MH_TRANSPORT_GPA_ZERO;
         nzero += opened->zero[i];
@@ -426,8 +426,8 @@ mhTransportOpenVerify(MhTransportSession *session,
 static bool
 openFinal(MhTransportSession *session, const MhTransportOpened *opened, GError **error)
 {
-    uint64_t records = mhTransportGetLE64(opened->plain);
-    uint64_t pages = mhTransportGetLE64(opened->plain + 8);
+    uint64_t records = mhUtilGetLE64(opened->plain);
+    uint64_t pages = mhUtilGetLE64(opened->plain + 8);
 
     if (records != session->records || pages != session->pages) {
         g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_COUNT,

@@ -202,7 +202,7 @@ mhMhVcpuCommit(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
 {
     MhMailboxEnvelope *env = mhMhVcpuEnvelope(v);
     MhMhSession *sess = mhMhVcpuSession(v, priv, MH_TRANSPORT_ROLE_TARGET, error);
-    uint32_t n = env->len >= 4 ? mhMhGetLE32(env->data) : 0;
+    uint32_t n = env->len >= 4 ? mhUtilGetLE32(env->data) : 0;
     uint32_t slots[MH_MH_MAX_VCPUS];
     bool final = false;
     bool defer;
@@ -217,7 +217,7 @@ mhMhVcpuCommit(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
         return false;
     }
     for (uint32_t i = 0; i < n; i++) {
-        slots[i] = mhMhGetLE32(env->data + 4 + 4 * i);
+        slots[i] = mhUtilGetLE32(env->data + 4 + 4 * i);
         if (slots[i] >= priv->vcpus) {
             g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_FORMAT,
                         _("COMMIT names MH vCPU %u of %u"), slots[i], priv->vcpus);
@@ -244,7 +244,7 @@ mhMhVcpuCommit(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
             return false;
     }
     env->len = 4;
-    mhMhPutLE32(env->data, final);
+    mhUtilPutLE32(env->data, final);
     return true;
 }
 
@@ -268,7 +268,7 @@ mhMhVcpuRestorePage(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
     }
     /* The ciphertext length is unauthenticated until the tag checks; it
      * is either a page or nothing (zero page). */
-    ct = mhMhGetLE32(env->data + 12) ? MH_TRANSPORT_PAGE_SIZE : 0;
+    ct = mhUtilGetLE32(env->data + 12) ? MH_TRANSPORT_PAGE_SIZE : 0;
     memcpy(rec, env->data, meta);
     memcpy(rec + meta, mhMhVcpuPage(v), ct);
     memcpy(rec + meta + ct, env->data + meta, MH_TRANSPORT_TAG_SIZE);

@@ -182,7 +182,7 @@ vcpuInit(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
 {
     MhMailboxParams *p = mhMhVcpuParams(v);
     MhMailboxEnvelope *env = mhMhVcpuEnvelope(v);
-    uint64_t area = env->len >= 8 ? mhMhGetLE64(env->data) : 0;
+    uint64_t area = env->len >= 8 ? mhUtilGetLE64(env->data) : 0;
     MhSecret *key = NULL;
     uint32_t key_id = 0;
 
@@ -190,7 +190,7 @@ vcpuInit(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
         return false;
     privateSetKey(priv, key, key_id);
     env->len = 4;
-    mhMhPutLE32(env->data, key_id);
+    mhUtilPutLE32(env->data, key_id);
     return true;
 }
 
@@ -353,7 +353,7 @@ vcpuSeal(MhMhVcpu *v, MhMhPrivate *priv, const uint8_t *gpa_le, size_t n, uint32
         return false;
     }
     for (size_t i = 0; i < n; i++) {
-        gpas[i] = mhMhGetLE64(gpa_le + 8 * i);
+        gpas[i] = mhUtilGetLE64(gpa_le + 8 * i);
         if (!mhGuestRamTranslate(&priv->ram, gpas[i], MH_TRANSPORT_PAGE_SIZE)) {
             g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_GPA,
                         _("cannot save GPA 0x%" PRIx64 ": not in guest RAM"),
@@ -397,7 +397,7 @@ vcpuSaveBatch(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
         return false;
     }
     b = mhMhVcpuBatchArea(v, p->gpa);
-    n = mhMhGetLE32(b->data + 4);
+    n = mhUtilGetLE32(b->data + 4);
 
     if (n > MH_TRANSPORT_MAX_BATCH || b->len != 8 + 8 * n) {
         g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_FORMAT,
@@ -405,7 +405,7 @@ vcpuSaveBatch(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
         return false;
     }
     memcpy(gpa_le, b->data + 8, 8 * n);
-    if (!vcpuSeal(v, priv, gpa_le, n, mhMhGetLE32(b->data), b->data, sizeof(b->data), &len, error))
+    if (!vcpuSeal(v, priv, gpa_le, n, mhUtilGetLE32(b->data), b->data, sizeof(b->data), &len, error))
         return false;
     b->len = len;
     return true;
@@ -419,7 +419,7 @@ vcpuSavePage(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
     uint8_t rec[MH_TRANSPORT_RECORD_HEADER_SIZE + 8 + MH_TRANSPORT_PAGE_SIZE + MH_TRANSPORT_TAG_SIZE];
     uint8_t gpa_le[8];
     size_t len = 0, ct;
-    uint32_t iteration = env->len >= 4 ? mhMhGetLE32(env->data) : 0;
+    uint32_t iteration = env->len >= 4 ? mhUtilGetLE32(env->data) : 0;
 
     for (int i = 0; i < 8; i++)
         gpa_le[i] = p->gpa >> (8 * i);
@@ -473,8 +473,8 @@ vcpuScanDirty(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
         return false;
     }
     b = mhMhVcpuBatchArea(v, p->gpa);
-    gpa = mhMhGetLE64(b->data);
-    n = mhMhGetLE32(b->data + 8);
+    gpa = mhUtilGetLE64(b->data);
+    n = mhUtilGetLE32(b->data + 8);
     if (b->len != 12 || n == 0 || n > MH_MAILBOX_SCAN_MAX_PAGES) {
         g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_FORMAT,
                     _("malformed SCAN_DIRTY request (%u pages in %u bytes)"), n, b->len);

@@ -185,10 +185,10 @@ mhSevCertParse(const void *data, size_t len, GError **error)
     cert = g_new0(MhSevCert, 1);
     memcpy(cert->data, data, MH_SEV_CERT_SIZE);
 
-    version = mhSevGetLE32(cert->data + CERT_OFF_VERSION);
-    usage = mhSevGetLE32(cert->data + CERT_OFF_USAGE);
-    algo = mhSevGetLE32(cert->data + CERT_OFF_ALGO);
-    curve = mhSevGetLE32(cert->data + CERT_OFF_CURVE);
+    version = mhUtilGetLE32(cert->data + CERT_OFF_VERSION);
+    usage = mhUtilGetLE32(cert->data + CERT_OFF_USAGE);
+    algo = mhUtilGetLE32(cert->data + CERT_OFF_ALGO);
+    curve = mhUtilGetLE32(cert->data + CERT_OFF_CURVE);
     if (version != 1) {
         g_set_error(error, MH_ERROR, MH_ERROR_INVALID,
                     _("SEV certificate version %u is not supported (expected 1)"), version);
@@ -267,19 +267,19 @@ mhSevCertNew(MhSevUsage usage, EVP_PKEY *key, uint8_t api_major, uint8_t api_min
         return NULL;
     }
     cert = g_new0(MhSevCert, 1);
-    mhSevPutLE32(cert->data + CERT_OFF_VERSION, 1);
+    mhUtilPutLE32(cert->data + CERT_OFF_VERSION, 1);
     cert->data[CERT_OFF_API_MAJOR] = api_major;
     cert->data[CERT_OFF_API_MINOR] = api_minor;
-    mhSevPutLE32(cert->data + CERT_OFF_USAGE, usage);
-    mhSevPutLE32(cert->data + CERT_OFF_ALGO, algo);
-    mhSevPutLE32(cert->data + CERT_OFF_CURVE, MH_SEV_CURVE_P384);
+    mhUtilPutLE32(cert->data + CERT_OFF_USAGE, usage);
+    mhUtilPutLE32(cert->data + CERT_OFF_ALGO, algo);
+    mhUtilPutLE32(cert->data + CERT_OFF_CURVE, MH_SEV_CURVE_P384);
     if (!mhSevBnToLE(x, cert->data + CERT_OFF_QX, MH_SEV_ECC_PARAM_SIZE) ||
         !mhSevBnToLE(y, cert->data + CERT_OFF_QY, MH_SEV_ECC_PARAM_SIZE)) {
         mhSevSetOpensslError(error, _("encoding the EC public key"));
         return NULL;
     }
     for (unsigned slot = 0; slot < 2; slot++)
-        mhSevPutLE32(cert->data + CERT_OFF_SIG(slot) + SIG_OFF_USAGE, MH_SEV_USAGE_INVALID);
+        mhUtilPutLE32(cert->data + CERT_OFF_SIG(slot) + SIG_OFF_USAGE, MH_SEV_USAGE_INVALID);
     /* Keep only the public half: a certificate never carries a secret. */
     if (!(cert->key = mhSevKeyFromPoint(cert->data + CERT_OFF_QX,
                                         cert->data + CERT_OFF_QY, error)))
@@ -346,8 +346,8 @@ mhSevCertSign(MhSevCert *cert, unsigned slot, MhSevUsage signer_usage,
     ECDSA_SIG_get0(sig, &r, &s);
     base = cert->data + CERT_OFF_SIG(slot);
     memset(base, 0, 0x208);
-    mhSevPutLE32(base + SIG_OFF_USAGE, signer_usage);
-    mhSevPutLE32(base + SIG_OFF_ALGO, MH_SEV_ALGO_ECDSA_SHA256);
+    mhUtilPutLE32(base + SIG_OFF_USAGE, signer_usage);
+    mhUtilPutLE32(base + SIG_OFF_ALGO, MH_SEV_ALGO_ECDSA_SHA256);
     if (!mhSevBnToLE(r, base + SIG_OFF_R, MH_SEV_ECC_PARAM_SIZE) ||
         !mhSevBnToLE(s, base + SIG_OFF_S, MH_SEV_ECC_PARAM_SIZE)) {
         mhSevSetOpensslError(error, _("encoding an ECDSA signature"));
@@ -361,7 +361,7 @@ static bool
 mhSevCertVerifySlot(const MhSevCert *cert, unsigned slot, EVP_PKEY *key)
 {
     const uint8_t *base = cert->data + CERT_OFF_SIG(slot);
-    const EVP_MD *digest = mhSevSigDigest(mhSevGetLE32(base + SIG_OFF_ALGO));
+    const EVP_MD *digest = mhSevSigDigest(mhUtilGetLE32(base + SIG_OFF_ALGO));
     g_autoptr(EVP_MD_CTX) md = NULL;
     g_autoptr(ECDSA_SIG) sig = NULL;
     BIGNUM *r, *s;
@@ -398,7 +398,7 @@ mhSevCertVerify(const MhSevCert *cert, const MhSevCert *issuer, GError **error)
     bool had_slot = false;
 
     for (unsigned slot = 0; slot < 2; slot++) {
-        if (mhSevGetLE32(cert->data + CERT_OFF_SIG(slot) + SIG_OFF_USAGE) != issuer_usage)
+        if (mhUtilGetLE32(cert->data + CERT_OFF_SIG(slot) + SIG_OFF_USAGE) != issuer_usage)
             continue;
         had_slot = true;
         if (mhSevCertVerifySlot(cert, slot, issuer->key))
@@ -419,13 +419,13 @@ mhSevCertVerify(const MhSevCert *cert, const MhSevCert *issuer, GError **error)
 uint32_t
 mhSevCertGetUsage(const MhSevCert *cert)
 {
-    return mhSevGetLE32(cert->data + CERT_OFF_USAGE);
+    return mhUtilGetLE32(cert->data + CERT_OFF_USAGE);
 }
 
 uint32_t
 mhSevCertGetAlgo(const MhSevCert *cert)
 {
-    return mhSevGetLE32(cert->data + CERT_OFF_ALGO);
+    return mhUtilGetLE32(cert->data + CERT_OFF_ALGO);
 }
 
 uint8_t

@@ -85,12 +85,12 @@ mhSevKdf(const void *key, size_t key_len, const char *label,
 
         if (!ctx)
             return NULL;
-        mhSevPutLE32(le, i);
+        mhUtilPutLE32(le, i);
         ok = EVP_MAC_update(ctx, le, 4) &&
              EVP_MAC_update(ctx, (const uint8_t *)label, strlen(label)) &&
              EVP_MAC_update(ctx, &zero, 1) &&
              (context_len == 0 || EVP_MAC_update(ctx, context, context_len));
-        mhSevPutLE32(le, out_len * 8);
+        mhUtilPutLE32(le, out_len * 8);
         ok = ok && EVP_MAC_update(ctx, le, 4);
         if (!ok) {
             mhSevSetOpensslError(error, _("SEV key derivation"));
@@ -177,7 +177,7 @@ mhSevPolicyMac(const uint8_t tik[MH_SEV_KEY_SIZE], uint32_t policy,
 {
     uint8_t le[4];
 
-    mhSevPutLE32(le, policy);
+    mhUtilPutLE32(le, policy);
     return mhSevHmac(tik, MH_SEV_KEY_SIZE, le, sizeof(le), mac, error);
 }
 
@@ -265,7 +265,7 @@ mhSevMeasurementMac(const uint8_t tik[MH_SEV_KEY_SIZE], const MhSevBuild *build,
     msg[1] = build->api_major;
     msg[2] = build->api_minor;
     msg[3] = build->build_id;
-    mhSevPutLE32(msg + 4, policy);
+    mhUtilPutLE32(msg + 4, policy);
     memcpy(msg + 8, digest, MH_SEV_DIGEST_SIZE);
     memcpy(msg + 8 + MH_SEV_DIGEST_SIZE, mnonce, MH_SEV_NONCE_SIZE);
     return mhSevHmac(tik, MH_SEV_KEY_SIZE, msg, sizeof(msg), mac, error);
@@ -288,10 +288,10 @@ mhSevPacketMac(const uint8_t tik[MH_SEV_KEY_SIZE], uint32_t flags,
         return false;
     }
     head[0] = 0x01;
-    mhSevPutLE32(head + 1, flags);
+    mhUtilPutLE32(head + 1, flags);
     memcpy(head + 5, iv, MH_SEV_IV_SIZE);
-    mhSevPutLE32(head + 5 + MH_SEV_IV_SIZE, guest_len);
-    mhSevPutLE32(head + 9 + MH_SEV_IV_SIZE, (uint32_t)trans_len);
+    mhUtilPutLE32(head + 5 + MH_SEV_IV_SIZE, guest_len);
+    mhUtilPutLE32(head + 9 + MH_SEV_IV_SIZE, (uint32_t)trans_len);
     if (!EVP_MAC_update(ctx, head, sizeof(head)) ||
         !EVP_MAC_update(ctx, ciphertext, trans_len) ||
         !EVP_MAC_update(ctx, measure_mac, MH_SEV_MAC_SIZE)) {
@@ -313,7 +313,7 @@ mhSevPacketHeaderParse(const void *data, size_t len, MhSevPacketHeader *hdr,
                     MH_SEV_PACKET_HEADER_SIZE, len);
         return false;
     }
-    hdr->flags = mhSevGetLE32(p);
+    hdr->flags = mhUtilGetLE32(p);
     memcpy(hdr->iv, p + 4, MH_SEV_IV_SIZE);
     memcpy(hdr->mac, p + 4 + MH_SEV_IV_SIZE, MH_SEV_MAC_SIZE);
     return true;
@@ -323,7 +323,7 @@ void
 mhSevPacketHeaderFormat(const MhSevPacketHeader *hdr,
                         uint8_t out[MH_SEV_PACKET_HEADER_SIZE])
 {
-    mhSevPutLE32(out, hdr->flags);
+    mhUtilPutLE32(out, hdr->flags);
     memcpy(out + 4, hdr->iv, MH_SEV_IV_SIZE);
     memcpy(out + 4 + MH_SEV_IV_SIZE, hdr->mac, MH_SEV_MAC_SIZE);
 }

@@ -21,15 +21,3 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(ECDSA_SIG, ECDSA_SIG_free)
 /* Set *error from OpenSSL's error queue (and clear it), prefixed. */
 void mhSevSetOpensslError(GError **error, const char *what);
 
-static inline void
-mhSevPutLE32(uint8_t *p, uint32_t v)
-{
-    p[0] = v; p[1] = v >> 8; p[2] = v >> 16; p[3] = v >> 24;
-}
-
-static inline uint32_t
-mhSevGetLE32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) |
-           ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-}

@@ -197,7 +197,7 @@ mhSevSecretTableAddMigrationKey(MhSevSecretTable *table, const MhSecret *key,
         !mhSevGuidParse(MH_SEV_SECRET_MIGRATION_KEY_GUID, guid, error))
         return false;
     entry[0] = MH_SEV_MIGRATION_KEY_VERSION;
-    mhSevPutLE32(entry + 1, key_id);
+    mhUtilPutLE32(entry + 1, key_id);
     memcpy(entry + 5, key->data, MH_SEV_MIGRATION_KEY_SIZE);
     ok = mhSevSecretTableAdd(table, guid, entry, sizeof(entry), error);
     mhUtilWipe(entry, sizeof(entry));
@@ -242,12 +242,12 @@ mhSevSecretTableBuild(const MhSevSecretTable *table, GError **error)
         mhSecretFree(out);
         return NULL;
     }
-    mhSevPutLE32(out->data + MH_SEV_GUID_SIZE, total);
+    mhUtilPutLE32(out->data + MH_SEV_GUID_SIZE, total);
     off = MH_SEV_SECRET_HEADER_SIZE;
     for (size_t i = 0; i < table->entries->len; i++) {
         const MhSevSecretEntry *e = g_ptr_array_index(table->entries, i);
         memcpy(out->data + off, e->guid, MH_SEV_GUID_SIZE);
-        mhSevPutLE32(out->data + off + MH_SEV_GUID_SIZE,
+        mhUtilPutLE32(out->data + off + MH_SEV_GUID_SIZE,
                      MH_SEV_SECRET_HEADER_SIZE + e->data->len);
         memcpy(out->data + off + MH_SEV_SECRET_HEADER_SIZE, e->data->data, e->data->len);
         off += MH_SEV_SECRET_HEADER_SIZE + e->data->len;
@@ -272,7 +272,7 @@ mhSevSecretTableParse(const void *data, size_t len, GError **error)
                       "of the %zu-byte secret area"), MH_SEV_SECRET_TABLE_GUID, len);
         return NULL;
     }
-    total = mhSevGetLE32(p + MH_SEV_GUID_SIZE);
+    total = mhUtilGetLE32(p + MH_SEV_GUID_SIZE);
     if (total < MH_SEV_SECRET_HEADER_SIZE || total > len) {
         g_set_error(error, MH_ERROR, MH_ERROR_INVALID,
                     _("malformed SEV secret table: length %u outside %d..%zu"),
@@ -288,7 +288,7 @@ mhSevSecretTableParse(const void *data, size_t len, GError **error)
                           "offset %zu of %u"), off, total);
             return NULL;
         }
-        elen = mhSevGetLE32(p + off + MH_SEV_GUID_SIZE);
+        elen = mhUtilGetLE32(p + off + MH_SEV_GUID_SIZE);
         if (elen < MH_SEV_SECRET_HEADER_SIZE || elen > total - off) {
             g_autofree char *guid = mhSevGuidFormat(p + off);
             g_set_error(error, MH_ERROR, MH_ERROR_INVALID,
@@ -320,7 +320,7 @@ mhSevMigrationKeyId(const MhSecret *key, uint32_t *key_id, GError **error)
         mhSevSetOpensslError(error, _("SHA-256"));
         return false;
     }
-    *key_id = mhSevGetLE32(digest);
+    *key_id = mhUtilGetLE32(digest);
     return true;
 }
 
@@ -391,7 +391,7 @@ mhSevMigrationKeyFind(const void *data, size_t len, MhSecret **key,
                     entry->data->len, MH_SEV_MIGRATION_KEY_ENTRY_SIZE);
         return false;
     }
-    stored_id = mhSevGetLE32(entry->data->data + 1);
+    stored_id = mhUtilGetLE32(entry->data->data + 1);
     found = mhSecretNewFrom(entry->data->data + 5, MH_SEV_MIGRATION_KEY_SIZE);
     if (!mhSevMigrationKeyId(found, &computed_id, error))
         return false;

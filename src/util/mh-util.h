@@ -42,3 +42,44 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(MhSecret, mhSecretFree)
 
 /* Wipe memory that held key material. */
 void mhUtilWipe(void *data, size_t len);
+
+/* Little-endian fields of the wire formats (SEV packets, MH records and
+ * mailboxes): byte by byte, so alignment and host order never matter. */
+static inline void
+mhUtilPutLE16(uint8_t *p, uint16_t v)
+{
+    p[0] = v;
+    p[1] = v >> 8;
+}
+
+static inline void
+mhUtilPutLE32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = v >> (8 * i);
+}
+
+static inline void
+mhUtilPutLE64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = v >> (8 * i);
+}
+
+static inline uint16_t
+mhUtilGetLE16(const uint8_t *p)
+{
+    return p[0] | (uint16_t)p[1] << 8;
+}
+
+static inline uint32_t
+mhUtilGetLE32(const uint8_t *p)
+{
+    return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline uint64_t
+mhUtilGetLE64(const uint8_t *p)
+{
+    return mhUtilGetLE32(p) | (uint64_t)mhUtilGetLE32(p + 4) << 32;
+}
