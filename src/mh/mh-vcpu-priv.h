@@ -55,6 +55,10 @@ MhMhSession *mhMhVcpuSession(MhMhVcpu *v, MhMhPrivate *priv, int role, GError **
 uint64_t mhMhPageIndex(const MhGuestRam *ram, uint64_t gpa);
 uint64_t mhMhPageGpa(const MhGuestRam *ram, uint64_t index);
 
+/* The batch area a batch command names in params.gpa (0 or 1); NULL and
+ * a FORMAT error naming 'command' for any other value. */
+MhMailboxBatch *mhMhVcpuBatchArg(MhMhVcpu *v, const char *command, GError **error);
+
 /* Target-side commands (mh-vcpu-restore.c). */
 bool mhMhVcpuRestoreBatch(MhMhVcpu *v, MhMhPrivate *priv, GError **error);
 bool mhMhVcpuCommit(MhMhVcpu *v, MhMhPrivate *priv, GError **error);

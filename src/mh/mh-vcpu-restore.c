@@ -184,16 +184,10 @@ windowOverlaps(MhMhPrivate *priv, const uint32_t *slots, uint32_t n)
 bool
 mhMhVcpuRestoreBatch(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
 {
-    MhMailboxParams *p = mhMhVcpuParams(v);
     MhMailboxBatch *b;
 
-    if (p->gpa >= MH_MAILBOX_BATCH_AREAS) {
-        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_FORMAT,
-                    _("RESTORE_BATCH names batch area %" PRIu64 ", there are %d"),
-                    (guint64)p->gpa, MH_MAILBOX_BATCH_AREAS);
+    if (!(b = mhMhVcpuBatchArg(v, "RESTORE_BATCH", error)))
         return false;
-    }
-    b = mhMhVcpuBatchArea(v, p->gpa);
     return vcpuStage(v, priv, b->data, MIN(b->len, sizeof(b->data)), NULL, 0, error);
 }
 

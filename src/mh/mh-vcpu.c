@@ -328,6 +328,20 @@ vcpuSessionConfirm(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
                                          error);
 }
 
+MhMailboxBatch *
+mhMhVcpuBatchArg(MhMhVcpu *v, const char *command, GError **error)
+{
+    MhMailboxParams *p = mhMhVcpuParams(v);
+
+    if (p->gpa >= MH_MAILBOX_BATCH_AREAS) {
+        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_FORMAT,
+                    _("%s names batch area %" PRIu64 ", there are %d"),
+                    command, (guint64)p->gpa, MH_MAILBOX_BATCH_AREAS);
+        return NULL;
+    }
+    return mhMhVcpuBatchArea(v, p->gpa);
+}
+
 /* Seal 'n' pages into 'out'; the GPAs are copied first since 'out' may be
  * the very batch area they came in. Each page is copied into this vCPU's
  * private staging first, and the digest and the record are made from that
@@ -384,19 +398,13 @@ vcpuSeal(MhMhVcpu *v, MhMhPrivate *priv, const uint8_t *gpa_le, size_t n, uint32
 static bool
 vcpuSaveBatch(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
 {
-    MhMailboxParams *p = mhMhVcpuParams(v);
     MhMailboxBatch *b;
     uint8_t gpa_le[8 * MH_TRANSPORT_MAX_BATCH];
     uint32_t n;
     size_t len = 0;
 
-    if (p->gpa >= MH_MAILBOX_BATCH_AREAS) {
-        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_FORMAT,
-                    _("SAVE_BATCH names batch area %" PRIu64 ", there are %d"),
-                    (guint64)p->gpa, MH_MAILBOX_BATCH_AREAS);
+    if (!(b = mhMhVcpuBatchArg(v, "SAVE_BATCH", error)))
         return false;
-    }
-    b = mhMhVcpuBatchArea(v, p->gpa);
     n = mhUtilGetLE32(b->data + 4);
 
     if (n > MH_TRANSPORT_MAX_BATCH || b->len != 8 + 8 * n) {
@@ -458,7 +466,6 @@ static bool
 vcpuScanDirty(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
 {
     MhMhSession *sess = mhMhVcpuSession(v, priv, MH_TRANSPORT_ROLE_SOURCE, error);
-    MhMailboxParams *p = mhMhVcpuParams(v);
     MhMailboxBatch *b;
     const uint8_t *live;
     uint64_t gpa, first;
@@ -466,13 +473,8 @@ vcpuScanDirty(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
 
     if (!sess)
         return false;
-    if (p->gpa >= MH_MAILBOX_BATCH_AREAS) {
-        g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_FORMAT,
-                    _("SCAN_DIRTY names batch area %" PRIu64 ", there are %d"),
-                    (guint64)p->gpa, MH_MAILBOX_BATCH_AREAS);
+    if (!(b = mhMhVcpuBatchArg(v, "SCAN_DIRTY", error)))
         return false;
-    }
-    b = mhMhVcpuBatchArea(v, p->gpa);
     gpa = mhUtilGetLE64(b->data);
     n = mhUtilGetLE32(b->data + 8);
     if (b->len != 12 || n == 0 || n > MH_MAILBOX_SCAN_MAX_PAGES) {
