@@ -3,7 +3,6 @@
  * session keys and plaintext; it talks to the host only through its
  * mailbox. */
 #include "mh/mh-vcpu-priv.h"
-#include "mh/mh-page-digest.h"
 #include "sev/mh-sev-secret.h"
 #include "util/mh-error.h"
 #include "util/mh-i18n.h"
@@ -368,19 +367,19 @@ vcpuSeal(MhMhVcpu *v, MhMhPrivate *priv, const uint8_t *gpa_le, size_t n, uint32
     }
     for (size_t i = 0; i < n; i++) {
         gpas[i] = mhUtilGetLE64(gpa_le + 8 * i);
-        if (!mhGuestRamTranslate(&priv->ram, gpas[i], MH_TRANSPORT_PAGE_SIZE)) {
+        if (!(pages[i] = mhGuestRamTranslate(&priv->ram, gpas[i], MH_TRANSPORT_PAGE_SIZE))) {
             g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_GPA,
                         _("cannot save GPA 0x%" PRIx64 ": not in guest RAM"),
                         gpas[i]);
             return false;
         }
     }
+    /* pages[] point at live RAM until each is replaced by its copy. */
     g_mutex_lock(&st->lock);
     for (size_t i = 0; i < n; i++) {
         uint8_t *copy = st->plain + i * MH_TRANSPORT_PAGE_SIZE;
 
-        memcpy(copy, mhGuestRamTranslate(&priv->ram, gpas[i], MH_TRANSPORT_PAGE_SIZE),
-               MH_TRANSPORT_PAGE_SIZE);
+        memcpy(copy, pages[i], MH_TRANSPORT_PAGE_SIZE);
         mhPageDigestTableRecord(sess->digests, mhMhPageIndex(&priv->ram, gpas[i]), copy);
         pages[i] = copy;
     }

@@ -304,15 +304,8 @@ bool
 mhQemuStreamRecv(MhQemuStream *stream, MhQemuStreamMsg *type,
                  GByteArray *payload, GError **error)
 {
-    uint8_t hdr[MH_QEMU_STREAM_FRAME_HEADER_SIZE];
-    uint32_t len;
-
-    if (!mhQemuStreamRead(stream, hdr, sizeof(hdr), _("a message header"), error) ||
-        !mhQemuStreamParseFrameHeader(hdr, type, &len, error))
-        return false;
-    g_byte_array_set_size(payload, len);
-    return mhQemuStreamRead(stream, payload->data, len,
-                            mhQemuStreamMsgTypeToString(*type), error);
+    g_byte_array_set_size(payload, 0);
+    return mhQemuStreamRecvAppend(stream, type, payload, error);
 }
 
 bool
