@@ -61,9 +61,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(MhMhLaunchKey, mhMhLaunchKeyFree)
  * MH's state) instead of reading the secret area. */
 bool mhMhStartWithKey(MhMh *mh, const MhMhLaunchKey *key, GError **error);
 
-/* Point the MH at other guest memory with the same GPAs (the source's
- * shadow copy, live RAM on a target). Ends the current session; the key
- * stays. The mappings must outlive the MH or the next call. */
+/* Point the MH at other guest memory with the same GPAs (qemu-mh: the
+ * guest's memfd as mapped now). Ends the current session; the key stays.
+ * The mappings must outlive the MH or the next call. */
 bool mhMhSetGuestRam(MhMh *mh, const MhGuestRam *ram, GError **error);
 
 /* Stop the vCPUs; the key, session keys and staged plaintext are wiped. */

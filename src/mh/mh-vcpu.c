@@ -236,8 +236,7 @@ mhMhPrivateInitFromKey(MhMhPrivate *priv, const MhMhLaunchKey *lk)
     return lk->key_id;
 }
 
-/* The host switches what guest memory the MH maps (between sessions):
- * the source's shadow copy, or live RAM on a target. */
+/* The host switches what guest memory the MH maps (between sessions). */
 void
 mhMhPrivateSetRam(MhMhPrivate *priv, const MhGuestRam *ram)
 {

@@ -118,8 +118,7 @@ void mhQemuMigrateFinish(MhQemuMigrateJob *job, const GError *error);
 
 /* The process's MH (mh-qmp-handler.c; borrowed, never freed by the
  * migration), started with the key captured from the secret table
- * injected into this launch, now looking at 'ram' (the shadow on a
- * source, live RAM on a target). */
+ * injected into this launch, now looking at 'ram' (live guest RAM). */
 MhMh *mhQemuMigrateNewMh(MhQemuMigrateJob *job, const MhGuestRam *ram, GError **error);
 /* Guest RAM as the MH sees it (live mapping of the memfd). */
 bool mhQemuMigrateLiveRam(MhQemuMigrateJob *job, MhGuestRam *ram, GError **error);

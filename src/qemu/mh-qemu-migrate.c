@@ -507,6 +507,7 @@ mhQemuCmdMigrate(MhQmpRequest *req, gpointer opaque)
     job->thread = g_thread_new("mh-migrate-src", mhQemuMigrateSourceThread, job);
 }
 
+/* 'uri' is "tcp:HOST:PORT" (migrate-incoming refused anything else). */
 static int
 mhQemuMigrateListen(const char *uri, GError **error)
 {
@@ -515,11 +516,6 @@ mhQemuMigrateListen(const char *uri, GError **error)
     g_autoptr(GSocketAddress) sa = NULL;
     g_autoptr(GSocket) sock = NULL;
 
-    if (!g_str_has_prefix(uri, "tcp:")) {
-        g_set_error(error, MH_ERROR, MH_ERROR_UNSUPPORTED,
-                    _("the mirror helper receives migrations on 'tcp:' URIs, not '%s'"), uri);
-        return -1;
-    }
     if (!(addr = g_network_address_parse(uri + 4, 0, error)))
         return -1;
     en = g_socket_connectable_enumerate(addr);
