@@ -15,11 +15,13 @@
 #                            [--build DIR] [--only plain|mh]
 #                            [--plain-emulator qemu|qemu-mh]
 #                            [--busy-guest] [--interval MS]
+#                            [--cipher aes-256-gcm|aes-256-ocb|chacha20-poly1305]
 #
 # The guest dirties --rate pages/s and verifies all its pages every
 # --interval ms (default 1000); between those it halts like an idle
 # guest. --busy-guest makes it spin instead, so that its TCG vCPU takes a
 # whole host CPU for the whole run (bench/RESULTS.md has both).
+# --cipher is the MH's page AEAD (<mh:transport cipher>, default aes-256-gcm).
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -30,6 +32,7 @@ rate=5000
 runs=1
 guest_mem=
 mh_vcpus=2
+cipher=aes-256-gcm
 build=${MH_BUILD_DIR:-$SRC_DIR/build}
 only=
 plain_emu=qemu
@@ -37,7 +40,7 @@ halt=1
 interval=1000
 
 usage() {
-    sed -n '2,22s/^# \{0,1\}//p' "$0" >&2
+    sed -n '2,24s/^# \{0,1\}//p' "$0" >&2
     exit 1
 }
 die() {
@@ -56,6 +59,7 @@ while [ $# -gt 0 ]; do
         --plain-emulator) plain_emu=${2:-}; shift 2 ;;
         --busy-guest) halt=0; shift ;;
         --interval) interval=${2:-}; shift 2 ;;
+        --cipher) cipher=${2:-}; shift 2 ;;
         -h|--help) usage ;;
         *) echo "error: unknown argument '$1'" >&2; usage ;;
     esac
@@ -65,6 +69,7 @@ done
 [[ "$interval" =~ ^[0-9]+$ ]] && [ "$interval" -ge 100 ] || die "--interval '$interval': milliseconds, at least 100"
 [[ "$runs" =~ ^[0-9]+$ ]] && [ "$runs" -ge 1 ] || die "--runs '$runs': at least 1"
 [[ "$mh_vcpus" =~ ^[0-9]+$ ]] && [ "$mh_vcpus" -ge 1 ] || die "--mh-vcpus '$mh_vcpus': at least 1"
+case $cipher in aes-256-gcm|aes-256-ocb|chacha20-poly1305) ;; *) die "--cipher '$cipher': aes-256-gcm, aes-256-ocb or chacha20-poly1305" ;; esac
 case $only in ''|plain|mh) ;; *) die "--only '$only': plain or mh" ;; esac
 case $plain_emu in qemu|qemu-mh) ;; *) die "--plain-emulator '$plain_emu': qemu or qemu-mh" ;; esac
 # The firmware keeps about 54 MiB of a guest for itself (docs/test-guest.md:
@@ -76,7 +81,7 @@ build=$(cd "$build" 2>/dev/null && pwd) || die "build directory '$build' not fou
 
 # test-migrate-common.sh (and lib.sh through it) reads these.
 export MH_SOURCE_DIR=$SRC_DIR MH_BUILD_DIR=$build
-export MIG_MEM=$memory MIG_GUEST_MEM=$guest_mem MIG_RATE=$rate MIG_MH_VCPUS=$mh_vcpus
+export MIG_MEM=$memory MIG_GUEST_MEM=$guest_mem MIG_RATE=$rate MIG_MH_VCPUS=$mh_vcpus MIG_MH_CIPHER=$cipher
 # shellcheck source=../tests/e2e/test-migrate-common.sh
 source "$SRC_DIR/tests/e2e/test-migrate-common.sh"
 
@@ -104,6 +109,7 @@ echo "# migration benchmark: $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "# machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs, $(free -g | awk '/Mem:/ {print $2}') GiB RAM, $(uname -r)"
 echo "# software: $(virsh --version 2>/dev/null | sed 's/^/libvirt /'), $(/usr/bin/qemu-system-x86_64 --version | head -1)"
 echo "# guest: $memory MiB, 1 vCPU (TCG), OVMF, test guest mem=$guest_mem rate=$rate pages/s interval=$interval ms halt=$halt; runs: $runs"
+echo "# MH: $mh_vcpus vCPUs, cipher $cipher"
 echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) CPUs, shared)"
 
 # --- lab, owner material (the MH part needs qemu-mh)

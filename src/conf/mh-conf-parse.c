@@ -370,7 +370,7 @@ mhConfParseChild(MhConfHelper *helper, MhConfChild kind, xmlNodePtr node,
         if ((v = mhConfCipherTypeFromString(value)) < 0) {
             mhConfProblemAdd(problems,
                              _("<mh:helper>: <transport cipher='%s'> is invalid "
-                               "(expected 'aes-256-gcm' or 'chacha20-poly1305')"), value);
+                               "(expected 'aes-256-gcm', 'aes-256-ocb' or 'chacha20-poly1305')"), value);
             return;
         }
         helper->cipher = v;

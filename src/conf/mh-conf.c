@@ -21,6 +21,7 @@ static const char *const mhConfLifetimeNames[MH_CONF_LIFETIME_LAST] = {
 static const char *const mhConfCipherNames[MH_CONF_CIPHER_LAST] = {
     [MH_CONF_CIPHER_AES_256_GCM] = "aes-256-gcm",
     [MH_CONF_CIPHER_CHACHA20_POLY1305] = "chacha20-poly1305",
+    [MH_CONF_CIPHER_AES_256_OCB] = "aes-256-ocb",
 };
 
 static const char *

@@ -56,6 +56,7 @@ typedef enum {
 typedef enum {
     MH_CONF_CIPHER_AES_256_GCM,
     MH_CONF_CIPHER_CHACHA20_POLY1305,
+    MH_CONF_CIPHER_AES_256_OCB,
     MH_CONF_CIPHER_LAST
 } MhConfCipher;
 

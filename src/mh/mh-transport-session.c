@@ -14,11 +14,13 @@
 static const char *const cipherNames[MH_TRANSPORT_CIPHER_LAST] = {
     [MH_TRANSPORT_CIPHER_AES_256_GCM] = "aes-256-gcm",
     [MH_TRANSPORT_CIPHER_CHACHA20_POLY1305] = "chacha20-poly1305",
+    [MH_TRANSPORT_CIPHER_AES_256_OCB] = "aes-256-ocb",
 };
 
 static const char *const cipherEvpNames[MH_TRANSPORT_CIPHER_LAST] = {
     [MH_TRANSPORT_CIPHER_AES_256_GCM] = "AES-256-GCM",
     [MH_TRANSPORT_CIPHER_CHACHA20_POLY1305] = "ChaCha20-Poly1305",
+    [MH_TRANSPORT_CIPHER_AES_256_OCB] = "AES-256-OCB",
 };
 
 static const char *const roleNames[MH_TRANSPORT_ROLE_LAST] = {

@@ -37,6 +37,7 @@ GQuark mhTransportErrorQuark(void);
 typedef enum {
     MH_TRANSPORT_CIPHER_AES_256_GCM,
     MH_TRANSPORT_CIPHER_CHACHA20_POLY1305,
+    MH_TRANSPORT_CIPHER_AES_256_OCB,
 
     MH_TRANSPORT_CIPHER_LAST
 } MhTransportCipher;

@@ -52,7 +52,7 @@ mig_setup() {
 # launch session, and an owner monitor socket of that host.
 mig_xml() {
     local file=$1 dom=$2 host=$3 helper extra
-    helper="mirror-helper,id=mh0,mode=auto,vcpus=${MIG_MH_VCPUS:-2},lifetime=${MIG_MH_LIFETIME:-on-demand},cipher=aes-256-gcm,secret=$MIG_SECRET_GPA"
+    helper="mirror-helper,id=mh0,mode=auto,vcpus=${MIG_MH_VCPUS:-2},lifetime=${MIG_MH_LIFETIME:-on-demand},cipher=${MIG_MH_CIPHER:-aes-256-gcm},secret=$MIG_SECRET_GPA"
     extra="<qemu:commandline xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>"
     extra+="<qemu:arg value='-object'/><qemu:arg value='$helper'/>"
     extra+="<qemu:arg value='-chardev'/><qemu:arg value='socket,id=mhowner,path=$MIG_W/owner-$dom-$host.sock,server=on,wait=off'/>"

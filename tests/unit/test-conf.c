@@ -397,6 +397,7 @@ testEnums(void)
     g_assert_cmpstr(mhConfCipherTypeToString(MH_CONF_CIPHER_CHACHA20_POLY1305), ==,
                     "chacha20-poly1305");
     g_assert_cmpint(mhConfCipherTypeFromString("aes-256-gcm"), ==, MH_CONF_CIPHER_AES_256_GCM);
+    g_assert_cmpint(mhConfCipherTypeFromString("aes-256-ocb"), ==, MH_CONF_CIPHER_AES_256_OCB);
 }
 
 static void

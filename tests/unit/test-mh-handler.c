@@ -189,6 +189,12 @@ testMigrateChacha(void)
     migrate(2, 2, MH_TRANSPORT_CIPHER_CHACHA20_POLY1305);
 }
 
+static void
+testMigrateOcb(void)
+{
+    migrate(2, 2, MH_TRANSPORT_CIPHER_AES_256_OCB);
+}
+
 /* The key of a launch: captured from the injected table, it survives the
  * secret area being overwritten (a migration target's area holds the
  * source's copy), starts the MH with the same key id, and the MH pointed
@@ -583,6 +589,7 @@ main(int argc, char **argv)
     g_test_add_func("/mh/handler/migrate/1-vcpu", testMigrate1);
     g_test_add_func("/mh/handler/migrate/parallel", testMigrateParallel);
     g_test_add_func("/mh/handler/migrate/chacha20-poly1305", testMigrateChacha);
+    g_test_add_func("/mh/handler/migrate/aes-256-ocb", testMigrateOcb);
     g_test_add_func("/mh/handler/wrong-key", testWrongKey);
     g_test_add_func("/mh/handler/launch-key", testLaunchKey);
     g_test_add_func("/mh/handler/tamper/bit-flip", testTamperFlip);

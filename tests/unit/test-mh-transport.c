@@ -203,6 +203,12 @@ testRoundTripChacha(void)
 }
 
 static void
+testRoundTripOcb(void)
+{
+    roundTrip(MH_TRANSPORT_CIPHER_AES_256_OCB);
+}
+
+static void
 testZeroRecord(void)
 {
     Pair p;
@@ -223,10 +229,12 @@ testZeroRecord(void)
 
 /* Flip one bit in every byte of a record: every copy is refused. Only the
  * two length fields (npages, ciphertext length) are read before the tag and
- * give a framing error; anything else is an authentication failure. */
+ * give a framing error; anything else is an authentication failure. Run
+ * for every cipher: each sets and checks its tag through the same code. */
 static void
-testBitFlipEverywhere(void)
+testBitFlipEverywhere(gconstpointer data)
 {
+    MhTransportCipher cipher = GPOINTER_TO_INT(data);
     Pair p;
     g_autofree uint8_t *mem = randomPages(2);
     g_autofree uint8_t *plain = g_malloc(PAGE * MH_TRANSPORT_MAX_BATCH);
@@ -236,7 +244,7 @@ testBitFlipEverywhere(void)
     MhTransportOpened op;
     size_t ntag = 0, nformat = 0;
 
-    pairInit(&p, MH_TRANSPORT_CIPHER_AES_256_GCM);
+    pairInit(&p, cipher);
     memset(mem + PAGE, 0, PAGE);
     rec = seal(p.src, mem, 0x7000, 2, 3);
     g_bytes_get_data(rec, &len);
@@ -790,8 +798,13 @@ main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/mh/transport/round-trip/aes-256-gcm", testRoundTripGcm);
     g_test_add_func("/mh/transport/round-trip/chacha20-poly1305", testRoundTripChacha);
+    g_test_add_func("/mh/transport/round-trip/aes-256-ocb", testRoundTripOcb);
     g_test_add_func("/mh/transport/zero-record", testZeroRecord);
-    g_test_add_func("/mh/transport/tamper/bit-flip-everywhere", testBitFlipEverywhere);
+    for (int c = 0; c < MH_TRANSPORT_CIPHER_LAST; c++) {
+        g_autofree char *name = g_strdup_printf("/mh/transport/tamper/bit-flip-everywhere/%s",
+                                                mhTransportCipherTypeToString(c));
+        g_test_add_data_func(name, GINT_TO_POINTER(c), testBitFlipEverywhere);
+    }
     g_test_add_func("/mh/transport/tamper/replay", testReplay);
     g_test_add_func("/mh/transport/tamper/reorder", testReorder);
     g_test_add_func("/mh/transport/tamper/drop", testDrop);

@@ -182,7 +182,7 @@ mhCmdEnable(MhCmdGlobal *global, int argc, char **argv)
         { "lifetime", 0, 0, G_OPTION_ARG_STRING, &lifetime,
           N_("on-demand or persistent"), N_("LIFETIME") },
         { "cipher", 0, 0, G_OPTION_ARG_STRING, &cipher,
-          N_("page transport AEAD: aes-256-gcm or chacha20-poly1305"), N_("CIPHER") },
+          N_("page transport AEAD: aes-256-gcm, aes-256-ocb or chacha20-poly1305"), N_("CIPHER") },
         { "key-broker", 0, 0, G_OPTION_ARG_STRING, &key_broker,
           N_("key broker URL (http:// or https://)"), N_("URL") },
         { NULL }
