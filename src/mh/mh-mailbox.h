@@ -41,7 +41,7 @@ typedef struct __attribute__((packed)) {
     uint8_t data[MH_MAILBOX_ENVELOPE_MAX];
 } MhMailboxEnvelope;
 
-/* batch areas at +0x2000 and +0x2000 + MH_MAILBOX_BATCH_STRIDE (0x43000) */
+/* batch areas at +0x2000 and +0x2000 + MH_MAILBOX_BATCH_STRIDE (0x204000) */
 typedef struct __attribute__((packed)) {
     uint32_t len;
     uint32_t reserved;

@@ -62,9 +62,12 @@ int mhTransportRoleTypeFromString(const char *name);
 #define MH_TRANSPORT_UUID_SIZE 16
 #define MH_TRANSPORT_TAG_SIZE 16
 #define MH_TRANSPORT_CONFIRM_SIZE 32
-/* Pages per record: 256 KiB of plaintext amortizes the per-record cost
- * (one mailbox round trip, one tag) and still fits the mailbox batch area. */
-#define MH_TRANSPORT_MAX_BATCH 64
+/* Pages per record: 2 MiB of plaintext amortizes the per-record cost
+ * (one mailbox round trip with its two thread wakeups, one tag), and a
+ * record of a pass in GPA order covers one aligned 2 MiB page of guest
+ * RAM, which the target then fills in one write without the kernel
+ * zeroing it first (docs/migration-handler.md, "Batches"). */
+#define MH_TRANSPORT_MAX_BATCH 512
 
 /* Hello: magic "MHH1", version, role, cipher, 0, domain UUID, key id (LE),
  * nonce. */

@@ -1,6 +1,6 @@
-/* Guest RAM as qemu-mh sees it: a shared memfd that qemu-mh creates and
- * QEMU maps as the guest's memory backend (see mh-qemu-args.h), mapped
- * here too, with the x86 PC/Q35 layout that turns guest physical
+/* Guest RAM as qemu-mh sees it: a shared file (on a private huge-page
+ * tmpfs, else a memfd) that qemu-mh creates and QEMU maps as the guest's
+ * memory backend (see mh-qemu-args.h), mapped here too, with the x86 PC/Q35 layout that turns guest physical
  * addresses into offsets: RAM below the PCI hole from GPA 0, the rest
  * from 4 GiB. Used for LAUNCH_SECRET injection and by the migration
  * handler. */
@@ -20,7 +20,8 @@ typedef struct {
 
 typedef struct _MhQemuRam MhQemuRam;
 
-/* Create and map a memfd of 'size' bytes for a guest of machine type
+/* Create and map a shared file of 'size' bytes (on 2 MiB pages where a
+ * private huge-page tmpfs can be had, else a memfd) for a guest of machine type
  * 'machine' ("pc-q35-7.2", "pc-i440fx-7.2", "q35", "pc", ...; other
  * types get one region at GPA 0). The fd is not close-on-exec so that
  * QEMU inherits it. */
@@ -30,6 +31,8 @@ void mhQemuRamFree(MhQemuRam *ram);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(MhQemuRam, mhQemuRamFree)
 
 int mhQemuRamGetFd(const MhQemuRam *ram);
+/* What backs the pages (huge-page tmpfs file or memfd, and why), for the log. */
+const char *mhQemuRamGetBacking(const MhQemuRam *ram);
 uint64_t mhQemuRamGetSize(const MhQemuRam *ram);
 /* Base of the whole mapping (memfd offset 0). */
 uint8_t *mhQemuRamGetBase(const MhQemuRam *ram);

@@ -19,7 +19,7 @@
 #define MH_QEMU_STREAM_VERSION 1
 #define MH_QEMU_STREAM_HEADER_SIZE 8
 #define MH_QEMU_STREAM_FRAME_HEADER_SIZE 8
-/* Large enough for a batch of full records (64 records of 64 pages). */
+/* Large enough for a batch of full records (15 records of 512 pages). */
 #define MH_QEMU_STREAM_MAX_PAYLOAD (32U * 1024 * 1024)
 
 typedef enum {

@@ -355,6 +355,8 @@ mhQemuStart(MhQemu *qemu, GPtrArray *created_paths, GError **error)
                                        args->machine_type, error)))
             return false;
         args->ram_fd = mhQemuRamGetFd(qemu->ram);
+        mhQemuLog("guest RAM: %" G_GUINT64_FORMAT " MiB on %s", args->ram_size >> 20,
+                  mhQemuRamGetBacking(qemu->ram));
     }
     if (args->sev && !mhQemuSevLaunch(qemu, error))
         return false;

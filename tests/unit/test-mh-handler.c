@@ -476,7 +476,8 @@ testSaveFunc(void)
     gpas = allGpas(&n);
     g_assert_true(mhMhSavePagesFunc(p.src, gpas, n, 0, emitRecord, &ed, &err));
     g_assert_no_error(err);
-    g_assert_cmpuint(ed.calls, ==, n / 64);
+    g_assert_cmpuint(ed.calls, ==, n / MH_TRANSPORT_MAX_BATCH);
+    g_assert_cmpuint(ed.calls, >, 5);   /* for the consumer that gives up below */
     g_assert_true(mhMhSaveFinish(p.src, stream, &err));
     g_assert_true(mhMhRestoreRecords(p.dst, stream->data, stream->len, NULL, &err));
     g_assert_true(mhMhRestoreFinish(p.dst, &err));

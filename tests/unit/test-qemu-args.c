@@ -6,7 +6,10 @@
 #include "qemu/mh-qemu-ram.h"
 #include "util/mh-error.h"
 
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* What libvirt 9.0 passes for an SEV domain with the helper (abridged
  * from a lab host's domain log). */
@@ -377,6 +380,40 @@ testRamLayout(void)
     g_assert_null(mhQemuRamNew("bad", 1000, "q35", &err));
 }
 
+/* Guest RAM on huge pages: one 4 KiB write allocates a whole 2 MiB page
+ * of the file, and QEMU's view (another open of /proc/self/fd/N, as its
+ * memory-backend-file does) and ours are the same pages. */
+static void
+testRamHuge(void)
+{
+    g_autoptr(MhQemuRam) ram = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *path = NULL;
+    uint8_t page[4096], back[4];
+    struct stat st;
+    int fd;
+
+    ram = mhQemuRamNew("test", 8 << 20, "q35", &err);
+    g_assert_no_error(err);
+    g_test_message("backing: %s", mhQemuRamGetBacking(ram));
+    g_assert_cmpint(fcntl(mhQemuRamGetFd(ram), F_GETFD), ==, 0);    /* QEMU inherits it */
+    if (!g_str_has_prefix(mhQemuRamGetBacking(ram), "2 MiB")) {
+        g_test_skip(mhQemuRamGetBacking(ram));
+        return;
+    }
+    memset(page, 0xa5, sizeof(page));
+    g_assert_cmpint(pwrite(mhQemuRamGetFd(ram), page, sizeof(page), 2 << 20), ==, sizeof(page));
+    g_assert_cmpint(fstat(mhQemuRamGetFd(ram), &st), ==, 0);
+    g_assert_cmpint((gint64)st.st_blocks * 512, ==, 2 << 20);
+    g_assert_cmpint(mhQemuRamGetBase(ram)[(2 << 20) + 4095], ==, 0xa5);
+    path = g_strdup_printf("/proc/self/fd/%d", mhQemuRamGetFd(ram));
+    g_assert_cmpint((fd = open(path, O_RDWR)), >=, 0);
+    g_assert_cmpint(pwrite(fd, "MHMH", 4, 16), ==, 4);
+    close(fd);
+    g_assert_true(mhQemuRamRead(ram, 16, back, 4, &err));
+    g_assert_cmpmem(back, 4, "MHMH", 4);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -389,5 +426,6 @@ main(int argc, char **argv)
     g_test_add_func("/qemu/opts", testOpts);
     g_test_add_func("/qemu/firmware-table", testFirmwareTable);
     g_test_add_func("/qemu/ram-layout", testRamLayout);
+    g_test_add_func("/qemu/ram-huge", testRamHuge);
     return g_test_run();
 }
