@@ -136,4 +136,12 @@ bool mhQemuMigrateLocalPath(MhQemuMigrateJob *job, GError **error);
 int mhQemuMigrateAccept(MhQemuMigrateJob *job, int lfd, const char *what, GError **error);
 
 gpointer mhQemuMigrateSourceThread(gpointer data);
+/* After a later pre-copy pass: may the source stop without another RAM
+ * compare? Yes when the pages dirtied in 'since_us' at 'dirty_rate'
+ * pages/s, sent at 'bw' bytes/s, plus 'fixed_ms' (compare and device
+ * state) fit half of 'limit_ms'; '*pages' and '*expect_ms' are that
+ * estimate (set whenever the inputs allow one). */
+bool mhQemuMigrateStopWithoutCompare(uint64_t dirty_rate, gint64 since_us, double bw,
+                                     uint64_t fixed_ms, uint64_t limit_ms,
+                                     uint64_t *pages, uint64_t *expect_ms);
 gpointer mhQemuMigrateTargetThread(gpointer data);

@@ -162,27 +162,34 @@ mhQemuMigrateSrcDeviceEstimate(MhQemuMigrateJob *job)
  * device phase; the compare after the stop is exact whatever the guest
  * did meanwhile, so a wrong guess costs downtime, never a page. A full
  * scan saved is a read of all of RAM (about 0.1 CPU-s per GiB). */
+bool
+mhQemuMigrateStopWithoutCompare(uint64_t dirty_rate, gint64 since_us, double bw,
+                                uint64_t fixed_ms, uint64_t limit_ms,
+                                uint64_t *pages, uint64_t *expect_ms)
+{
+    if (bw <= 0 || dirty_rate == 0 || since_us < 0)
+        return false;
+    *pages = dirty_rate * (uint64_t)since_us / G_USEC_PER_SEC;
+    *expect_ms = fixed_ms + (uint64_t)(*pages * (double)PAGE * 1000 / bw);
+    return 2 * *expect_ms <= limit_ms;
+}
+
 static bool
 mhQemuMigrateSrcStopNow(MhQemuMigrateJob *job, gint64 last_scan, double bw,
                         uint64_t fixed_ms, uint64_t limit_ms)
 {
-    gint64 since = g_get_monotonic_time() - last_scan;
-    uint64_t rate, guess, expect;
+    uint64_t pages, expect;
+    bool stop;
 
-    if (bw <= 0)
-        return false;
     g_mutex_lock(&job->mig->lock);
-    rate = job->dirty_rate;
-    guess = rate * since / G_USEC_PER_SEC;
-    expect = fixed_ms + (uint64_t)(guess * (double)PAGE * 1000 / bw);
-    if (rate == 0 || 2 * expect > limit_ms) {
-        g_mutex_unlock(&job->mig->lock);
-        return false;
+    stop = mhQemuMigrateStopWithoutCompare(job->dirty_rate, g_get_monotonic_time() - last_scan,
+                                           bw, fixed_ms, limit_ms, &pages, &expect);
+    if (stop) {
+        job->remaining_pages = pages;
+        job->expected_downtime_ms = expect;
     }
-    job->remaining_pages = guess;
-    job->expected_downtime_ms = expect;
     g_mutex_unlock(&job->mig->lock);
-    return true;
+    return stop;
 }
 
 /* Pre-copy until the whole stop fits the downtime limit (or the pass cap),

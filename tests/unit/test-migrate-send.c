@@ -1,7 +1,9 @@
 /* The source's sending thread: messages arrive whole and in order while
  * the producer keeps filling buffers, flush waits for all of them, and a
  * peer that goes away turns into an error for the producer instead of a
- * hang. */
+ * hang. Also the sending side's rule for stopping without another RAM
+ * compare. */
+#include "qemu/mh-qemu-migrate-priv.h"
 #include "qemu/mh-qemu-migrate-send.h"
 #include "util/mh-error.h"
 
@@ -146,6 +148,28 @@ testSmallAndRelease(void)
     close(fds[1]);
 }
 
+/* The source stops without another compare only with room to spare:
+ * 5000 pages/s for 0.2 s = 1000 pages = 4 MB at 400 MB/s = 10 ms, plus a
+ * 160 ms compare and device phase, fits half of 400 ms but not of 300. */
+static void
+testStopWithoutCompare(void)
+{
+    uint64_t pages = 0, ms = 0;
+
+    g_assert_true(mhQemuMigrateStopWithoutCompare(5000, 200000, 4096e5, 160, 400, &pages, &ms));
+    g_assert_cmpuint(pages, ==, 1000);
+    g_assert_cmpuint(ms, ==, 170);
+    g_assert_false(mhQemuMigrateStopWithoutCompare(5000, 200000, 4096e5, 160, 300, &pages, &ms));
+    g_assert_cmpuint(ms, ==, 170);
+    /* No rate or no send rate measured yet: always compare. */
+    g_assert_false(mhQemuMigrateStopWithoutCompare(0, 200000, 4096e5, 0, 10000, &pages, &ms));
+    g_assert_false(mhQemuMigrateStopWithoutCompare(5000, 200000, 0, 0, 10000, &pages, &ms));
+    /* A busy guest (200 000 pages/s for 1 s = 800 MB) never fits. */
+    g_assert_false(mhQemuMigrateStopWithoutCompare(200000, G_USEC_PER_SEC, 4096e5, 100, 300,
+                                                   &pages, &ms));
+    g_assert_cmpuint(ms, ==, 2100);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -153,5 +177,6 @@ main(int argc, char **argv)
     g_test_add_func("/migrate/send/order", testOrder);
     g_test_add_func("/migrate/send/peer-gone", testPeerGone);
     g_test_add_func("/migrate/send/small-and-release", testSmallAndRelease);
+    g_test_add_func("/migrate/src/stop-without-compare", testStopWithoutCompare);
     return g_test_run();
 }
