@@ -8,6 +8,9 @@
 #include "mh/mh-handler.h"
 #include "mh/mh-mailbox.h"
 
+#include <pthread.h>
+#include <time.h>
+
 typedef struct _MhMhPrivate MhMhPrivate;
 
 typedef struct {
@@ -18,6 +21,8 @@ typedef struct {
     GCond cond;
     bool quit;
     GThread *thread;
+    clockid_t cpu_clock;        /* the thread's CPU-time clock (set by the thread) */
+    gint cpu_clock_set;
     void *held;                 /* MH side: session reference of the running command */
 } MhMhVcpu;
 

@@ -600,6 +600,21 @@ mhMhQuery(MhMh *mh, MhMhInfo *info)
     info->zero_pages = __atomic_load_n(&mh->zero_pages, __ATOMIC_RELAXED);
 }
 
+uint64_t
+mhMhCpuTimeNs(MhMh *mh)
+{
+    uint64_t total = 0;
+
+    for (unsigned int i = 0; i < mh->vcpus; i++) {
+        struct timespec ts;
+
+        if (g_atomic_int_get(&mh->vcpu[i].cpu_clock_set) &&
+            clock_gettime(mh->vcpu[i].cpu_clock, &ts) == 0)
+            total += (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+    }
+    return total;
+}
+
 void
 mhMhInfoClear(MhMhInfo *info)
 {

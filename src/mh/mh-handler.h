@@ -133,6 +133,10 @@ typedef struct {
     char *last_error;          /* NULL if none; free with mhMhInfoClear() */
 } MhMhInfo;
 
+/* CPU time of all MH vCPU threads so far (what the host knows of its vCPU
+ * threads), in ns; thread-safe. */
+uint64_t mhMhCpuTimeNs(MhMh *mh);
+
 /* Thread-safe; may run while a save or restore is under way. */
 void mhMhQuery(MhMh *mh, MhMhInfo *info);
 void mhMhInfoClear(MhMhInfo *info);

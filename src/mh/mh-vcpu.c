@@ -573,6 +573,9 @@ mhMhVcpuRun(gpointer data)
     MhMhVcpu *v = data;
     MhMailboxParams *p = mhMhVcpuParams(v);
 
+    /* What a host knows of any of its vCPU threads: their CPU time. */
+    if (pthread_getcpuclockid(pthread_self(), &v->cpu_clock) == 0)
+        g_atomic_int_set(&v->cpu_clock_set, 1);
     for (;;) {
         g_mutex_lock(&v->lock);
         while (!g_atomic_int_get(&p->go) && !v->quit)

@@ -136,6 +136,14 @@ bool mhQemuMigrateLocalPath(MhQemuMigrateJob *job, GError **error);
 int mhQemuMigrateAccept(MhQemuMigrateJob *job, int lfd, const char *what, GError **error);
 
 gpointer mhQemuMigrateSourceThread(gpointer data);
+/* How long the full RAM compare after the stop will take, from one made
+ * while the guest ran: 'wall_us' long, 'cpu_ns' of CPU on the MH's
+ * 'vcpus' threads. It is CPU- and memory-bound, and once the guest's
+ * vCPUs stop the MH's get min(vcpus, cpus) CPUs: the CPU time over those,
+ * plus a quarter, but never more than the compare took while the guest
+ * ran (docs/migration-stream.md, "Convergence"). */
+uint64_t mhQemuMigrateStoppedCompareMs(gint64 wall_us, uint64_t cpu_ns, unsigned int vcpus,
+                                       unsigned int cpus);
 /* After a later pre-copy pass: may the source stop without another RAM
  * compare? Yes when the pages dirtied in 'since_us' at 'dirty_rate'
  * pages/s, sent at 'bw' bytes/s, plus 'fixed_ms' (compare and device
