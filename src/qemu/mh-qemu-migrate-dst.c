@@ -21,7 +21,7 @@
  * connected: wait for the MH to have captured it from the injected table
  * (mh-qmp-handler.c), up to MH_MIGRATE_KEY_WAIT seconds. */
 static MhMh *
-mhQemuMigrateDstWaitKey(MhQemuMigrateJob *job, const MhGuestRam *live, GError **error)
+mhQemuMigrateDstWaitKey(MhQemuMigrateJob *job, GError **error)
 {
     const char *env = g_getenv("MH_MIGRATE_KEY_WAIT");
     gint64 deadline = g_get_monotonic_time() +
@@ -29,7 +29,7 @@ mhQemuMigrateDstWaitKey(MhQemuMigrateJob *job, const MhGuestRam *live, GError **
 
     for (;;) {
         g_autoptr(GError) err = NULL;
-        MhMh *mh = mhQemuMigrateNewMh(job, live, &err);
+        MhMh *mh = mhQemuMigrateNewMh(job, &err);
 
         if (mh)
             return mh;
@@ -183,7 +183,6 @@ mhQemuMigrateTargetThread(gpointer data)
     g_autoptr(GError) err = NULL;
     MhMh *mh = NULL;            /* the process's, borrowed */
     MhQemuStream stream;
-    MhGuestRam live;
     const char *result;
     int local = -1;
 
@@ -204,8 +203,7 @@ mhQemuMigrateTargetThread(gpointer data)
         goto fail;
     /* The migration key is read now: the guest owner injected it during
      * Prepare, after checking this target's launch measurement. */
-    if (!mhQemuMigrateLiveRam(job, &live, &err) ||
-        !(mh = mhQemuMigrateDstWaitKey(job, &live, &err)) ||
+    if (!(mh = mhQemuMigrateDstWaitKey(job, &err)) ||
         !mhQemuMigrateDstHandshake(job, &stream, mh, &err))
         goto fail;
     g_mutex_lock(&job->mig->lock);

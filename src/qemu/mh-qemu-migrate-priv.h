@@ -118,10 +118,8 @@ void mhQemuMigrateFinish(MhQemuMigrateJob *job, const GError *error);
 
 /* The process's MH (mh-qmp-handler.c; borrowed, never freed by the
  * migration), started with the key captured from the secret table
- * injected into this launch, now looking at 'ram' (live guest RAM). */
-MhMh *mhQemuMigrateNewMh(MhQemuMigrateJob *job, const MhGuestRam *ram, GError **error);
-/* Guest RAM as the MH sees it (live mapping of the memfd). */
-bool mhQemuMigrateLiveRam(MhQemuMigrateJob *job, MhGuestRam *ram, GError **error);
+ * injected into this launch; it maps live guest RAM from its start. */
+MhMh *mhQemuMigrateNewMh(MhQemuMigrateJob *job, GError **error);
 uint64_t mhQemuMigrateSecretGpa(MhQemuMigrateJob *job);
 #define MH_QEMU_MIGRATE_SECRET_SIZE 0x1000
 

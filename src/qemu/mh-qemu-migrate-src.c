@@ -469,7 +469,6 @@ mhQemuMigrateSourceThread(gpointer data)
     MhQemuMigrateJob *job = data;
     g_autoptr(GError) err = NULL;
     MhQemuMigrateSrc src = { .job = job };
-    MhGuestRam live;
 
     mhQemuStreamInit(&src.stream, job->fd, &job->cancel);
     src.stream.idle_timeout_s = MH_QEMU_STREAM_IDLE_TIMEOUT_S;
@@ -480,9 +479,8 @@ mhQemuMigrateSourceThread(gpointer data)
         setsockopt(job->fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
     }
 
-    if (!mhQemuMigrateLiveRam(job, &live, &err) ||
-        /* The MH of this launch, with its key. */
-        !(src.mh = mhQemuMigrateNewMh(job, &live, &err)) ||
+    /* The MH of this launch, with its key. */
+    if (!(src.mh = mhQemuMigrateNewMh(job, &err)) ||
         !mhQemuMigrateSrcHandshake(&src, &err))
         goto fail;
     {

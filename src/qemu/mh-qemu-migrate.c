@@ -311,12 +311,6 @@ mhQemuMigrateFinish(MhQemuMigrateJob *job, const GError *error)
 
 /* ---- guest RAM and the MH ---- */
 
-bool
-mhQemuMigrateLiveRam(MhQemuMigrateJob *job, MhGuestRam *ram, GError **error)
-{
-    return mhQemuRamGuestMap(job->mig->qemu->ram, ram, error);
-}
-
 uint64_t
 mhQemuMigrateSecretGpa(MhQemuMigrateJob *job)
 {
@@ -333,12 +327,12 @@ mhQemuMigrateSecretGpa(MhQemuMigrateJob *job)
 }
 
 MhMh *
-mhQemuMigrateNewMh(MhQemuMigrateJob *job, const MhGuestRam *ram, GError **error)
+mhQemuMigrateNewMh(MhQemuMigrateJob *job, GError **error)
 {
     MhMh *mh = mhQemuMhForMigration(job->mig->qemu, error);
     MhMhInfo info;
 
-    if (!mh || !mhMhSetGuestRam(mh, ram, error))
+    if (!mh)
         return NULL;
     mhMhQuery(mh, &info);
     job->mh_base_saved = info.pages_saved;
