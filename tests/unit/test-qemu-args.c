@@ -7,8 +7,11 @@
 #include "util/mh-error.h"
 
 #include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* What libvirt 9.0 passes for an SEV domain with the helper (abridged
@@ -414,6 +417,61 @@ testRamHuge(void)
     g_assert_cmpmem(back, 4, "MHMH", 4);
 }
 
+static void
+writeProcFile(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY);
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(write(fd, text, strlen(text)), ==, (gssize)strlen(text));
+    close(fd);
+}
+
+static bool
+userNamespaceWorks(void)
+{
+    int status;
+    pid_t pid = fork();
+
+    if (pid == 0)
+        _exit(unshare(CLONE_NEWUSER) == 0 ? 0 : 1);
+    return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+        WEXITSTATUS(status) == 0;
+}
+
+/* Where no user namespace can be made, guest RAM falls back to a memfd
+ * and the log names the step that failed. Made real in a subprocess: in
+ * a user namespace of its own, whose limit of further user namespaces is
+ * set to 0. */
+static void
+testRamFallback(void)
+{
+    if (g_test_subprocess()) {
+        g_autoptr(MhQemuRam) ram = NULL;
+        g_autoptr(GError) err = NULL;
+        g_autofree char *map = g_strdup_printf("0 %u 1", (unsigned)geteuid());
+
+        g_assert_cmpint(unshare(CLONE_NEWUSER), ==, 0);
+        writeProcFile("/proc/self/uid_map", map);
+        writeProcFile("/proc/sys/user/max_user_namespaces", "0");
+        ram = mhQemuRamNew("test", 4 << 20, "q35", &err);
+        g_assert_no_error(err);
+        printf("backing: %s\n", mhQemuRamGetBacking(ram));
+        g_assert_true(g_str_has_prefix(mhQemuRamGetBacking(ram),
+                                       "4 KiB pages (memfd; no huge-page tmpfs: "
+                                       "unshare(CLONE_NEWUSER|CLONE_NEWNS): "));
+        g_assert_true(mhQemuRamWrite(ram, 0x1000, "MH", 2, &err));
+        return;
+    }
+    if (!userNamespaceWorks()) {
+        g_test_skip("this process cannot make a user namespace");
+        return;
+    }
+    g_test_trap_subprocess(NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+    g_test_trap_assert_passed();
+    g_test_trap_assert_stdout("*backing: 4 KiB pages (memfd; no huge-page tmpfs: unshare*");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -427,5 +485,6 @@ main(int argc, char **argv)
     g_test_add_func("/qemu/firmware-table", testFirmwareTable);
     g_test_add_func("/qemu/ram-layout", testRamLayout);
     g_test_add_func("/qemu/ram-huge", testRamHuge);
+    g_test_add_func("/qemu/ram-fallback", testRamFallback);
     return g_test_run();
 }
