@@ -70,6 +70,7 @@ typedef struct {
     uint64_t mh_base_saved;
     uint64_t mh_base_restored;
     uint64_t mh_base_zero;
+    unsigned int mh_vcpus;      /* of the MH taken for this migration */
     bool guest_stopped;         /* we stopped it (source) */
     bool real_started;          /* the real QEMU's migration was started */
 } MhQemuMigrateJob;

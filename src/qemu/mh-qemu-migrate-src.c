@@ -23,8 +23,6 @@ typedef struct {
     MhQemuMigrateJob *job;
     MhQemuStream stream;
     MhMh *mh;
-    unsigned int mh_vcpus;
-    unsigned int cpus;          /* this process may run on */
     gint64 pass_t0;             /* start of the current pass */
     uint64_t pass_sent0;        /* stream.bytes_sent then */
 } MhQemuMigrateSrc;
@@ -159,12 +157,6 @@ mhQemuMigrateSrcDeviceEstimate(MhQemuMigrateJob *job)
     return ms ? ms : MH_QEMU_MIGRATE_DEVICE_MS_DEFAULT;
 }
 
-/* After a later pass: is the stop sure to fit without another scan while
- * the guest runs? The pages dirtied since the last scan, at the rate
- * seen so far, must fit half the limit together with the compare and the
- * device phase; the compare after the stop is exact whatever the guest
- * did meanwhile, so a wrong guess costs downtime, never a page. A full
- * scan saved is a read of all of RAM (about 0.1 CPU-s per GiB). */
 uint64_t
 mhQemuMigrateStoppedCompareMs(gint64 wall_us, uint64_t cpu_ns, unsigned int vcpus,
                               unsigned int cpus)
@@ -180,6 +172,12 @@ mhQemuMigrateStoppedCompareMs(gint64 wall_us, uint64_t cpu_ns, unsigned int vcpu
     return MIN(ms, wall_ms);
 }
 
+/* After a later pass: is the stop sure to fit without another scan while
+ * the guest runs? The pages dirtied since the last scan, at the rate
+ * seen so far, must fit half the limit together with the compare and the
+ * device phase; the compare after the stop is exact whatever the guest
+ * did meanwhile, so a wrong guess costs downtime, never a page. A full
+ * scan saved is a read of all of RAM (about 0.1 CPU-s per GiB). */
 bool
 mhQemuMigrateStopWithoutCompare(uint64_t dirty_rate, gint64 since_us, double bw,
                                 uint64_t fixed_ms, uint64_t limit_ms,
@@ -249,7 +247,7 @@ mhQemuMigrateSrcRam(MhQemuMigrateSrc *src, GError **error)
         if (pass > 1) {
             uint64_t ms = mhQemuMigrateStoppedCompareMs(g_get_monotonic_time() - t0,
                                                         mhMhCpuTimeNs(src->mh) - cpu0,
-                                                        src->mh_vcpus, src->cpus);
+                                                        job->mh_vcpus, g_get_num_processors());
 
             scan_ms = scan_ms ? MIN(scan_ms, ms) : ms;
         }
@@ -483,14 +481,6 @@ mhQemuMigrateSourceThread(gpointer data)
     if (!(src.mh = mhQemuMigrateNewMh(job, &err)) ||
         !mhQemuMigrateSrcHandshake(&src, &err))
         goto fail;
-    {
-        MhMhInfo info;
-
-        mhMhQuery(src.mh, &info);
-        src.mh_vcpus = info.vcpus;
-        mhMhInfoClear(&info);
-        src.cpus = g_get_num_processors();
-    }
 
     g_mutex_lock(&job->mig->lock);
     job->setup_us = g_get_monotonic_time();

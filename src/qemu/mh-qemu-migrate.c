@@ -338,6 +338,7 @@ mhQemuMigrateNewMh(MhQemuMigrateJob *job, GError **error)
     job->mh_base_saved = info.pages_saved;
     job->mh_base_restored = info.pages_restored;
     job->mh_base_zero = info.zero_pages;
+    job->mh_vcpus = info.vcpus;
     mhMhInfoClear(&info);
     return mh;
 }
