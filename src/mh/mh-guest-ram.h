@@ -36,13 +36,17 @@ bool mhGuestRamAddRegion(MhGuestRam *ram, uint64_t gpa, uint64_t size, void *hos
 bool mhGuestRamAddFileRegion(MhGuestRam *ram, uint64_t gpa, uint64_t size, void *host,
                              int fd, uint64_t offset, GError **error);
 /* Store 'len' bytes (whole pages) at 'gpa', inside one region: 'data', or
- * zeros when 'data' is NULL. Through the file where there is one: a
- * write() fills a fresh page of a memfd without the kernel zeroing it
- * first, which a store through the mapping cannot avoid (on the bench
- * host zeroing cost ~0.8 s per GiB, as much as the copy), and zeros
+ * zeros when 'data' is NULL. Safe to call from several threads for
+ * disjoint ranges, and they do not serialize. In a file region zeros
  * punch a hole instead of allocating a page. The error names the GPA. */
 bool mhGuestRamStore(const MhGuestRam *ram, uint64_t gpa, const void *data, uint64_t len,
                      GError **error);
+/* Which of the 'npages' pages from 'gpa' are holes in the file behind
+ * their region (hole[i] for page i): a hole reads as zeros, and reading it
+ * through a shared mapping would make tmpfs allocate and zero a page. All
+ * false where the range is not in one file region or the file cannot
+ * tell; a page written meanwhile may still be called a hole. */
+void mhGuestRamHoles(const MhGuestRam *ram, uint64_t gpa, uint64_t npages, bool *hole);
 /* Host pointer for [gpa, gpa + len) if it lies inside one region, else NULL. */
 void *mhGuestRamTranslate(const MhGuestRam *ram, uint64_t gpa, uint64_t len);
 /* Total bytes mapped. */

@@ -340,6 +340,20 @@ mhMhVcpuBatchArg(MhMhVcpu *v, const char *command, GError **error)
     return mhMhVcpuBatchArea(v, p->gpa);
 }
 
+/* hole[i] for gpas[i], asking once per run of consecutive GPAs. */
+static void
+vcpuFindHoles(const MhGuestRam *ram, const uint64_t *gpas, size_t n, bool *hole)
+{
+    for (size_t i = 0, run; i < n; i = run) {
+        for (run = i + 1; run < n && gpas[run] == gpas[run - 1] + MH_TRANSPORT_PAGE_SIZE; run++)
+            ;
+        mhGuestRamHoles(ram, gpas[i], run - i, hole + i);
+    }
+}
+
+/* What a hole of guest RAM reads as, without allocating it. */
+static const uint8_t vcpuZeroPage[MH_TRANSPORT_PAGE_SIZE] __attribute__((aligned(64)));
+
 /* Seal 'n' pages into 'out'; the GPAs are copied first since 'out' may be
  * the very batch area they came in. Each page is copied into this vCPU's
  * private staging first, and the digest and the record are made from that
@@ -354,6 +368,7 @@ vcpuSeal(MhMhVcpu *v, MhMhPrivate *priv, const uint8_t *gpa_le, size_t n, uint32
     MhMhStaging *st = &priv->staging[v->index];
     uint64_t gpas[MH_TRANSPORT_MAX_BATCH];
     const void *pages[MH_TRANSPORT_MAX_BATCH];
+    bool hole[MH_TRANSPORT_MAX_BATCH];
     guint64 nzero = 0;
     bool ok;
 
@@ -373,12 +388,15 @@ vcpuSeal(MhMhVcpu *v, MhMhPrivate *priv, const uint8_t *gpa_le, size_t n, uint32
             return false;
         }
     }
+    /* A page that is a hole now is sealed as zeros: a write after this
+     * look makes it differ from its digest, so the next scan finds it. */
+    vcpuFindHoles(&priv->ram, gpas, n, hole);
     /* pages[] point at live RAM until each is replaced by its copy. */
     g_mutex_lock(&st->lock);
     for (size_t i = 0; i < n; i++) {
         uint8_t *copy = st->plain + i * MH_TRANSPORT_PAGE_SIZE;
 
-        memcpy(copy, pages[i], MH_TRANSPORT_PAGE_SIZE);
+        memcpy(copy, hole[i] ? vcpuZeroPage : pages[i], MH_TRANSPORT_PAGE_SIZE);
         mhPageDigestTableRecord(sess->digests, mhMhPageIndex(&priv->ram, gpas[i]), copy);
         pages[i] = copy;
     }
@@ -466,6 +484,7 @@ vcpuScanDirty(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
     MhMhSession *sess = mhMhVcpuSession(v, priv, MH_TRANSPORT_ROLE_SOURCE, error);
     MhMailboxBatch *b;
     const uint8_t *live;
+    bool hole[MH_TRANSPORT_MAX_BATCH];
     uint64_t gpa, first;
     uint32_t n;
 
@@ -490,7 +509,11 @@ vcpuScanDirty(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
     first = mhMhPageIndex(&priv->ram, gpa);
     memset(b->data, 0, (n + 7) / 8);
     for (uint32_t i = 0; i < n; i++) {
+        if (i % G_N_ELEMENTS(hole) == 0)
+            mhGuestRamHoles(&priv->ram, gpa + (uint64_t)i * MH_TRANSPORT_PAGE_SIZE,
+                            MIN(n - i, G_N_ELEMENTS(hole)), hole);
         if (mhPageDigestTableIsDirty(sess->digests, first + i,
+                                     hole[i % G_N_ELEMENTS(hole)] ? vcpuZeroPage :
                                      live + (uint64_t)i * MH_TRANSPORT_PAGE_SIZE))
             b->data[i / 8] |= 1 << (i % 8);
     }

@@ -9,6 +9,7 @@
 
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <openssl/rand.h>
 
@@ -237,9 +238,8 @@ testParallelScan(void)
     }
 }
 
-/* A target whose RAM is a memfd, as qemu-mh's: records are stored through
- * the file (no page zeroed first), zero pages become holes, and the
- * mapping sees every byte. */
+/* A target whose RAM is a memfd, as qemu-mh's: records are stored in
+ * parallel, zero pages become holes, and the mapping sees every byte. */
 static void
 testMemfdTarget(void)
 {
@@ -287,6 +287,74 @@ testMemfdTarget(void)
     g_assert_cmpint(memcmp(map + LOW_SIZE, p.src_guest.high, HIGH_SIZE), ==, 0);
     pairClear(&p);
     munmap(map, LOW_SIZE + HIGH_SIZE);
+    close(fd);
+}
+
+/* A source whose RAM is a memfd with holes (pages the guest never
+ * touched): they are sealed as zero pages and scanned without being read,
+ * so the file stays as sparse as it was; a write into a hole later is
+ * found by the next scan and reaches the target. */
+static void
+testMemfdSourceHoles(void)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GArray) gpas = g_array_new(FALSE, FALSE, sizeof(guint64));
+    int fd = memfd_create("test-source-ram", MFD_CLOEXEC);
+    const size_t size = LOW_SIZE + HIGH_SIZE;
+    bool hole[8];
+    struct stat st0, st1;
+    uint8_t *map;
+    MhGuestRam ram;
+    Pair p;
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(ftruncate(fd, size), ==, 0);
+    map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    g_assert_true(map != MAP_FAILED);
+    mhGuestRamInit(&ram);
+    g_assert_true(mhGuestRamAddFileRegion(&ram, 0, LOW_SIZE, map, fd, 0, &err));
+    g_assert_true(mhGuestRamAddFileRegion(&ram, HIGH_GPA, HIGH_SIZE, map + LOW_SIZE, fd,
+                                          LOW_SIZE, &err));
+    g_assert_no_error(err);
+
+    pairStart(&p, 2);
+    /* The guest wrote everything but pages 100-299 and the high region's
+     * last 2 pages (the secret area, page 0x80c, stays data). */
+    memcpy(map, p.src_guest.low, 100 * PAGE);
+    memcpy(map + 300 * PAGE, p.src_guest.low + 300 * PAGE, LOW_SIZE - 300 * PAGE);
+    memcpy(map + LOW_SIZE, p.src_guest.high, HIGH_SIZE - 2 * PAGE);
+    memset(p.src_guest.low + 100 * PAGE, 0, 200 * PAGE);
+    memset(p.src_guest.high + HIGH_SIZE - 2 * PAGE, 0, 2 * PAGE);
+
+    mhGuestRamHoles(&ram, 98 * PAGE, G_N_ELEMENTS(hole), hole);
+    for (size_t i = 0; i < G_N_ELEMENTS(hole); i++)
+        g_assert_cmpint(hole[i], ==, i >= 2);
+    mhGuestRamHoles(&ram, HIGH_GPA + HIGH_SIZE - 4 * PAGE, 4, hole);
+    g_assert_true(!hole[0] && !hole[1] && hole[2] && hole[3]);
+
+    g_assert_true(mhMhSetGuestRam(p.src, &ram, &err));
+    g_assert_true(mhMhSessionReset(p.src, &err));
+    g_assert_true(pairHandshake(&p, &err));
+    g_assert_no_error(err);
+    g_assert_cmpint(fstat(fd, &st0), ==, 0);
+    g_assert_cmpuint(scan(p.src, gpas), ==, NPAGES);
+    send(&p, gpas, 0);
+    g_assert_cmpuint(scan(p.src, gpas), ==, 0);
+    g_assert_cmpint(fstat(fd, &st1), ==, 0);
+    g_assert_cmpint(st1.st_blocks, ==, st0.st_blocks);
+    g_assert_cmpint(lseek(fd, 100 * PAGE, SEEK_DATA), ==, 300 * PAGE);
+
+    /* The guest writes into a hole: found, sent, and the target has it. */
+    memset(map + 200 * PAGE + 17, 0x5a, 3);
+    memset(p.src_guest.low + 200 * PAGE + 17, 0x5a, 3);
+    g_assert_cmpuint(scan(p.src, gpas), ==, 1);
+    g_assert_cmpuint(g_array_index(gpas, guint64, 0), ==, 200 * PAGE);
+    send(&p, gpas, 1);
+    finish(&p);
+    g_assert_cmpint(memcmp(p.dst_guest.low, p.src_guest.low, LOW_SIZE), ==, 0);
+    g_assert_cmpint(memcmp(p.dst_guest.high, p.src_guest.high, HIGH_SIZE), ==, 0);
+    pairClear(&p);
+    munmap(map, size);
     close(fd);
 }
 
@@ -398,6 +466,7 @@ main(int argc, char **argv)
     g_test_add_func("/mh/dirty/aba", testABA);
     g_test_add_func("/mh/dirty/parallel-scan", testParallelScan);
     g_test_add_func("/mh/dirty/memfd-target", testMemfdTarget);
+    g_test_add_func("/mh/dirty/memfd-source-holes", testMemfdSourceHoles);
     g_test_add_func("/mh/dirty/overlapping-window", testOverlappingWindow);
     g_test_add_func("/mh/dirty/precopy-with-writer", testPrecopyWithWriter);
     return g_test_run();
