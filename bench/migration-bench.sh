@@ -201,7 +201,7 @@ declare -A R
 # when the migration or the integrity check failed.
 migrate() {
     local kind=$1 dom=$2 run=$3 from to port counts rpid opid=
-    local xmlopt=() t0 t1 rc=0 info st total ms srclog loglines fwd rev first last cpid cpuf
+    local xmlopt=() t0 t1 rc=0 info st total ms srclog loglines dstlog dstlines fwd rev first last cpid cpuf
     from=${HOST[$dom]}
     to=$((3 - from))
     local k="$kind.$run"
@@ -232,6 +232,8 @@ migrate() {
     R[$k.t0]=$(date -u +%T.%N | cut -c1-12)
     srclog=$MH_LAB_DIR/host$from/cache/libvirt/qemu/log/$dom.log
     loglines=$(wc -l <"$srclog" 2>/dev/null || echo 0)
+    dstlog=$MH_LAB_DIR/host$to/cache/libvirt/qemu/log/$dom.log
+    dstlines=$(wc -l <"$dstlog" 2>/dev/null || echo 0)
     t0=$(now)
     mh_virsh "$from" migrate --live --p2p --persistent --undefinesource --verbose \
         --listen-address "$LISTEN" "${xmlopt[@]}" "$dom" "$(mig_uri "$to")" \
@@ -277,11 +279,13 @@ migrate() {
     R[$k.rev]=${rev#rev=}
     first=${first#first=}; last=${last#last=}
     R[$k.wire]=$(awk -v a="$first" -v b="$last" 'BEGIN { printf "%.3f", b - a }')
-    # qemu-mh's own account of the passes (source's domain log), for reading
-    # the figures, not for computing them
+    # qemu-mh's own account (both domain logs: the target's key, the
+    # session, the passes), for reading the figures, not for computing them
     if [ "$kind" = mh ]; then
-        R[$k.mhlog]=$(tail -n +"$((loglines + 1))" "$srclog" 2>/dev/null |
-            grep -E 'qemu-mh: (MH (pre-copy|final) pass|migration completed)' | sed 's/^[0-9-]*T\([0-9:.]*\)Z qemu-mh: /    \1 /' || true)
+        R[$k.mhlog]=$( { tail -n +"$((loglines + 1))" "$srclog" 2>/dev/null | sed 's/qemu-mh: /qemu-mh: source: /'
+                         tail -n +"$((dstlines + 1))" "$dstlog" 2>/dev/null | sed 's/qemu-mh: /qemu-mh: target: /'; } |
+            grep -E 'qemu-mh: (source|target): (MH (session|pre-copy|final pass|restored)|migration (completed|handler: migration key))' |
+            sort | sed 's/^[0-9-]*T\([0-9:.]*\)Z qemu-mh: /    \1 /' || true)
     fi
 
     # Integrity, by the guest's own vCPU on the target: two more verify

@@ -485,6 +485,7 @@ mhQemuMigrateSourceThread(gpointer data)
     g_mutex_lock(&job->mig->lock);
     job->setup_us = g_get_monotonic_time();
     g_mutex_unlock(&job->mig->lock);
+    mhQemuLog("MH session with the target's MH established");
     {
         JsonObject *pd = json_object_new();
 
