@@ -163,10 +163,8 @@ mhGuestRamHoles(const MhGuestRam *ram, uint64_t gpa, uint64_t npages, bool *hole
         uint64_t n = MIN(npages - first, G_N_ELEMENTS(vec));
 
         if (mincore((uint8_t *)r->host + off + first * MH_GUEST_RAM_PAGE,
-                    n * MH_GUEST_RAM_PAGE, vec) < 0) {
-            memset(hole + first, 0, n * sizeof(*hole));
-            return;             /* cannot tell: everything is data */
-        }
+                    n * MH_GUEST_RAM_PAGE, vec) < 0)
+            return;             /* cannot tell: the rest is data */
         for (uint64_t i = 0; i < n;) {
             uint64_t end = i;
             off_t pos, data;
