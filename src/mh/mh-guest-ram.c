@@ -148,51 +148,38 @@ mhGuestRamHoles(const MhGuestRam *ram, uint64_t gpa, uint64_t npages, bool *hole
 {
     const MhGuestRamRegion *r = mhGuestRamFind(ram, gpa, npages * MH_GUEST_RAM_PAGE);
     unsigned char vec[512];
-    uint64_t off, first = 0;
+    uint64_t off;
 
     memset(hole, 0, npages * sizeof(*hole));
     if (!r || !r->has_file)
         return;
     off = gpa - r->gpa;
-    /* mincore() answers from the page cache in time linear in the range;
-     * it calls a page of a tmpfs file that went to swap absent, so each
-     * run of absent pages is checked with SEEK_DATA, which stops at the
-     * first page that is not a hole. (SEEK_HOLE would walk the whole
-     * data extent after a page: all of RAM, for every page asked.) */
-    while (first < npages) {
+    /* mincore() answers from the page cache in time linear in the range,
+     * but calls a page of a tmpfs file that went to swap absent; so from
+     * an absent page SEEK_DATA says where the data resumes, and the pages
+     * before that are holes. (SEEK_HOLE would walk the whole data extent
+     * after a page: all of RAM, for every page asked.) */
+    for (uint64_t first = 0; first < npages; first += G_N_ELEMENTS(vec)) {
         uint64_t n = MIN(npages - first, G_N_ELEMENTS(vec));
 
         if (mincore((uint8_t *)r->host + off + first * MH_GUEST_RAM_PAGE,
                     n * MH_GUEST_RAM_PAGE, vec) < 0)
             return;             /* cannot tell: the rest is data */
-        for (uint64_t i = 0; i < n;) {
-            uint64_t end = i;
-            off_t pos, data;
+        for (uint64_t i = 0; i < n; i++) {
+            uint64_t at = r->offset + off + (first + i) * MH_GUEST_RAM_PAGE, end = n;
+            off_t data;
 
-            if (vec[i] & 1) {
-                i++;
+            if (vec[i] & 1)
                 continue;
-            }
-            while (end < n && !(vec[end] & 1))
-                end++;
-            /* [i, end) is absent: holes up to the first data (swapped) */
-            pos = r->offset + off + (first + i) * MH_GUEST_RAM_PAGE;
-            while (i < end) {
-                data = lseek(r->fd, pos, SEEK_DATA);
-                if (data < 0 && errno != ENXIO)
-                    return;
-                if (data < 0 || data > (off_t)(r->offset + off + (first + end) * MH_GUEST_RAM_PAGE))
-                    data = r->offset + off + (first + end) * MH_GUEST_RAM_PAGE;
-                for (; pos < data; pos += MH_GUEST_RAM_PAGE)
-                    hole[first + i++] = true;
-                /* a swapped page: data, and look on after it */
-                if (i < end) {
-                    i++;
-                    pos += MH_GUEST_RAM_PAGE;
-                }
-            }
+            data = lseek(r->fd, at, SEEK_DATA);
+            if (data < 0 && errno != ENXIO)
+                return;
+            if (data >= 0)
+                end = MIN(n, i + (data - at) / MH_GUEST_RAM_PAGE);
+            /* Holes up to the data; the page there (in swap) is data. */
+            for (; i < end; i++)
+                hole[first + i] = true;
         }
-        first += n;
     }
 }
 
