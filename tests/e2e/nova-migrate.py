@@ -28,8 +28,15 @@ DOWNTIME_MS = 500
 DOWNTIME_STEPS = 10
 
 
+# The job-statistics and downtime threads both emit: print() writes the
+# line and its newline separately, so two threads could run their lines
+# together (seen once: a fresh-clone run failed parsing '{...}{...}').
+EMIT_LOCK = threading.Lock()
+
+
 def emit(kind, **fields):
-    print(json.dumps(dict(kind=kind, **fields)), flush=True)
+    with EMIT_LOCK:
+        print(json.dumps(dict(kind=kind, **fields)), flush=True)
 
 
 def downtime_steps(delay_s):
