@@ -22,11 +22,12 @@
 /* How long a freshly started libvirtd may take to answer on its socket. */
 #define MH_LAB_START_TIMEOUT_MS (90 * 1000)
 
-/* The longest socket path libvirt creates below DIR for a domain
- * (session mode keeps domain state in $XDG_CONFIG_HOME/libvirt/qemu/lib and
- * truncates the domain name to 20 characters); sun_path limits it. */
+/* The longest socket path below DIR for a domain: session mode keeps
+ * domain state in $XDG_CONFIG_HOME/libvirt/qemu/lib and truncates the domain
+ * name to 20 characters; qemu-mh puts its migration socket into the
+ * domain's .cache there (XDG_CACHE_HOME). sun_path limits it. */
 #define MH_LAB_LONGEST_SUFFIX \
-    "/host16/config/libvirt/qemu/lib/domain-9999-ABCDEFGHIJKLMNOPQRST/monitor.sock"
+    "/host16/config/libvirt/qemu/lib/domain-9999-ABCDEFGHIJKLMNOPQRST/.cache/mig.sock"
 
 static void
 mhLabHostFree(gpointer data)

@@ -128,7 +128,9 @@ uint64_t mhQemuMigrateSecretGpa(MhQemuMigrateJob *job);
  * DEVICE messages, both directions, until both have ended. */
 bool mhQemuMigrateRelay(MhQemuMigrateJob *job, MhQemuStream *stream, int local,
                         GError **error);
-/* Private directory + socket path for the real QEMU's side. */
+/* The socket path for the real QEMU's side: in the domain's private
+ * directory under libvirt, else in a new private directory (job->tmpdir). */
+#define MH_QEMU_MIGRATE_SOCKET_NAME "mig.sock"
 bool mhQemuMigrateLocalPath(MhQemuMigrateJob *job, GError **error);
 /* Accept one connection on the listening socket 'lfd', polling so that a
  * cancel ends the wait; 'what' names the connection in the error. */

@@ -519,6 +519,8 @@ mhQemuMigrateSourceThread(gpointer data)
      * session's keys and page digests go. */
     if (src.mh)
         mhMhSessionReset(src.mh, NULL);
+    if (job->local_path)
+        unlink(job->local_path);
     if (job->tmpdir)
         g_rmdir(job->tmpdir);
     return NULL;

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #define MH_QEMU_MIGRATE_DEFAULT_DOWNTIME_MS 300
@@ -343,17 +344,32 @@ mhQemuMigrateNewMh(MhQemuMigrateJob *job, GError **error)
     return mh;
 }
 
+/* The socket between qemu-mh and the real QEMU lives in the domain's
+ * private directory when libvirt started us: libvirt points XDG_CACHE_HOME
+ * into it (DOMAIN_LIB_DIR/.cache) and deletes that directory when the
+ * domain stops, also after a kill -9 of qemu-mh, which a directory under
+ * /tmp would outlive. Elsewhere (by hand, tests) a private /tmp directory. */
 bool
 mhQemuMigrateLocalPath(MhQemuMigrateJob *job, GError **error)
 {
+    const char *cache = g_getenv("XDG_CACHE_HOME");
     g_autoptr(GError) err = NULL;
 
+    if (cache && g_path_is_absolute(cache) &&
+        strlen(cache) + strlen("/" MH_QEMU_MIGRATE_SOCKET_NAME) <
+            sizeof(((struct sockaddr_un *)NULL)->sun_path) &&
+        g_mkdir_with_parents(cache, 0700) == 0) {
+        job->local_path = g_build_filename(cache, MH_QEMU_MIGRATE_SOCKET_NAME, NULL);
+        /* left over from a qemu-mh of this domain that was killed */
+        unlink(job->local_path);
+        return true;
+    }
     if (!(job->tmpdir = g_dir_make_tmp("qemu-mh-migrate-XXXXXX", &err))) {
         g_set_error(error, MH_ERROR, MH_ERROR_IO,
                     _("cannot create a private directory for the migration: %s"), err->message);
         return false;
     }
-    job->local_path = g_build_filename(job->tmpdir, "qemu.sock", NULL);
+    job->local_path = g_build_filename(job->tmpdir, MH_QEMU_MIGRATE_SOCKET_NAME, NULL);
     return true;
 }
 

@@ -21,6 +21,10 @@
 #   mh_lab_up N                   start N lab hosts; torn down on exit
 #   mh_lab_down                   tear the lab down now (also done on exit)
 #   mh_on_exit CMD...             run CMD (eval'd) on exit, before the lab goes
+#   mh_tmpdir VAR PREFIX          make /tmp/PREFIX.XXXXXX, set VAR to it,
+#                                 remove it on exit
+#   mh_register_path PATH         tell tests/run-isolated.py that PATH (and
+#                                 every process living in it) is the test's
 #   mh_require_qemu_mh            SKIP unless the lab has qemu-mh
 #   mh_virsh N ARGS...            virsh -c $MH_URIN ARGS...
 #   mh_domstate N DOM             the domain's state on host N ("" if absent)
@@ -122,6 +126,19 @@ _mh_install_trap() {
     trap 'exit 130' INT
 }
 
+mh_register_path() {
+    [ -n "${MH_TEST_RUN:-}" ] && [ -d "$MH_TEST_RUN" ] || return 0
+    printf '%s\n' "${1:?mh_register_path: path}" >>"$MH_TEST_RUN/dirs"
+}
+
+mh_tmpdir() {
+    local var=${1:?mh_tmpdir: variable} prefix=${2:?mh_tmpdir: prefix} dir
+    dir=$(mktemp -d "/tmp/$prefix.XXXXXX")
+    mh_register_path "$dir"
+    mh_on_exit "rm -rf '$dir'"
+    printf -v "$var" '%s' "$dir"
+}
+
 mh_lab_down() {
     [ "$_MH_LAB_RUNNING" = 1 ] || return 0
     _MH_LAB_RUNNING=0
@@ -145,6 +162,7 @@ mh_lab_up() {
     # Short and under /tmp: libvirt's socket paths below it must fit in
     # sun_path, and as root the lab user must be able to reach it.
     MH_LAB_DIR=$(mktemp -d /tmp/mhlab.XXXXXX)
+    mh_register_path "$MH_LAB_DIR"
     _MH_LAB_OWNED=1
     err=$MH_LAB_DIR/lab-up.err
     local args=(lab up --hosts "$n" --dir "$MH_LAB_DIR")

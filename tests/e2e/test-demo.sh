@@ -31,6 +31,9 @@ fi
 # The lab directory is ours (--dir), so that we can check for leftovers.
 MH_LAB_DIR=$(mktemp -d /tmp/mhdemo-t.XXXXXX)
 OUT=$MH_LAB_DIR.out
+mh_register_path "$MH_LAB_DIR"
+mh_register_path "$OUT"
+mh_register_path "$MH_LAB_DIR.keep"
 mh_on_exit "'$VIRT_MH' lab down --dir '$MH_LAB_DIR' >/dev/null 2>&1; rm -rf '$MH_LAB_DIR' '$OUT' '$MH_LAB_DIR.keep'"
 
 # count PATTERN FILE: lines matching the extended regexp

@@ -8,6 +8,7 @@ set -euo pipefail
 
 src=${MH_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${MH_BUILD_DIR:-$src/build}
+source "$src/tests/e2e/lib.sh"
 efi=$build/tests/guest/mh-guest.efi
 status_sh=$src/tests/guest/guest-status.sh
 ovmf_code=/usr/share/OVMF/OVMF_CODE_4M.fd
@@ -26,6 +27,7 @@ command -v python3 >/dev/null || skip "python3 not installed"
 [ -f "$efi" ] || skip "test guest not built ($efi): install gnu-efi and rebuild"
 
 dir=$(mktemp -d /tmp/mh-test-guest-boot.XXXXXX)
+mh_register_path "$dir"
 log=$dir/serial.log
 qemu_pid=
 cleanup() {

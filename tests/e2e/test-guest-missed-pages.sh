@@ -15,6 +15,7 @@ set -euo pipefail
 
 src=${MH_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${MH_BUILD_DIR:-$src/build}
+source "$src/tests/e2e/lib.sh"
 efi=$build/tests/guest/mh-guest.efi
 ovmf_code=/usr/share/OVMF/OVMF_CODE_4M.fd
 ovmf_vars=/usr/share/OVMF/OVMF_VARS_4M.fd
@@ -37,6 +38,7 @@ command -v python3 >/dev/null || skip "python3 not installed"
 [ -f "$efi" ] || skip "test guest not built ($efi): install gnu-efi and rebuild"
 
 dir=$(mktemp -d /tmp/mh-test-guest-missed.XXXXXX)
+mh_register_path "$dir"
 declare -A pids=()
 cleanup() {
     local n

@@ -9,6 +9,7 @@ source "${MH_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/e2e/lib.sh"
 # A directory too long for libvirt's socket paths is refused up front,
 # before anything is started or created.
 long=/tmp/mh-lab-$(printf 'x%.0s' {1..60})
+mh_register_path "$long"
 if "$VIRT_MH" lab up --hosts 1 --dir "$long" 2>/dev/null; then
     "$VIRT_MH" lab down --dir "$long" || true
     rm -rf "$long"
@@ -21,6 +22,7 @@ mh_log "ok: too long a directory is refused"
 # A daemon that dies during start-up: lab up says so, exits 1 and leaves no
 # daemon of that lab behind (host 1's libvirtd dies, host 2's is stopped).
 broken=$(mktemp -d /tmp/mhlab.XXXXXX)
+mh_register_path "$broken"
 printf '#!/bin/sh\ncase "$HOME" in */host1/home) echo "broken on purpose" >&2; exit 3;; esac\nexec /usr/sbin/libvirtd "$@"\n' \
     >"$broken/libvirtd"
 chmod 755 "$broken" "$broken/libvirtd"
@@ -139,6 +141,7 @@ mh_log "ok: lab down left no processes"
 # A lab whose directory was deleted while it ran (another cleanup got to
 # it first): lab down finds its processes by their HOME and stops them.
 orphan=$(mktemp -d /tmp/mhlab.XXXXXX)
+mh_register_path "$orphan"
 "$VIRT_MH" lab up --hosts 1 --dir "$orphan" >/dev/null 2>"$MH_LAB_DIR/orphan-up.err" ||
     mh_fail "lab up in $orphan failed: $(cat "$MH_LAB_DIR/orphan-up.err")"
 mh_on_exit "'$VIRT_MH' lab down --dir '$orphan' >/dev/null 2>&1; rm -rf '$orphan'"

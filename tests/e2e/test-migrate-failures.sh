@@ -23,6 +23,7 @@ dom=sevfail
 mig_setup 2
 mig_define_start "$dom"
 mig_wait_passes 1 "$dom" 1
+touch "$MIG_W/t0"
 
 # after_failure WHAT: libvirt said why, the guest runs on host 1 only.
 after_failure() {
@@ -31,6 +32,11 @@ after_failure() {
     mh_wait_for "$dom running on host 1 after $what" 30 mh_domstate_is 1 "$dom" running
     mh_wait_for "no $dom on host 2 after $what" 30 test -z "$(mh_domstate 2 "$dom")"
     mig_wait_passes 1 "$dom" 1
+    # qemu-mh's socket to its QEMU lives in the domain's directory, which
+    # libvirt removes even after a kill -9; nothing goes to /tmp
+    local left
+    left=$(find /tmp -maxdepth 1 -name 'qemu-mh-migrate-*' -newer "$MIG_W/t0")
+    [ -z "$left" ] || mh_fail "$what: qemu-mh left $left behind"
 }
 
 # --- wrong key on the target

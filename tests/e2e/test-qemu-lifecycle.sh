@@ -18,14 +18,33 @@ no_procs() {
 }
 
 # --- probing, run the way libvirt runs it
+# probe EMULATOR DIR: libvirt's probe command line; prints what the
+# daemonizing parent printed before it exited
+probe() {
+    timeout 30 "$1" -S -no-user-config -nodefaults -nographic \
+        -machine none,accel=kvm:tcg -qmp "unix:$2/qmp.monitor,server=on,wait=off" \
+        -pidfile "$2/qmp.pid" -daemonize 2>&1
+}
+# What the real QEMU prints for the same probe is the reference: nothing
+# where /dev/kvm can be opened, its "Could not access KVM kernel module"
+# (before it falls back to TCG) where it cannot.
+mkdir -p "$W/ref"
+ref_out=$(probe "$MH_QEMU_SYSTEM" "$W/ref") || mh_fail "probe: $MH_QEMU_SYSTEM -daemonize failed: $ref_out"
+kill -TERM "$(cat "$W/ref/qmp.pid")"
+mh_wait_for "reference QEMU gone" 15 bash -c "[ ! -e '$W/ref/qmp.pid' ]"
+if [ -e /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+    [ -z "$ref_out" ] || mh_fail "probe: QEMU printed '$ref_out' although /dev/kvm is usable"
+else
+    grep -q "Could not access KVM kernel module" <<<"$ref_out" ||
+        mh_fail "probe: QEMU without a usable /dev/kvm printed '$ref_out'"
+fi
+
 mkdir -p "$W/probe/mh-platform" "$W/probe/q"
 sock=$W/probe/q/qmp.monitor
 pidf=$W/probe/q/qmp.pid
 start=$SECONDS
-out=$(timeout 30 "$MH_QEMU_MH" -S -no-user-config -nodefaults -nographic \
-      -machine none,accel=kvm:tcg -qmp "unix:$sock,server=on,wait=off" \
-      -pidfile "$pidf" -daemonize 2>&1) || mh_fail "probe: qemu-mh -daemonize failed: $out"
-[ -z "$out" ] || mh_fail "probe: unexpected output: $out"
+out=$(probe "$MH_QEMU_MH" "$W/probe/q") || mh_fail "probe: qemu-mh -daemonize failed: $out"
+[ "$out" = "$ref_out" ] || mh_fail "probe: qemu-mh printed '$out' where QEMU prints '$ref_out'"
 [ -s "$pidf" ] || mh_fail "probe: no pid file when the parent exited"
 ppid=$(cat "$pidf")
 kill -0 "$ppid" || mh_fail "probe: pid $ppid from the pid file is not alive"
