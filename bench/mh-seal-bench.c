@@ -1,9 +1,10 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Throughput of the migration handler: seal (source MH) and open + apply
  * (target MH) every page of a guest of random memory, for 1..N MH vCPUs.
  * Run through bench/run-mh-seal.sh, which puts the figures next to
  * `openssl speed` measured in the same run. */
-#include "mh/mh-handler.h"
-#include "sev/mh-sev-secret.h"
+#include "sim/mh/mh-handler.h"
+#include "owner/mh-sev-secret.h"
 #include "util/mh-error.h"
 
 #include <stdio.h>

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Live-migration benchmark (issue 6): the same test guest migrated between
 # the same two lab hosts
 #   (a) "plain": a non-SEV domain, emulator /usr/bin/qemu-system-x86_64,

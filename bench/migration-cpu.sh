@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # CPU time spent on one migration, for the migration benchmark
 # (bench/migration-bench.sh).
 #

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # A counting TCP relay for the migration benchmark (bench/migration-bench.sh).
 #
 #   bench/migration-relay.sh LISTEN_HOST PORT TARGET_HOST COUNTS_FILE

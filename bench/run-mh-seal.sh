@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # MH sealing throughput next to `openssl speed` in the same run.
 #   bench/run-mh-seal.sh [BUILD_DIR] [mh-seal-bench options...]
 # BUILD_DIR defaults to ./build. Prints a table and the ratio

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Print the suite's closing line, 'N passed, N failed, N skipped', from
 meson's test log; exit non-zero when anything failed."""
 import json

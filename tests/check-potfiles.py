@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Fail when a source file that marks strings with _() or N_() is missing
 from po/POTFILES, or when POTFILES names a file that does not exist."""
 import pathlib
@@ -14,7 +15,7 @@ for line in (root / "po" / "POTFILES").read_text().splitlines():
 
 marker = re.compile(r"\b_\(|\bN_\(")
 using = set()
-for area in ("src", "tools"):
+for area in ("src", "sim", "lab", "tools"):
     for path in (root / area).rglob("*.c"):
         if marker.search(path.read_text(errors="replace")):
             using.add(str(path.relative_to(root)))

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The domain-level side of the feature: the <qemu:commandline> arguments
  * generated from <mh:helper>, rewriting a domain document for enable and
  * disable, and libvirt's own grammar check. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Parsing a libvirt domain XML document for the mirror-helper feature.
  *
  * The hand-written checks come first because they can name the element and

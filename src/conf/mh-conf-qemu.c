@@ -1,8 +1,9 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The QEMU side of the feature: the "-object mirror-helper,..." option
  * string generated from <mh:helper> and parsed back by qemu-mh. The syntax
  * is QEMU's opts syntax, where a literal comma inside a value is doubled. */
 #include "conf/mh-conf.h"
-#include "qemu/mh-qemu-opts.h"
+#include "conf/mh-qemu-opts.h"
 #include "util/mh-error.h"
 #include "util/mh-i18n.h"
 #include "util/mh-util.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* libxml2-level helpers of src/conf, shared between its files (and usable
  * by other areas that already hold a parsed domain document). */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The <mh:helper> model: enum tables, defaults, semantic rules, canonical
  * formatting. Parsing lives in mh-conf-parse.c, the QEMU side in
  * mh-conf-qemu.c. */

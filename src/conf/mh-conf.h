@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The mirror-helper domain feature: the <mh:helper> element in a libvirt
  * domain's <metadata>, its semantic rules, its canonical form, and the QEMU
  * object string that carries the same settings to qemu-mh.
@@ -17,6 +18,9 @@
 
 /* QEMU side: "-object mirror-helper,id=mh0,..." */
 #define MH_CONF_QEMU_OBJECT_TYPE "mirror-helper"
+/* The QMP command that arms a helper in mode='on-request' for the next
+ * outgoing migration (docs/qemu-interface.md). */
+#define MH_CONF_QMP_ARM_COMMAND "arm-migration-handler"
 #define MH_CONF_QEMU_OBJECT_ID "mh0"
 
 #define MH_CONF_VCPUS_MIN 1

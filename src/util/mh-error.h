@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The project's single error path: every failure is a GError in MH_ERROR
  * whose message is already translated, so callers only ever print it. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Translation macros: every user-facing string goes through _() or N_(). */
 #pragma once
 

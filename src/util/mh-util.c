@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "util/mh-util.h"
 #include "util/mh-error.h"
 #include "util/mh-i18n.h"
@@ -10,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 
 void
 mhI18nInit(void)
@@ -228,4 +230,52 @@ mhUtilWipe(void *data, size_t len)
 {
     if (data && len)
         OPENSSL_cleanse(data, len);
+}
+
+bool
+mhUtilGuidParse(const char *text, uint8_t out[MH_UTIL_GUID_SIZE], GError **error)
+{
+    /* Positions of the 16 bytes in the text, in EFI order: the first
+     * three groups are little-endian integers, the rest plain bytes. */
+    static const int pos[MH_UTIL_GUID_SIZE] = {
+        6, 4, 2, 0, 11, 9, 16, 14, 19, 21, 24, 26, 28, 30, 32, 34
+    };
+
+    if (strlen(text) != 36 || text[8] != '-' || text[13] != '-' ||
+        text[18] != '-' || text[23] != '-')
+        goto bad;
+    for (size_t i = 0; i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23)
+            continue;
+        if (!g_ascii_isxdigit(text[i]))
+            goto bad;
+    }
+    for (size_t i = 0; i < MH_UTIL_GUID_SIZE; i++)
+        out[i] = (g_ascii_xdigit_value(text[pos[i]]) << 4) |
+                 g_ascii_xdigit_value(text[pos[i] + 1]);
+    return true;
+
+ bad:
+    g_set_error(error, MH_ERROR, MH_ERROR_INVALID,
+                _("'%s' is not a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)"), text);
+    return false;
+}
+
+char *
+mhUtilGuidFormat(const uint8_t g[MH_UTIL_GUID_SIZE])
+{
+    return g_strdup_printf("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+                           "%02x%02x%02x%02x%02x%02x",
+                           g[3], g[2], g[1], g[0], g[5], g[4], g[7], g[6],
+                           g[8], g[9], g[10], g[11], g[12], g[13], g[14], g[15]);
+}
+
+bool
+mhUtilRandom(void *buf, size_t len, GError **error)
+{
+    if (RAND_bytes(buf, len) != 1) {
+        g_set_error(error, MH_ERROR, MH_ERROR_CRYPTO, _("random number generation failed"));
+        return false;
+    }
+    return true;
 }

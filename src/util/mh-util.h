@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Small helpers shared by every area: files, hex, secure buffers. */
 #pragma once
 
@@ -23,6 +24,16 @@ char *mhUtilFormatHex(const void *data, size_t len);
 /* Parse an unsigned integer (decimal or 0x-hex) bounded by max. */
 bool mhUtilParseU64(const char *what, const char *text, uint64_t max,
                     uint64_t *out, GError **error);
+
+/* GUIDs: text "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" <-> EFI byte order
+ * (the first three groups little-endian), as in SEV secret tables and the
+ * OVMF GUIDed table. */
+#define MH_UTIL_GUID_SIZE 16
+bool mhUtilGuidParse(const char *text, uint8_t out[MH_UTIL_GUID_SIZE], GError **error);
+char *mhUtilGuidFormat(const uint8_t guid[MH_UTIL_GUID_SIZE]);
+
+/* Cryptographically strong random bytes (OpenSSL's DRBG). */
+bool mhUtilRandom(void *buf, size_t len, GError **error);
 
 /* Decode base64 strictly (no garbage tolerated, as g_base64_decode does). */
 bool mhUtilDecodeBase64(const char *what, const char *text, GBytes **out, GError **error);

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Shared helpers for the end-to-end tests (bash; safe under set -euo pipefail).
 #
 #   source "$MH_SOURCE_DIR/tests/e2e/lib.sh"
@@ -7,7 +8,7 @@
 #
 # Variables:
 #   VIRT_MH        $MH_BUILD_DIR/tools/virt-mh/virt-mh
-#   QEMU_MH        $MH_BUILD_DIR/tools/qemu-mh/qemu-mh (may not exist)
+#   QEMU_MH        $MH_BUILD_DIR/sim/qemu-mh/qemu-mh (may not exist)
 #   MH_QEMU_SYSTEM /usr/bin/qemu-system-x86_64 (override: MH_QEMU_SYSTEM)
 #   after mh_lab_up N:
 #   MH_LAB_DIR     the lab directory; MH_URI1..MH_URIN one URI per host
@@ -51,7 +52,7 @@
 MH_SOURCE_DIR=${MH_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 MH_BUILD_DIR=${MH_BUILD_DIR:-$MH_SOURCE_DIR/build}
 VIRT_MH=$MH_BUILD_DIR/tools/virt-mh/virt-mh
-QEMU_MH=$MH_BUILD_DIR/tools/qemu-mh/qemu-mh
+QEMU_MH=$MH_BUILD_DIR/sim/qemu-mh/qemu-mh
 MH_QEMU_SYSTEM=${MH_QEMU_SYSTEM:-/usr/bin/qemu-system-x86_64}
 MH_OVMF_CODE=${MH_OVMF_CODE:-/usr/share/OVMF/OVMF_CODE_4M.fd}
 MH_OVMF_VARS=${MH_OVMF_VARS:-/usr/share/OVMF/OVMF_VARS_4M.fd}

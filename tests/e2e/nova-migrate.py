@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Live-migrate a domain the way OpenStack Nova's libvirt driver does.
 
 The calls and their order follow Nova's pattern: virDomainMigrateToURI3

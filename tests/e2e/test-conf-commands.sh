@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # virt-mh validate/enable/show/disable against a real libvirt daemon (a lab
 # host): enable writes <mh:helper> into the persistent configuration and the
 # matching "-object mirror-helper,..." into <qemu:commandline> (once, next to

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # virt-mh demo, the README's main job, end to end (real libvirtd, QEMU under
 # TCG through qemu-mh, OVMF, the test guest):
 #  1. "virt-mh demo --dir D": two lab hosts, an SEV domain with the mirror

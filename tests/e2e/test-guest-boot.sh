@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The test guest (docs/test-guest.md) boots under OVMF + QEMU TCG, reports
 # 'ready' and verify passes with no error, its status block reads back
 # through QMP, and a page corrupted from outside the guest (through the

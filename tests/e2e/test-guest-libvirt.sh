@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The test guest under libvirt on lab hosts: it boots from <kernel> under
 # OVMF, its status block reads back through 'virsh qemu-monitor-command'
 # (tests/guest/guest-status.sh), and it keeps verifying its memory with no

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The test guest catches a migration that misses dirtied pages.
 #
 # Guest RAM is moved the way qemu-mh moves it: outside QEMU's migration

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # virt-mh lab: two hosts come up with their own daemons, sockets and host
 # UUIDs, run as the lab user (as root: mh-lab) away from the machine's own
 # libvirt; status lists hosts and domains; a second 'up' in the same

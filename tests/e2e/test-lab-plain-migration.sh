@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Live migration of a plain (non-SEV) domain between two lab hosts, the way
 # a cloud does it: 'virsh migrate --live --p2p' (source libvirtd talks to the
 # destination, Nova's flags PERSIST_DEST|UNDEFINE_SOURCE), and client-managed

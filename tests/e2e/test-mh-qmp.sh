@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The migration handler through QMP under libvirt: an SEV domain with the
 # helper, the migration key injected with `virt-mh owner inject
 # --migration-key`, start-/query-/stop-migration-handler through

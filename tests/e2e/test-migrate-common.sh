@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Helpers for the MH migration end-to-end tests (sourced, not a test):
 # an SEV domain with the mirror helper running the test guest on lab host
 # 1, the guest owner's sessions, key and injections, and migrations whose

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # What crosses the wire, and what is refused:
 #  - an SEV domain with the mirror helper migrates through a TCP relay that
 #    records every byte of the migration connection (both directions); the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # MH migrations that must fail cleanly: every failure is a libvirt error,
 # the source guest keeps running (and keeps verifying its memory), and the
 # target host is left without the domain.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # OpenStack Nova's call pattern (tests/e2e/nova-migrate.py: migrateToURI3
 # with LIVE | PEER2PEER | UNDEFINE_SOURCE | PERSIST_DEST, destination and
 # persistent XML, migrate_uri, bandwidth; jobStats polled every 0.5 s,

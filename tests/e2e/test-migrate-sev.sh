@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Live migration of an SEV domain with the mirror helper through the MH,
 # under an unmodified libvirt: the test guest runs its dirtying workload and
 # verifies its own memory; the guest owner injects the migration key into

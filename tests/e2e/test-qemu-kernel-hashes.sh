@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Measured direct kernel boot (<launchSecurity kernelHashes='yes'>): the
 # launch digest covers the firmware and the kernel-hashes table, and
 # libvirt's virt-qemu-sev-validate computes the same measurement; a

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # qemu-mh as a process, seen from libvirt: probing exactly like QEMU
 # (daemonized, pid file before the parent exits, stdio closed), a non-SEV
 # domain running normally through it, and every way of dying (destroy,

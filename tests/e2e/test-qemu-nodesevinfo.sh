@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # virsh nodesevinfo on a lab host. libvirt answers it from the host's
 # *default* emulator (qemu-system-x86_64 found in libvirtd's PATH), not
 # from a domain's <emulator>; the lab makes qemu-mh that default

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # SEV launch through qemu-mh under an unmodified libvirt: capabilities, a
 # guest owner's session, start --paused, the launch measurement, secret
 # injection with virsh and with libvirt's virt-qemu-sev-validate (the

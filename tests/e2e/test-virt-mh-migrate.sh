@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # virt-mh migrate on two lab hosts (qemu-mh as the emulator):
 #  - a plain domain migrates peer-to-peer with --verbose (progress bar and
 #    figures) and back client-managed;

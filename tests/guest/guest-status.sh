@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Print the test guest's status block (docs/test-guest.md), read through QEMU's
 # monitor without the serial log.
 #

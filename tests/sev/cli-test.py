@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # `virt-mh owner` command-line tests: results of the good paths and, for
 # every kind of bad input (bad base64, wrong lengths, unknown alias,
 # unreadable file, wrong curve, bad certificate signature, ...), a clear

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Cross-check of src/sev and `virt-mh owner` against libvirt's own guest-owner
 # implementation, /usr/bin/virt-qemu-sev-validate (Debian libvirt-clients-qemu),
 # whose classes are driven directly here:

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # End to end through qemu-mh's simulated SEV platform (a real QEMU behind
 # it): `virt-mh owner session` -> qemu-mh LAUNCH_START/UPDATE/MEASURE ->
 # `virt-mh owner inject --qmp` verifies the measurement and injects the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Test helper: drives the simulated PSP (src/sev/mh-sev-platform) from a
  * script, so that tests/sev/crosscheck.py can put libvirt's own guest-owner
  * code on the other side.
@@ -12,7 +13,7 @@
  *       then read a packet header and secret (base64, one per line) from
  *       stdin, LAUNCH_SECRET, and print the plaintext in hex.
  * Errors: "error: ..." on stderr, exit 1. */
-#include "sev/mh-sev-platform.h"
+#include "sim/psp/mh-sev-platform.h"
 #include "util/mh-error.h"
 
 #include <stdio.h>

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # `virt-mh owner` against an unmodified libvirt running qemu-mh's SEV model:
 # session from the host's PDH (-c: virNodeGetSEVInfo, or QMP when the lab's
 # default emulator is not qemu-mh), then `owner inject -c URI DOMAIN`:

@@ -1,6 +1,7 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The unit tests' guest (see mh-test-guest.h). */
 #include "mh-test-guest.h"
-#include "sev/mh-sev-secret.h"
+#include "owner/mh-sev-secret.h"
 #include "util/mh-error.h"
 
 #include <string.h>

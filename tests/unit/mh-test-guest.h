@@ -1,9 +1,10 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The unit tests' guest: two RAM regions (below 4 GiB and above), the
  * migration key injected into the secret area the way LAUNCH_SECRET leaves
  * it, and a source/target pair of MHs. Shared by the MH tests. */
 #pragma once
 
-#include "mh/mh-handler.h"
+#include "sim/mh/mh-handler.h"
 #include "util/mh-util.h"
 
 #include <stdbool.h>

@@ -1,8 +1,9 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* enable/disable through libvirt's API (src/conf/mh-conf-virt.c), against
  * libvirt's test driver in this process. The test driver keeps metadata and
  * redefinitions but drops <qemu:commandline>; the arguments, and the same
  * commands against a real daemon, are covered by tests/e2e/test-conf-commands.sh. */
-#include "conf/mh-conf-virt.h"
+#include "virt/mh-virt-conf.h"
 #include "util/mh-error.h"
 
 #include <stdio.h>
@@ -36,7 +37,7 @@ testDefine(const char *name, const char *launch_security)
 static char *
 testDump(virDomainPtr dom)
 {
-    char *xml = virDomainGetXMLDesc(dom, MH_CONF_VIRT_XML_FLAGS);
+    char *xml = virDomainGetXMLDesc(dom, MH_VIRT_XML_FLAGS);
 
     g_assert_nonnull(xml);
     return xml;
@@ -58,16 +59,16 @@ testEnableDisable(void)
     g_autofree char *xml = NULL;
     g_autofree char *after = NULL;
 
-    g_assert_null(mhConfVirtGetHelper(dom, &error));
+    g_assert_null(mhVirtGetHelper(dom, &error));
     g_assert_no_error(error);
 
     h->mode = MH_CONF_MODE_ON_REQUEST;
     h->vcpus = 2;
     h->key_broker = g_strdup("http://127.0.0.1:8720/");
-    g_assert_true(mhConfVirtApply(dom, h, problems, &error));
+    g_assert_true(mhVirtApplyHelper(dom, h, problems, &error));
     g_assert_no_error(error);
     g_assert_cmpuint(problems->len, ==, 0);
-    got = mhConfVirtGetHelper(dom, &error);
+    got = mhVirtGetHelper(dom, &error);
     g_assert_no_error(error);
     g_assert_true(mhConfHelperEqual(got, h));
     xml = testDump(dom);
@@ -77,7 +78,7 @@ testEnableDisable(void)
 
     /* refused: out of range; nothing changes */
     h->vcpus = 9;
-    g_assert_false(mhConfVirtApply(dom, h, problems, &error));
+    g_assert_false(mhVirtApplyHelper(dom, h, problems, &error));
     g_assert_no_error(error);
     g_assert_cmpuint(problems->len, ==, 1);
     g_assert_cmpstr(g_ptr_array_index(problems, 0), ==,
@@ -85,9 +86,9 @@ testEnableDisable(void)
     after = testDump(dom);
     g_assert_cmpstr(after, ==, xml);
 
-    g_assert_true(mhConfVirtApply(dom, NULL, problems, &error));
+    g_assert_true(mhVirtApplyHelper(dom, NULL, problems, &error));
     g_assert_no_error(error);
-    gone = mhConfVirtGetHelper(dom, &error);
+    gone = mhVirtGetHelper(dom, &error);
     g_assert_no_error(error);
     g_assert_null(gone);
     g_free(after);
@@ -109,7 +110,7 @@ testRefused(const void *opaque)
     g_autofree char *before = testDump(dom);
     g_autofree char *after = NULL;
 
-    g_assert_false(mhConfVirtApply(dom, h, problems, &error));
+    g_assert_false(mhVirtApplyHelper(dom, h, problems, &error));
     g_assert_no_error(error);
     g_assert_cmpuint(problems->len, ==, 1);
     if (!strstr(g_ptr_array_index(problems, 0), c[2]))
@@ -137,7 +138,7 @@ testTransient(void)
     g_autofree char *xml = NULL;
 
     g_assert_nonnull(dom);
-    xml = mhConfVirtGetInactiveXML(dom, &error);
+    xml = mhVirtGetInactiveXML(dom, &error);
     g_assert_null(xml);
     g_assert_error(error, MH_ERROR, MH_ERROR_STATE);
     virDomainDestroy(dom);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Golden tests of the <mh:helper> domain feature (tests/data) and of the
  * QEMU object string.
  *

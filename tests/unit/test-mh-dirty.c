@@ -1,10 +1,11 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Dirty tracking for MH pre-copy (mhMhScanDirty and the page digests):
  * exact dirty sets in GPA order, any one-word change found, the A->B->A
  * case that a digest of the live page taken apart from sealing would miss,
  * the same answer from 1 to 4 vCPUs, and a pre-copy against a writer
  * thread after which the target equals the source byte for byte. */
 #include "mh-test-guest.h"
-#include "mh/mh-page-digest.h"
+#include "sim/mh/mh-page-digest.h"
 #include "util/mh-error.h"
 
 #include <string.h>

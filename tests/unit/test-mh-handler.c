@@ -1,9 +1,10 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The migration handler: INIT from the guest's secret table, the session
  * handshake through the mailbox, parallel save on a source MH and restore
  * into a second guest's RAM on a target MH, and refusals. */
 #include "mh-test-guest.h"
-#include "mh/mh-handler.h"
-#include "sev/mh-sev-secret.h"
+#include "sim/mh/mh-handler.h"
+#include "owner/mh-sev-secret.h"
 #include "util/mh-error.h"
 
 #include <string.h>
@@ -18,8 +19,8 @@ guestWriteTable(Guest *g, const char *guid_text, const uint8_t *data, size_t len
     uint8_t *p = g->low + SECRET_GPA;
     uint32_t elen = 20 + len, total = 20 + elen + total_adjust;
 
-    g_assert_true(mhSevGuidParse(MH_SEV_SECRET_TABLE_GUID, header, NULL));
-    g_assert_true(mhSevGuidParse(guid_text, guid, NULL));
+    g_assert_true(mhUtilGuidParse(MH_SEV_SECRET_TABLE_GUID, header, NULL));
+    g_assert_true(mhUtilGuidParse(guid_text, guid, NULL));
     memset(p, 0, SECRET_SIZE);
     memcpy(p, header, 16);
     memcpy(p + 16, &total, 4);          /* little-endian host */

@@ -1,6 +1,7 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Page transport: round trip, handshake, and that every kind of tampering
  * is refused with its own error code. */
-#include "mh/mh-transport.h"
+#include "sim/mh/mh-transport.h"
 #include "util/mh-error.h"
 
 #include <string.h>

@@ -1,7 +1,8 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The MH migration stream framing: header, messages of every type over a
  * real socket pair, large payloads, the peer's error, truncation,
  * malformed headers and cancellation. */
-#include "qemu/mh-qemu-stream.h"
+#include "sim/qemu/mh-qemu-stream.h"
 #include "util/mh-error.h"
 
 #include <string.h>

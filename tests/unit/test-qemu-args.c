@@ -1,9 +1,10 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* qemu-mh's command-line rewriting, QEMU option syntax, the OVMF table and
  * the guest RAM layout. */
-#include "qemu/mh-qemu-args.h"
-#include "qemu/mh-qemu-fw.h"
-#include "qemu/mh-qemu-opts.h"
-#include "qemu/mh-qemu-ram.h"
+#include "sim/qemu/mh-qemu-args.h"
+#include "sim/qemu/mh-qemu-fw.h"
+#include "conf/mh-qemu-opts.h"
+#include "sim/qemu/mh-qemu-ram.h"
 #include "util/mh-error.h"
 
 #include <fcntl.h>

@@ -1,10 +1,11 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The QMP proxy between a client and a scripted "QEMU": greeting, replies
  * and events pass through byte for byte, table commands are answered
  * locally with the client's id, file descriptors travel with the command
  * they came with, qemu-mh's own commands to QEMU never reach the client,
  * and the per-connection negotiation rules hold. */
-#include "qemu/mh-qemu.h"
-#include "qemu/mh-qmp.h"
+#include "sim/qemu/mh-qemu.h"
+#include "sim/qemu/mh-qmp.h"
 
 #include <errno.h>
 #include <string.h>

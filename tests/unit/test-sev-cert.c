@@ -1,10 +1,11 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* SEV certificates: parse, build, sign, verify.
  * The chain under test is a simulated platform's (src/sev/mh-sev-platform),
  * laid out as QEMU's query-sev-capabilities exports it: PDH, then the chain
  * PEK || OCA || CEK. PDH <- PEK, PEK <- OCA, PEK <- CEK, OCA <- OCA. Byte-level
  * known answers for the primitives are in test-sev-crypto.c. */
-#include "sev/mh-sev-cert.h"
-#include "sev/mh-sev-platform.h"
+#include "owner/mh-sev-cert.h"
+#include "sim/psp/mh-sev-platform.h"
 #include "util/mh-error.h"
 
 #include <glib/gstdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Known-answer tests for the SEV launch primitives.
  *
  * Sources of the vectors:
@@ -8,8 +9,8 @@
  * (every public implementation draws a random IV); it is cross-checked
  * against libvirt's virt-qemu-sev-validate by tests/sev/crosscheck.py
  * instead, and here checked for self-consistency and tampering. */
-#include "sev/mh-sev-crypto.h"
-#include "sev/mh-sev-owner.h"
+#include "owner/mh-sev-crypto.h"
+#include "owner/mh-sev-owner.h"
 #include "util/mh-error.h"
 
 #include <string.h>

@@ -1,10 +1,11 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Owner -> platform round trips through the simulated PSP, the PSP's
  * state machine, and rejection of every tampered input. (The primitives'
  * known answers are in test-sev-crypto.c; interoperability with libvirt's
  * implementation is checked by tests/sev/crosscheck.py.) */
-#include "sev/mh-sev-owner.h"
-#include "sev/mh-sev-platform.h"
-#include "sev/mh-sev-secret.h"
+#include "owner/mh-sev-owner.h"
+#include "sim/psp/mh-sev-platform.h"
+#include "owner/mh-sev-secret.h"
 #include "util/mh-error.h"
 
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* EFI secret table and migration-key entry.
  * The table layout follows libvirt's virt-qemu-sev-validate (SecretsTable /
  * GUIDTable.build: header GUID, u32 length, entries, then 1..16 pad bytes);
@@ -5,7 +6,7 @@
  * migration-key entry is this project's (docs/migration-key.md); its key id
  * vector below was computed independently with Python's hashlib:
  *   sha256(b"mirror-helper key id" + bytes(range(32)))[:4] read LE = 0x9c3765fb */
-#include "sev/mh-sev-secret.h"
+#include "owner/mh-sev-secret.h"
 #include "util/mh-error.h"
 
 #include <string.h>
@@ -19,16 +20,16 @@ testGuid(void)
     g_autofree char *hex = NULL;
     uint8_t g[16];
 
-    g_assert_true(mhSevGuidParse(MH_SEV_SECRET_TABLE_GUID, g, &error));
+    g_assert_true(mhUtilGuidParse(MH_SEV_SECRET_TABLE_GUID, g, &error));
     hex = mhUtilFormatHex(g, 16);
     /* uuid.UUID(...).bytes_le, as libvirt's script writes it */
     g_assert_cmpstr(hex, ==, "42f5741edd71664d963eef4287ff173b");
-    text = mhSevGuidFormat(g);
+    text = mhUtilGuidFormat(g);
     g_assert_cmpstr(text, ==, MH_SEV_SECRET_TABLE_GUID);
-    g_assert_false(mhSevGuidParse("42f5741e-dd71-664d-963e-ef4287ff173", g, &error));
+    g_assert_false(mhUtilGuidParse("42f5741e-dd71-664d-963e-ef4287ff173", g, &error));
     g_assert_error(error, MH_ERROR, MH_ERROR_INVALID);
     g_clear_error(&error);
-    g_assert_false(mhSevGuidParse("42f5741e-dd71-664d-963e-ef4287ff173g", g, &error));
+    g_assert_false(mhUtilGuidParse("42f5741e-dd71-664d-963e-ef4287ff173g", g, &error));
     g_clear_error(&error);
     g_assert_false(mhSevSecretResolveName("disk-key", g, &error));
     g_assert_nonnull(strstr(error->message, "unknown secret alias 'disk-key'"));

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "mh-cmd.h"
 
 #include "util/mh-error.h"
@@ -57,57 +58,6 @@ mhCmdParseOptions(MhCmdGlobal *global, const char *command,
     if (uri)
         global->connect_uri = g_steal_pointer(&uri);   /* lives for the process */
     return true;
-}
-
-void
-mhCmdSetLibvirtError(GError **error, const char *context)
-{
-    const char *msg = virGetLastErrorMessage();
-
-    g_set_error(error, MH_ERROR, MH_ERROR_LIBVIRT, "%s: %s", context,
-                msg ? msg : _("unknown libvirt error"));
-}
-
-static void
-mhCmdQuietLibvirt(void *opaque, virErrorPtr err)
-{
-    /* Errors reach the user once, through GError, not through libvirt's
-     * default handler as well. */
-}
-
-virConnectPtr
-mhCmdConnect(MhCmdGlobal *global, GError **error)
-{
-    virConnectPtr conn;
-
-    virSetErrorFunc(NULL, mhCmdQuietLibvirt);
-    conn = virConnectOpen(global->connect_uri);
-    if (!conn) {
-        g_autofree char *ctx = g_strdup_printf(_("failed to connect to '%s'"),
-                                               global->connect_uri ? global->connect_uri
-                                                                   : _("the default hypervisor"));
-        mhCmdSetLibvirtError(error, ctx);
-    }
-    return conn;
-}
-
-virDomainPtr
-mhCmdLookupDomain(virConnectPtr conn, const char *what, GError **error)
-{
-    virDomainPtr dom;
-    guint64 id;
-
-    if (g_ascii_string_to_unsigned(what, 10, 0, G_MAXINT, &id, NULL))
-        dom = virDomainLookupByID(conn, (int)id);
-    else if (g_uuid_string_is_valid(what))
-        dom = virDomainLookupByUUIDString(conn, what);
-    else
-        dom = virDomainLookupByName(conn, what);
-    if (!dom) {
-        g_autofree char *ctx = g_strdup_printf(_("domain '%s' not found"), what);
-        mhCmdSetLibvirtError(error, ctx);
-    }
-    return dom;
 }
 
 static void

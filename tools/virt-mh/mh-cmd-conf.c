@@ -1,10 +1,11 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* virt-mh validate / enable / disable / show: the <mh:helper> domain feature.
  * enable and disable change only the persistent configuration, all or
  * nothing (see src/conf/mh-conf-virt.c). */
 #include "mh-cmd.h"
 
 #include "conf/mh-conf.h"
-#include "conf/mh-conf-virt.h"
+#include "virt/mh-virt-conf.h"
 #include "util/mh-error.h"
 #include "util/mh-i18n.h"
 #include "util/mh-util.h"
@@ -106,11 +107,11 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(MhCmdConfTarget, mhCmdConfTargetClear)
 static bool
 mhCmdConfOpen(MhCmdGlobal *global, const char *name, MhCmdConfTarget *t, GError **error)
 {
-    if (!(t->conn = mhCmdConnect(global, error)))
+    if (!(t->conn = mhVirtConnect(global->connect_uri, error)))
         return false;
     if (!(t->dom = mhCmdConfLookup(t->conn, name, error)))
         return false;
-    return (t->xml = mhConfVirtGetInactiveXML(t->dom, error)) != NULL;
+    return (t->xml = mhVirtGetInactiveXML(t->dom, error)) != NULL;
 }
 
 /* The start shared by enable, disable and show: options, the one DOMAIN
@@ -138,7 +139,7 @@ mhCmdConfApply(MhCmdConfTarget *t, const MhConfHelper *helper, const char *name)
     g_autoptr(GError) error = NULL;
     g_autoptr(GPtrArray) problems = g_ptr_array_new_with_free_func(g_free);
 
-    if (mhConfVirtApply(t->dom, helper, problems, &error))
+    if (mhVirtApplyHelper(t->dom, helper, problems, &error))
         return MH_EXIT_OK;
     if (problems->len > 0) {
         mhCmdConfPrintProblems(problems);
@@ -203,7 +204,7 @@ mhCmdEnable(MhCmdGlobal *global, int argc, char **argv)
         return MH_EXIT_FAIL;
     /* Options change the existing settings; a missing or unusable element
      * starts from the defaults (it is replaced as a whole). */
-    if (!(helper = mhConfVirtGetHelper(t.dom, &error))) {
+    if (!(helper = mhVirtGetHelper(t.dom, &error))) {
         if (error)
             fprintf(stderr, _("warning: replacing the unusable <mh:helper>: %s\n"),
                     error->message);

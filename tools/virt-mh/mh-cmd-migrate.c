@@ -1,8 +1,9 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* virt-mh migrate: a virsh-like live migration with a progress bar, and
  * --sev-helper, which checks the domain's mirror helper and arms it
  * (mode='on-request') before libvirt migrates the domain. */
 #include "mh-cmd.h"
-#include "mh-migrate.h"
+#include "virt/mh-virt-migrate.h"
 
 #include "util/mh-error.h"
 #include "util/mh-i18n.h"
@@ -72,16 +73,16 @@ mhCmdMigrate(MhCmdGlobal *global, int argc, char **argv)
         xml = g_realloc(xml, len + 1);
         xml[len] = '\0';
     }
-    if (!(conn = mhCmdConnect(global, &error)))
+    if (!(conn = mhVirtConnect(global->connect_uri, &error)))
         goto fail;
-    if (!(dom = mhCmdLookupDomain(conn, argv[1], &error)))
+    if (!(dom = mhVirtLookupDomain(conn, argv[1], &error)))
         goto fail;
     if (!p2p) {
         /* Client-managed: this process talks to both daemons. */
         if (!(dconn = virConnectOpen(argv[2]))) {
             g_autofree char *ctx = g_strdup_printf(_("failed to connect to the destination "
                                                      "'%s'"), argv[2]);
-            mhCmdSetLibvirtError(&error, ctx);
+            mhVirtSetError(&error, ctx);
             goto fail;
         }
     } else if (verbose) {

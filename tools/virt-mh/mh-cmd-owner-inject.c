@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* virt-mh owner inject: attest a paused SEV guest and inject secrets.
  *
  * Through libvirt (-c URI DOMAIN): virDomainGetLaunchSecurityInfo for the
@@ -13,7 +14,7 @@
 #include "mh-cmd.h"
 #include "mh-cmd-owner-priv.h"
 
-#include "sev/mh-sev-owner.h"
+#include "owner/mh-sev-owner.h"
 #include "util/mh-error.h"
 #include "util/mh-i18n.h"
 
@@ -398,7 +399,7 @@ mhCmdOwnerLibvirtReport(virDomainPtr dom, MhCmdOwnerReport *report, GError **err
     bool ok = true;
 
     if (virDomainGetLaunchSecurityInfo(dom, &params, &nparams, 0) < 0) {
-        mhCmdSetLibvirtError(error, _("cannot read the domain's launch security info"));
+        mhVirtSetError(error, _("cannot read the domain's launch security info"));
         return false;
     }
     for (size_t i = 0; i < 4 && ok; i++) {
@@ -442,13 +443,13 @@ mhCmdOwnerLibvirtInject(virDomainPtr dom, const char *header, const char *secret
                                         VIR_DOMAIN_LAUNCH_SECURITY_SEV_SECRET_SET_ADDRESS,
                                         *gpa) < 0)) {
         virTypedParamsFree(params, nparams);
-        mhCmdSetLibvirtError(error, _("cannot build launch security parameters"));
+        mhVirtSetError(error, _("cannot build launch security parameters"));
         return false;
     }
     rc = virDomainSetLaunchSecurityState(dom, params, nparams, 0);
     virTypedParamsFree(params, nparams);
     if (rc < 0) {
-        mhCmdSetLibvirtError(error, _("cannot inject the launch secret"));
+        mhVirtSetError(error, _("cannot inject the launch secret"));
         return false;
     }
     return true;
@@ -543,7 +544,7 @@ mhCmdOwnerInject(MhCmdGlobal *global, int argc, char **argv)
         bool local;
         int state = 0, reason = 0;
 
-        if (!(conn = mhCmdConnect(global, &error)))
+        if (!(conn = mhVirtConnect(global->connect_uri, &error)))
             goto fail;
         local = mhCmdOwnerIsLocal(conn);
         if (local && !insecure) {
@@ -553,10 +554,10 @@ mhCmdOwnerInject(MhCmdGlobal *global, int argc, char **argv)
                           "owner's machine, or use --insecure to accept that"));
             goto fail;
         }
-        if (!(dom = mhCmdLookupDomain(conn, name, &error)))
+        if (!(dom = mhVirtLookupDomain(conn, name, &error)))
             goto fail;
         if (virDomainGetState(dom, &state, &reason, 0) < 0) {
-            mhCmdSetLibvirtError(&error, _("cannot read the domain state"));
+            mhVirtSetError(&error, _("cannot read the domain state"));
             goto fail;
         }
         if (state != VIR_DOMAIN_PAUSED) {
@@ -566,7 +567,7 @@ mhCmdOwnerInject(MhCmdGlobal *global, int argc, char **argv)
             goto fail;
         }
         if (!(xml = virDomainGetXMLDesc(dom, 0))) {
-            mhCmdSetLibvirtError(&error, _("cannot read the domain XML"));
+            mhVirtSetError(&error, _("cannot read the domain XML"));
             goto fail;
         }
         if (!mhCmdOwnerCheckDomain(name, xml, local, insecure, &image, &error) ||
@@ -593,7 +594,7 @@ mhCmdOwnerInject(MhCmdGlobal *global, int argc, char **argv)
                                      &error))
             goto fail;
         if (!keep_paused && virDomainResume(dom) < 0) {
-            mhCmdSetLibvirtError(&error, _("secret injected, but the domain did not resume"));
+            mhVirtSetError(&error, _("secret injected, but the domain did not resume"));
             goto fail;
         }
     }

@@ -1,9 +1,10 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Shared by mh-cmd-owner.c and mh-cmd-owner-inject.c: inputs that
  * several "virt-mh owner" subcommands take the same way. */
 #pragma once
 
 #include "mh-cmd.h"
-#include "sev/mh-sev-crypto.h"
+#include "owner/mh-sev-crypto.h"
 
 /* What was launched: a firmware image (plus kernel hashes) or a digest. */
 typedef struct {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* virt-mh owner: the guest owner's side of SEV launch attestation.
  *
  *   session   LAUNCH_START inputs (<dhCert>, <session>) and TEK||TIK
@@ -12,9 +13,9 @@
 #include "mh-cmd.h"
 #include "mh-cmd-owner-priv.h"
 
-#include "sev/mh-sev-cert.h"
-#include "sev/mh-sev-owner.h"
-#include "sev/mh-sev-secret.h"
+#include "owner/mh-sev-cert.h"
+#include "owner/mh-sev-owner.h"
+#include "owner/mh-sev-secret.h"
 #include "util/mh-error.h"
 #include "util/mh-i18n.h"
 
@@ -252,10 +253,10 @@ mhCmdOwnerLoadPdh(MhCmdGlobal *global, const char *pdh_path, const char *chain_p
                         _("give the platform's PDH with --pdh FILE or -c URI"));
             return NULL;
         }
-        if (!(conn = mhCmdConnect(global, error)))
+        if (!(conn = mhVirtConnect(global->connect_uri, error)))
             return NULL;
         if (virNodeGetSEVInfo(conn, &params, &nparams, 0) < 0) {
-            mhCmdSetLibvirtError(error, _("cannot read the host's SEV information"));
+            mhVirtSetError(error, _("cannot read the host's SEV information"));
             return NULL;
         }
         if (virTypedParamsGetString(params, nparams, VIR_NODE_SEV_PDH, &v) == 1)

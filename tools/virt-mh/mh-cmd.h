@@ -1,8 +1,11 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* virt-mh command plumbing: a table of commands, each with its own
  * GOptionContext so that "virt-mh CMD --help" works as virsh users expect. */
 #pragma once
 
 #include <glib.h>
+#include "virt/mh-virt.h"
+
 #include <libvirt/libvirt.h>
 #include <stdbool.h>
 
@@ -33,18 +36,9 @@ bool mhCmdParseOptions(MhCmdGlobal *global, const char *command,
                        const char *params, const char *summary,
                        const GOptionEntry *entries, int *argc, char ***argv);
 
-/* Open a libvirt connection; libvirt's error becomes a GError. */
-virConnectPtr mhCmdConnect(MhCmdGlobal *global, GError **error);
 
-/* Set *error from libvirt's last error, prefixed with context. */
-void mhCmdSetLibvirtError(GError **error, const char *context);
 
-/* The domain a DOMAIN argument names: a numeric ID, a UUID, else a name;
- * NULL with *error set (libvirt's reason) when there is none. */
-virDomainPtr mhCmdLookupDomain(virConnectPtr conn, const char *what, GError **error);
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(virConnect, virConnectClose)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(virDomain, virDomainFree)
 
 /* A command with subcommands ("virt-mh owner session ..."): one table,
  * one usage text and one dispatcher for all such families. */

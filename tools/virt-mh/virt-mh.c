@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* virt-mh: the mirror-helper command-line tool. */
 #include "mh-cmd.h"
 

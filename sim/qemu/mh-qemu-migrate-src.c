@@ -1,0 +1,528 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The source side of an MH migration, in a thread of its own:
+ * handshake, pre-copy passes of sealed pages while the guest runs, the
+ * final pass with the guest stopped, then the real QEMU's device state
+ * through the same connection. */
+#include "sim/qemu/mh-qemu-migrate-priv.h"
+
+#include "util/mh-error.h"
+#include "util/mh-i18n.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+/* Pages per sealing request: 8 full records (16 MiB), so that a vCPU that
+ * finishes first gets the next record at once; progress is updated per request. */
+#define MH_QEMU_MIGRATE_BATCH 4096
+#define PAGE MH_TRANSPORT_PAGE_SIZE
+
+typedef struct {
+    MhQemuMigrateJob *job;
+    MhQemuStream stream;
+    MhMh *mh;
+    gint64 pass_t0;             /* start of the current pass */
+    uint64_t pass_sent0;        /* stream.bytes_sent then */
+} MhQemuMigrateSrc;
+
+static void
+mhQemuMigrateSrcUpdate(MhQemuMigrateSrc *src)
+{
+    MhMhInfo info;
+
+    mhMhQuery(src->mh, &info);
+    g_mutex_lock(&src->job->mig->lock);
+    src->job->pages_zero = info.zero_pages - src->job->mh_base_zero;
+    src->job->pages_normal = info.pages_saved - src->job->mh_base_saved - src->job->pages_zero;
+    src->job->wire_bytes = src->stream.bytes_sent;
+    g_mutex_unlock(&src->job->mig->lock);
+    mhMhInfoClear(&info);
+}
+
+/* Each sealed record goes from the MH's mailbox straight to the socket
+ * (one writev, no copy into a buffer of ours) while the other vCPUs go on
+ * sealing. */
+static bool
+mhQemuMigrateSrcEmit(const uint8_t *record, size_t len, gpointer data, GError **error)
+{
+    MhQemuMigrateSrc *src = data;
+    uint64_t limit;
+    gint64 due, now;
+
+    if (!mhQemuStreamSend(&src->stream, MH_QEMU_STREAM_MSG_RECORDS, record, len, error))
+        return false;
+    /* libvirt's bandwidth limit (migrate-set-parameters max-bandwidth)
+     * holds for the MH phase as for QEMU's own: sleep off any excess,
+     * record by record, and notice a cancel while sleeping. */
+    g_mutex_lock(&src->job->mig->lock);
+    limit = src->job->mig->max_bandwidth;
+    g_mutex_unlock(&src->job->mig->lock);
+    if (!limit || src->job->guest_stopped)
+        return true;
+    due = src->pass_t0 +
+        (gint64)((src->stream.bytes_sent - src->pass_sent0) * (double)G_USEC_PER_SEC / limit);
+    while ((now = g_get_monotonic_time()) < due) {
+        if (g_atomic_int_get(&src->job->cancel)) {
+            g_set_error(error, MH_ERROR, MH_ERROR_FAILED, _("migration canceled"));
+            return false;
+        }
+        g_usleep(MIN(due - now, 50 * 1000));
+    }
+    return true;
+}
+
+/* Seal and send the pages of one pass; this thread writes the stream. */
+static bool
+mhQemuMigrateSrcSend(MhQemuMigrateSrc *src, GArray *gpas, uint32_t pass, GError **error)
+{
+    const uint64_t *all = (const uint64_t *)gpas->data;
+    gint64 t0 = g_get_monotonic_time();
+    uint64_t sent0 = src->stream.bytes_sent;
+    uint8_t iter[12];
+
+    src->pass_t0 = t0;
+    src->pass_sent0 = sent0;
+
+    for (size_t i = 0; i < gpas->len; i += MH_QEMU_MIGRATE_BATCH) {
+        size_t n = MIN(MH_QEMU_MIGRATE_BATCH, gpas->len - i);
+
+        if (g_atomic_int_get(&src->job->cancel)) {
+            g_set_error(error, MH_ERROR, MH_ERROR_FAILED, _("migration canceled"));
+            return false;
+        }
+        if (!mhMhSavePagesFunc(src->mh, all + i, n, pass, mhQemuMigrateSrcEmit, src, error))
+            return false;
+        g_mutex_lock(&src->job->mig->lock);
+        src->job->remaining_pages = gpas->len - i - n;
+        {
+            gint64 dt = g_get_monotonic_time() - t0;
+
+            /* Live rate of this pass (Mbit/s x 1000) for virsh's progress. */
+            if (dt > 0 && src->stream.bytes_sent > sent0)
+                src->job->mbps_x1000 = (src->stream.bytes_sent - sent0) * 8 * 1000 / dt;
+        }
+        g_mutex_unlock(&src->job->mig->lock);
+        mhQemuMigrateSrcUpdate(src);
+    }
+    mhQemuStreamIterationPack(pass, gpas->len, iter);
+    return mhQemuStreamSend(&src->stream, MH_QEMU_STREAM_MSG_ITERATION, iter, sizeof(iter),
+                            error);
+}
+
+static bool
+mhQemuMigrateSrcHandshake(MhQemuMigrateSrc *src, GError **error)
+{
+    g_autoptr(GBytes) hello = NULL;
+    g_autoptr(GBytes) confirm = NULL;
+    g_autoptr(GByteArray) payload = g_byte_array_new();
+    g_autoptr(GBytes) peer = NULL;
+    gsize len;
+    const void *data;
+
+    if (!mhMhSessionBegin(src->mh, MH_TRANSPORT_ROLE_SOURCE, &hello, error))
+        return false;
+    data = g_bytes_get_data(hello, &len);
+    if (!mhQemuStreamSendHeader(&src->stream, error) ||
+        !mhQemuStreamSend(&src->stream, MH_QEMU_STREAM_MSG_HELLO, data, len, error) ||
+        !mhQemuStreamRecvHeader(&src->stream, error) ||
+        !mhQemuStreamExpect(&src->stream, MH_QEMU_STREAM_MSG_HELLO, payload, error))
+        return false;
+    peer = g_bytes_new(payload->data, payload->len);
+    if (!mhMhSessionPeerHello(src->mh, peer, &confirm, error))
+        return false;
+    data = g_bytes_get_data(confirm, &len);
+    if (!mhQemuStreamSend(&src->stream, MH_QEMU_STREAM_MSG_CONFIRM, data, len, error) ||
+        !mhQemuStreamExpect(&src->stream, MH_QEMU_STREAM_MSG_CONFIRM, payload, error))
+        return false;
+    g_clear_pointer(&peer, g_bytes_unref);
+    peer = g_bytes_new(payload->data, payload->len);
+    return mhMhSessionPeerConfirm(src->mh, peer, error);
+}
+
+/* The device-state phase (RAM done -> completed, 4.4 MB of device state
+ * and the QMP round trips) until this process measured one: 25-90 ms on
+ * the 2-core TCG bench host, more under load; 100 ms errs long. */
+#define MH_QEMU_MIGRATE_DEVICE_MS_DEFAULT 100
+
+static uint64_t
+mhQemuMigrateSrcDeviceEstimate(MhQemuMigrateJob *job)
+{
+    uint64_t ms;
+
+    g_mutex_lock(&job->mig->lock);
+    ms = job->mig->device_phase_ms;
+    g_mutex_unlock(&job->mig->lock);
+    return ms ? ms : MH_QEMU_MIGRATE_DEVICE_MS_DEFAULT;
+}
+
+uint64_t
+mhQemuMigrateStoppedCompareMs(gint64 wall_us, uint64_t cpu_ns, unsigned int vcpus,
+                              unsigned int cpus)
+{
+    uint64_t wall_ms = (MAX(wall_us, 0) + 999) / 1000;
+    unsigned int parallel = MAX(1, MIN(vcpus, cpus));
+    uint64_t ms;
+
+    if (cpu_ns == 0)
+        return wall_ms;
+    /* CPU time over the CPUs the vCPUs will have, plus a quarter. */
+    ms = (cpu_ns * 5 / 4 / parallel + 999999) / 1000000;
+    return MIN(ms, wall_ms);
+}
+
+/* After a later pass: is the stop sure to fit without another scan while
+ * the guest runs? The pages dirtied since the last scan, at the rate
+ * seen so far, must fit half the limit together with the compare and the
+ * device phase; the compare after the stop is exact whatever the guest
+ * did meanwhile, so a wrong guess costs downtime, never a page. A full
+ * scan saved is a read of all of RAM (about 0.1 CPU-s per GiB). */
+bool
+mhQemuMigrateStopWithoutCompare(uint64_t dirty_rate, gint64 since_us, double bw,
+                                uint64_t fixed_ms, uint64_t limit_ms,
+                                uint64_t *pages, uint64_t *expect_ms)
+{
+    if (bw <= 0 || dirty_rate == 0 || since_us < 0)
+        return false;
+    *pages = dirty_rate * (uint64_t)since_us / G_USEC_PER_SEC;
+    *expect_ms = fixed_ms + (uint64_t)(*pages * (double)PAGE * 1000 / bw);
+    return 2 * *expect_ms <= limit_ms;
+}
+
+static bool
+mhQemuMigrateSrcStopNow(MhQemuMigrateJob *job, gint64 last_scan, double bw,
+                        uint64_t fixed_ms, uint64_t limit_ms)
+{
+    uint64_t pages, expect;
+    bool stop;
+
+    g_mutex_lock(&job->mig->lock);
+    stop = mhQemuMigrateStopWithoutCompare(job->dirty_rate, g_get_monotonic_time() - last_scan,
+                                           bw, fixed_ms, limit_ms, &pages, &expect);
+    if (stop) {
+        job->remaining_pages = pages;
+        job->expected_downtime_ms = expect;
+    }
+    g_mutex_unlock(&job->mig->lock);
+    return stop;
+}
+
+/* Pre-copy until the whole stop fits the downtime limit (or the pass cap),
+ * then stop the guest and send what is left. The stop costs more than
+ * the last dirty pages: with the guest stopped all of RAM is compared
+ * once more (the last full scan measures that), then the real QEMUs move
+ * the device state (measured by the previous migration of this process,
+ * or a conservative default). All three count against libvirt's
+ * downtime-limit, as QEMU counts its whole stop. */
+static bool
+mhQemuMigrateSrcRam(MhQemuMigrateSrc *src, GError **error)
+{
+    MhQemuMigrateJob *job = src->job;
+    g_autoptr(GArray) gpas = g_array_new(FALSE, FALSE, sizeof(guint64));
+    g_autoptr(GByteArray) payload = g_byte_array_new();
+    gint64 last_scan = 0;
+    double bw = 0;              /* bytes/s of the last pass */
+    uint32_t pass;
+    uint64_t limit_ms, max_passes;
+    uint64_t device_ms = mhQemuMigrateSrcDeviceEstimate(job);
+    uint64_t scan_ms = 0;
+    gint64 t_final;
+
+    for (pass = 1;; pass++) {
+        gint64 t0 = g_get_monotonic_time();
+        uint64_t sent0 = src->stream.bytes_sent;
+        uint64_t fixed_ms, cpu0;
+        size_t n;
+
+        g_array_set_size(gpas, 0);
+        cpu0 = mhMhCpuTimeNs(src->mh);
+        if (!mhMhScanDirty(src->mh, gpas, error))
+            return false;
+        n = gpas->len;
+        /* The first scan compares nothing (no page sealed yet). Later
+         * ones give the compare after the stop, when the MH's vCPUs no
+         * longer share the CPUs with the guest's; the quickest so far
+         * counts. */
+        if (pass > 1) {
+            uint64_t ms = mhQemuMigrateStoppedCompareMs(g_get_monotonic_time() - t0,
+                                                        mhMhCpuTimeNs(src->mh) - cpu0,
+                                                        job->mh_vcpus, g_get_num_processors());
+
+            scan_ms = scan_ms ? MIN(scan_ms, ms) : ms;
+        }
+        fixed_ms = scan_ms + device_ms;
+        g_mutex_lock(&job->mig->lock);
+        limit_ms = job->mig->downtime_limit_ms;
+        max_passes = job->mig->max_passes;
+        job->passes = pass;
+        job->remaining_pages = n;
+        if (last_scan)
+            job->dirty_rate = n * G_USEC_PER_SEC / MAX(1, t0 - last_scan);
+        job->expected_downtime_ms = fixed_ms +
+            (bw > 0 ? (uint64_t)(n * (double)PAGE * 1000 / bw) : 0);
+        g_mutex_unlock(&job->mig->lock);
+        last_scan = t0;
+
+        if (pass > 1) {
+            JsonObject *data = json_object_new();
+
+            json_object_set_int_member(data, "pass", pass);
+            mhQemuMigrateEmit(job, "MIGRATION_PASS", data);
+            if (job->expected_downtime_ms <= limit_ms)
+                break;
+            /* Over the limit, QEMU goes on iterating until management
+             * raises it (Nova does, step by step) or gives up; the MH does
+             * the same up to its pass cap. */
+            if (pass >= max_passes) {
+                mhQemuLog("MH: %" G_GUINT64_FORMAT " passes without reaching the downtime "
+                          "limit of %" G_GUINT64_FORMAT " ms (RAM compare %" G_GUINT64_FORMAT
+                          " ms + device state %" G_GUINT64_FORMAT " ms + dirty pages); "
+                          "stopping now", max_passes, limit_ms, scan_ms, device_ms);
+                break;
+            }
+        }
+        t0 = g_get_monotonic_time();
+        if (!mhQemuMigrateSrcSend(src, gpas, pass, error))
+            return false;
+        {
+            gint64 dt = g_get_monotonic_time() - t0;
+            uint64_t sent = src->stream.bytes_sent - sent0;
+
+            /* The rate of sending alone (the compare is counted apart);
+             * a pass of a few pages says more about latency than about
+             * the rate, so small ones keep the earlier figure. */
+            if (dt > 0 && sent > 0 && (bw == 0 || sent >= 8 * 1024 * 1024))
+                bw = (double)sent * G_USEC_PER_SEC / dt;
+            g_mutex_lock(&job->mig->lock);
+            job->mbps_x1000 = (uint64_t)(bw * 8 / 1000);
+            g_mutex_unlock(&job->mig->lock);
+        }
+        mhQemuLog("MH pre-copy pass %u: %zu pages, %.1f MB/s", pass, n, bw / 1e6);
+        if (pass > 1 && mhQemuMigrateSrcStopNow(job, last_scan, bw, fixed_ms, limit_ms)) {
+            JsonObject *data = json_object_new();
+
+            pass++;
+            g_mutex_lock(&job->mig->lock);
+            job->passes = pass;
+            g_mutex_unlock(&job->mig->lock);
+            json_object_set_int_member(data, "pass", pass);
+            mhQemuMigrateEmit(job, "MIGRATION_PASS", data);
+            g_array_set_size(gpas, 0);
+            break;
+        }
+    }
+    mhQemuLog("MH switch-over: %" G_GUINT64_FORMAT " dirty pages%s, expected downtime %"
+              G_GUINT64_FORMAT " ms (RAM compare %" G_GUINT64_FORMAT " ms, device state %"
+              G_GUINT64_FORMAT " ms, limit %" G_GUINT64_FORMAT " ms)",
+              job->remaining_pages, gpas->len ? "" : " (estimated)",
+              job->expected_downtime_ms, scan_ms, device_ms, limit_ms);
+
+    /* Switch-over: the guest stops (libvirt sees QEMU's STOP event as it
+     * would from QEMU's own migration), and the last dirty pages go. */
+    g_mutex_lock(&job->mig->lock);
+    job->stop_us = g_get_monotonic_time();
+    g_mutex_unlock(&job->mig->lock);
+    if (!mhQemuMigrateQmp(job, "stop", NULL, NULL, error))
+        return false;
+    job->guest_stopped = true;
+    g_array_set_size(gpas, 0);
+    t_final = g_get_monotonic_time();
+    if (!mhMhScanDirty(src->mh, gpas, error))
+        return false;
+    mhQemuLog("MH final pass %u: %u pages with the guest stopped (RAM compared in %"
+              G_GINT64_FORMAT " ms)", pass, gpas->len,
+              (g_get_monotonic_time() - t_final) / 1000);
+    g_byte_array_set_size(payload, 0);
+    if (!mhQemuMigrateSrcSend(src, gpas, pass, error) ||
+        !mhMhSaveFinish(src->mh, payload, error) ||
+        !mhQemuStreamSend(&src->stream, MH_QEMU_STREAM_MSG_FINAL, payload->data, payload->len,
+                          error))
+        return false;
+    /* The target verified the count and digest and wrote every page. */
+    if (!mhQemuStreamExpect(&src->stream, MH_QEMU_STREAM_MSG_RAM_DONE, payload, error))
+        return false;
+    g_mutex_lock(&job->mig->lock);
+    job->ram_done_us = g_get_monotonic_time();
+    g_mutex_unlock(&job->mig->lock);
+    mhQemuMigrateSrcUpdate(src);
+    return true;
+}
+
+static int
+mhQemuMigrateSrcListenLocal(MhQemuMigrateJob *job, GError **error)
+{
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    int fd;
+
+    if (!mhQemuMigrateLocalPath(job, error))
+        return -1;
+    g_strlcpy(addr.sun_path, job->local_path, sizeof(addr.sun_path));
+    if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+        bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 1) < 0) {
+        g_set_error(error, MH_ERROR, MH_ERROR_IO, _("cannot listen on '%s': %s"),
+                    job->local_path, g_strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static JsonObject *
+mhQemuMigrateIgnoreShared(void)
+{
+    JsonObject *caps = json_object_new();
+    JsonArray *list = json_array_new();
+    JsonObject *cap = json_object_new();
+
+    json_object_set_string_member(cap, "capability", "x-ignore-shared");
+    json_object_set_boolean_member(cap, "state", TRUE);
+    json_array_add_object_element(list, cap);
+    json_object_set_array_member(caps, "capabilities", list);
+    return caps;
+}
+
+/* The real QEMU sends the device state (RAM excluded) into our local
+ * socket; we relay it. */
+static bool
+mhQemuMigrateSrcDevice(MhQemuMigrateSrc *src, GError **error)
+{
+    MhQemuMigrateJob *job = src->job;
+    g_autofree char *uri = NULL;
+    JsonObject *args;
+    const char *result;
+    int lfd, local;
+    bool ok;
+
+    if ((lfd = mhQemuMigrateSrcListenLocal(job, error)) < 0)
+        return false;
+    if (!mhQemuMigrateQmp(job, "migrate-set-capabilities", mhQemuMigrateIgnoreShared(),
+                          NULL, error)) {
+        close(lfd);
+        return false;
+    }
+    uri = g_strdup_printf("unix:%s", job->local_path);
+    args = json_object_new();
+    json_object_set_string_member(args, "uri", uri);
+    /* From here the real QEMU reports the statuses (pre-switchover,
+     * device, completed) to libvirt, and libvirt's migrate-continue
+     * reaches it directly. */
+    job->real_started = true;
+    if (!mhQemuMigrateQmp(job, "migrate", args, NULL, error)) {
+        job->real_started = false;
+        close(lfd);
+        return false;
+    }
+    g_mutex_lock(&job->mig->lock);
+    job->status = MH_QEMU_MIGRATE_STATUS_DEVICE;
+    g_mutex_unlock(&job->mig->lock);
+    local = mhQemuMigrateAccept(job, lfd, _("the QEMU migration stream"), error);
+    close(lfd);
+    unlink(job->local_path);
+    if (local < 0)
+        return false;
+    ok = mhQemuMigrateRelay(job, &src->stream, local, error);
+    close(local);
+    if (!ok)
+        return false;
+    result = mhQemuMigrateWaitQemu(job);
+    g_mutex_lock(&job->mig->lock);
+    job->downtime_ms = (g_get_monotonic_time() - job->stop_us) / 1000;
+    if (g_str_equal(result, "completed"))
+        job->mig->device_phase_ms = (g_get_monotonic_time() - job->ram_done_us + 999) / 1000;
+    g_mutex_unlock(&job->mig->lock);
+    if (!g_str_equal(result, "completed")) {
+        g_set_error(error, MH_ERROR, MH_ERROR_FAILED,
+                    _("QEMU's device-state migration %s"), result);
+        return false;
+    }
+    return true;
+}
+
+/* Undo what a failed migration left on the source: the real QEMU's
+ * migration cancelled, the guest running again. */
+static void
+mhQemuMigrateSrcRecover(MhQemuMigrateSrc *src, const GError *err)
+{
+    MhQemuMigrateJob *job = src->job;
+    g_autoptr(GError) e2 = NULL;
+
+    if (job->fd >= 0)
+        mhQemuStreamSendError(&src->stream, err->message);
+    if (job->fd >= 0) {
+        shutdown(job->fd, SHUT_RDWR);
+    }
+    if (job->real_started && job->status == MH_QEMU_MIGRATE_STATUS_DEVICE) {
+        mhQemuMigrateQmp(job, "migrate_cancel", NULL, NULL, NULL);
+    }
+    if (job->guest_stopped && !mhQemuMigrateQmp(job, "cont", NULL, NULL, &e2))
+        mhQemuLog("cannot resume the guest after the failed migration: %s", e2->message);
+    job->guest_stopped = false;
+}
+
+gpointer
+mhQemuMigrateSourceThread(gpointer data)
+{
+    MhQemuMigrateJob *job = data;
+    g_autoptr(GError) err = NULL;
+    MhQemuMigrateSrc src = { .job = job };
+
+    mhQemuStreamInit(&src.stream, job->fd, &job->cancel);
+    src.stream.idle_timeout_s = MH_QEMU_STREAM_IDLE_TIMEOUT_S;
+    {
+        int sz = 8 * 1024 * 1024;
+
+        /* Room for a couple of batches in flight (capped by the kernel). */
+        setsockopt(job->fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+    }
+
+    /* The MH of this launch, with its key. */
+    if (!(src.mh = mhQemuMigrateNewMh(job, &err)) ||
+        !mhQemuMigrateSrcHandshake(&src, &err))
+        goto fail;
+
+    g_mutex_lock(&job->mig->lock);
+    job->setup_us = g_get_monotonic_time();
+    g_mutex_unlock(&job->mig->lock);
+    mhQemuLog("MH session with the target's MH established");
+    {
+        JsonObject *pd = json_object_new();
+
+        json_object_set_int_member(pd, "pass", 1);
+        mhQemuMigrateEmit(job, "MIGRATION_PASS", pd);
+    }
+    mhQemuMigrateSetStatus(job, MH_QEMU_MIGRATE_STATUS_ACTIVE);
+
+    if (!mhQemuMigrateSrcRam(&src, &err) || !mhQemuMigrateSrcDevice(&src, &err))
+        goto fail;
+    mhQemuLog("migration completed: %" G_GUINT64_FORMAT " pages sealed (%" G_GUINT64_FORMAT
+              " zero), %" G_GUINT64_FORMAT " bytes on the wire, %" G_GUINT64_FORMAT
+              " bytes of device state, downtime %" G_GUINT64_FORMAT " ms",
+              job->pages_normal + job->pages_zero, job->pages_zero, src.stream.bytes_sent,
+              job->device_bytes, job->downtime_ms);
+    mhQemuMigrateFinish(job, NULL);
+    goto cleanup;
+
+ fail:
+    mhQemuMigrateSrcRecover(&src, err);
+    /* Our own statuses again: the real QEMU may never have started. */
+    if (!job->real_started || job->status != MH_QEMU_MIGRATE_STATUS_DEVICE)
+        job->real_started = false;
+    mhQemuMigrateFinish(job, err);
+
+ cleanup:
+    if (job->fd >= 0)
+        close(job->fd);
+    job->fd = -1;
+    /* The process's MH stays (with its key) for the next migration; this
+     * session's keys and page digests go. */
+    if (src.mh)
+        mhMhSessionReset(src.mh, NULL);
+    if (job->local_path)
+        unlink(job->local_path);
+    if (job->tmpdir)
+        g_rmdir(job->tmpdir);
+    return NULL;
+}
