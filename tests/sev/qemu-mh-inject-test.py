@@ -22,7 +22,7 @@ import time
 SRC = os.environ.get("MH_SOURCE_DIR") or os.path.join(os.path.dirname(__file__), "..", "..")
 BUILD = os.environ.get("MH_BUILD_DIR") or os.path.join(SRC, "build")
 VIRT_MH = os.path.join(BUILD, "tools", "virt-mh", "virt-mh")
-QEMU_MH = os.path.join(BUILD, "tools", "qemu-mh", "qemu-mh")
+QEMU_MH = os.path.join(BUILD, "sim", "qemu-mh", "qemu-mh")
 PSP_SIM = os.path.join(BUILD, "tests", "sev", "sev-psp-sim")
 CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd"
 VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd"
