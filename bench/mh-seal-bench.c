@@ -89,7 +89,7 @@ main(int argc, char **argv)
     g_autofree uint64_t *gpas = NULL;
     g_autoptr(GByteArray) stream = NULL;
     Guest src = { 0 }, dst = { 0 };
-    MhTransportCipher cipher = MH_TRANSPORT_CIPHER_AES_256_GCM;
+    MhConfCipher cipher = MH_CONF_CIPHER_AES_256_GCM;
     size_t npages, size;
     int ret = 1;
 
@@ -100,7 +100,7 @@ main(int argc, char **argv)
     }
     if (optMaxVcpus <= 0)
         optMaxVcpus = g_get_num_processors();
-    if (optCipher && (int)(cipher = mhTransportCipherTypeFromString(optCipher)) < 0) {
+    if (optCipher && (int)(cipher = mhConfCipherTypeFromString(optCipher)) < 0) {
         fprintf(stderr, "error: unknown cipher '%s'\n", optCipher);
         return 1;
     }
@@ -131,7 +131,7 @@ main(int argc, char **argv)
     memset(dst.mem + SECRET_GPA + SECRET_SIZE, 0xa5, dst.size - SECRET_GPA - SECRET_SIZE);
 
     printf("# mh-seal-bench: %d MiB of random pages (%zu pages), cipher %s, best of %d\n",
-           optMib, npages, mhTransportCipherTypeToString(cipher), optRepeat);
+           optMib, npages, mhConfCipherTypeToString(cipher), optRepeat);
     printf("# %-5s %12s %10s %12s %10s %10s\n", "vcpus", "seal pg/s", "seal MiB/s",
            "open pg/s", "open MiB/s", "wire/RAM");
     for (int v = 1; v <= optMaxVcpus; v++) {

@@ -32,7 +32,7 @@ struct _MhMh {
     MhGuestRam ram;             /* the GPA layout (the host's view, no contents) */
     MhMhVcpu *vcpu;
     MhMhPrivate *priv;
-    MhTransportCipher cipher;
+    MhConfCipher cipher;
     MhTransportRole role;
     GMutex host_lock;           /* one host operation at a time */
     bool started;
@@ -55,7 +55,7 @@ struct _MhMh {
 };
 
 MhMhPrivate *mhMhPrivateNew(const MhGuestRam *ram, unsigned int vcpus,
-                            MhTransportCipher cipher,
+                            MhConfCipher cipher,
                             const uint8_t uuid[MH_TRANSPORT_UUID_SIZE]);
 /* Wipes keys and staged plaintext. */
 void mhMhPrivateFree(MhMhPrivate *priv);

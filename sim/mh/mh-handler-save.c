@@ -197,7 +197,7 @@ mhMhSavePage(MhMh *mh, uint64_t gpa, uint32_t iteration, GByteArray *out, GError
     /* Reassemble the record: header + GPA, ciphertext, tag. */
     g_byte_array_append(out, env->data, meta);
     if (mhUtilGetLE32(env->data + 12))
-        g_byte_array_append(out, mhMhVcpuPage(v), MH_TRANSPORT_PAGE_SIZE);
+        g_byte_array_append(out, mhMhVcpuPage(v), MH_PAGE_SIZE);
     g_byte_array_append(out, env->data + meta, MH_TRANSPORT_TAG_SIZE);
     mh->next_seq++;
     ok = true;
@@ -240,11 +240,11 @@ mhMhScanDirty(MhMh *mh, GArray *gpas, GError **error)
 
     for (size_t r = 0; r < mh->ram.nregions; r++) {
         const MhGuestRamRegion *reg = &mh->ram.regions[r];
-        uint64_t npages = reg->size / MH_TRANSPORT_PAGE_SIZE;
+        uint64_t npages = reg->size / MH_PAGE_SIZE;
 
         for (uint64_t p = 0; p < npages; p += SCAN_CHUNK_PAGES) {
             ScanChunk c = {
-                .gpa = reg->gpa + p * MH_TRANSPORT_PAGE_SIZE,
+                .gpa = reg->gpa + p * MH_PAGE_SIZE,
                 .npages = MIN(SCAN_CHUNK_PAGES, npages - p),
             };
             g_array_append_val(chunks, c);
@@ -313,7 +313,7 @@ mhMhScanDirty(MhMh *mh, GArray *gpas, GError **error)
 
         for (uint32_t i = 0; i < c->npages; i++) {
             if (c->bitmap[i / 8] & (1 << (i % 8))) {
-                guint64 gpa = c->gpa + (uint64_t)i * MH_TRANSPORT_PAGE_SIZE;
+                guint64 gpa = c->gpa + (uint64_t)i * MH_PAGE_SIZE;
 
                 g_array_append_val(gpas, gpa);
             }

@@ -4,33 +4,14 @@
  * ret = -1, done = 0, barrier, go = 1, wait for done); it sees GPAs,
  * hellos, confirmations and sealed records, never keys or plaintext. */
 #include "sim/mh/mh-handler-priv.h"
+#include "util/mh-enum.h"
 #include "util/mh-error.h"
 #include "util/mh-i18n.h"
 
 #include <inttypes.h>
 #include <string.h>
 
-static const char *const stateNames[MH_MH_STATE_LAST] = {
-    [MH_MH_STATE_STOPPED] = "stopped",
-    [MH_MH_STATE_RUNNING] = "running",
-    [MH_MH_STATE_FAILED] = "failed",
-};
-
-const char *
-mhMhStateTypeToString(MhMhState state)
-{
-    return state < MH_MH_STATE_LAST ? stateNames[state] : NULL;
-}
-
-int
-mhMhStateTypeFromString(const char *name)
-{
-    for (size_t i = 0; name && i < MH_MH_STATE_LAST; i++) {
-        if (strcmp(name, stateNames[i]) == 0)
-            return i;
-    }
-    return -1;
-}
+MH_ENUM_IMPL(mhMhState, MH_MH_STATE_LAST, "stopped", "running", "failed");
 
 /* ret -> GError, so callers and tests see the same codes the MH raised. */
 static const struct {
@@ -54,7 +35,7 @@ static const struct {
 };
 
 MhMh *
-mhMhNew(const MhGuestRam *ram, unsigned int vcpus, MhTransportCipher cipher,
+mhMhNew(const MhGuestRam *ram, unsigned int vcpus, MhConfCipher cipher,
         const uint8_t uuid[MH_TRANSPORT_UUID_SIZE], GError **error)
 {
     MhMh *mh;
@@ -64,7 +45,7 @@ mhMhNew(const MhGuestRam *ram, unsigned int vcpus, MhTransportCipher cipher,
                     _("MH vCPUs must be 1..%d, not %u"), MH_MH_MAX_VCPUS, vcpus);
         return NULL;
     }
-    if (cipher >= MH_TRANSPORT_CIPHER_LAST) {
+    if (cipher >= MH_CONF_CIPHER_LAST) {
         g_set_error(error, MH_ERROR, MH_ERROR_INVALID, _("unknown MH cipher %d"), cipher);
         return NULL;
     }
@@ -564,11 +545,11 @@ mhMhRestorePage(MhMh *mh, uint64_t gpa, const void *record, size_t len, GError *
     if (!mhMhHostCheckStarted(mh, error))
         goto out;
     if (len != meta + MH_TRANSPORT_TAG_SIZE &&
-        len != meta + MH_TRANSPORT_PAGE_SIZE + MH_TRANSPORT_TAG_SIZE) {
+        len != meta + MH_PAGE_SIZE + MH_TRANSPORT_TAG_SIZE) {
         GError *err = g_error_new(MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_FORMAT,
                                   _("a one-page MH record has %zu or %zu bytes, not %zu"),
                                   meta + MH_TRANSPORT_TAG_SIZE,
-                                  meta + MH_TRANSPORT_PAGE_SIZE + MH_TRANSPORT_TAG_SIZE, len);
+                                  meta + MH_PAGE_SIZE + MH_TRANSPORT_TAG_SIZE, len);
         mhMhHostFail(mh, err, error);
         goto out;
     }
@@ -576,7 +557,7 @@ mhMhRestorePage(MhMh *mh, uint64_t gpa, const void *record, size_t len, GError *
     memcpy(env->data + meta, r + len - MH_TRANSPORT_TAG_SIZE, MH_TRANSPORT_TAG_SIZE);
     env->len = meta + MH_TRANSPORT_TAG_SIZE;
     if (len > meta + MH_TRANSPORT_TAG_SIZE)
-        memcpy(mhMhVcpuPage(v), r + meta, MH_TRANSPORT_PAGE_SIZE);
+        memcpy(mhMhVcpuPage(v), r + meta, MH_PAGE_SIZE);
     ok = mhMhHostCall(mh, 0, MH_MAILBOX_CMD_RESTORE_PAGE, gpa, error);
  out:
     g_mutex_unlock(&mh->host_lock);

@@ -7,6 +7,8 @@
  * private state (mh-vcpu.c). docs/migration-handler.md has the protocol. */
 #pragma once
 
+#include "util/mh-enum.h"
+
 #include <glib.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -24,14 +26,13 @@ typedef enum {
     MH_MH_STATE_LAST
 } MhMhState;
 
-const char *mhMhStateTypeToString(MhMhState state);
-int mhMhStateTypeFromString(const char *name);
+MH_ENUM_DECL(mhMhState);
 
 typedef struct _MhMh MhMh;
 
 /* A stopped MH for the guest whose RAM is 'ram' (copied; the mappings
  * must outlive the MH). 'uuid' is the domain UUID (16 bytes). */
-MhMh *mhMhNew(const MhGuestRam *ram, unsigned int vcpus, MhTransportCipher cipher,
+MhMh *mhMhNew(const MhGuestRam *ram, unsigned int vcpus, MhConfCipher cipher,
               const uint8_t uuid[MH_TRANSPORT_UUID_SIZE], GError **error);
 /* Stops the MH and wipes its keys. */
 void mhMhFree(MhMh *mh);
@@ -126,7 +127,7 @@ typedef struct {
     unsigned int vcpus;
     bool have_key;
     uint32_t key_id;
-    MhTransportCipher cipher;
+    MhConfCipher cipher;
     uint64_t pages_saved;
     uint64_t pages_restored;
     uint64_t zero_pages;

@@ -44,7 +44,7 @@ mhPageDigestComputePortable(const void *page, const uint64_t seed[4], MhPageDige
     /* Eight independent lanes keep the multiplier busy (its latency is
      * what limits one lane), spelled out so that they stay in registers
      * at -O2; memcpy compiles to plain loads. */
-    for (size_t off = 0; off < MH_PAGE_DIGEST_PAGE_SIZE; off += 64) {
+    for (size_t off = 0; off < MH_PAGE_SIZE; off += 64) {
         uint64_t w[8];
 
         memcpy(w, p + off, sizeof(w));
@@ -80,7 +80,7 @@ digestAes(const void *page, const uint64_t seed[4], MhPageDigest *out)
     __m128i v3 = _mm_xor_si128(k1, _mm_set1_epi64x((long long)DIGEST_K2));
     __m128i r;
 
-    for (size_t i = 0; i < MH_PAGE_DIGEST_PAGE_SIZE / 16; i += 4) {
+    for (size_t i = 0; i < MH_PAGE_SIZE / 16; i += 4) {
         v0 = _mm_aesenc_si128(_mm_xor_si128(v0, _mm_loadu_si128(p + i)), k0);
         v1 = _mm_aesenc_si128(_mm_xor_si128(v1, _mm_loadu_si128(p + i + 1)), k1);
         v2 = _mm_aesenc_si128(_mm_xor_si128(v2, _mm_loadu_si128(p + i + 2)), k0);

@@ -14,11 +14,12 @@
  * MH-private memory, so nobody outside can aim for a collision. */
 #pragma once
 
+#include "util/mh-util.h"
+
 #include <glib.h>
 #include <stdbool.h>
 #include <stdint.h>
 
-#define MH_PAGE_DIGEST_PAGE_SIZE 4096
 
 typedef struct {
     uint64_t lo;

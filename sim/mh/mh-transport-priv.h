@@ -26,7 +26,7 @@ typedef enum {
 
 struct _MhTransportSession {
     MhTransportRole role;
-    MhTransportCipher cipher;
+    MhConfCipher cipher;
     uint32_t key_id;
     uint8_t uuid[MH_TRANSPORT_UUID_SIZE];
     uint8_t nonce[MH_TRANSPORT_NONCE_SIZE];
@@ -52,6 +52,6 @@ struct _MhTransportSession {
 };
 
 /* "AES-256-GCM" etc., for EVP_CIPHER_fetch and messages. */
-const char *mhTransportCipherEvpName(MhTransportCipher cipher);
+const char *mhTransportCipherEvpName(MhConfCipher cipher);
 void mhTransportSetCryptoError(GError **error, const char *what);
 

@@ -12,59 +12,20 @@
 #include <openssl/kdf.h>
 #include <openssl/rand.h>
 
-static const char *const cipherNames[MH_TRANSPORT_CIPHER_LAST] = {
-    [MH_TRANSPORT_CIPHER_AES_256_GCM] = "aes-256-gcm",
-    [MH_TRANSPORT_CIPHER_CHACHA20_POLY1305] = "chacha20-poly1305",
-    [MH_TRANSPORT_CIPHER_AES_256_OCB] = "aes-256-ocb",
+/* OpenSSL's names of the page-record AEADs, by MhConfCipher. */
+static const char *const cipherEvpNames[] = {
+    [MH_CONF_CIPHER_AES_256_GCM] = "AES-256-GCM",
+    [MH_CONF_CIPHER_CHACHA20_POLY1305] = "ChaCha20-Poly1305",
+    [MH_CONF_CIPHER_AES_256_OCB] = "AES-256-OCB",
 };
+G_STATIC_ASSERT(G_N_ELEMENTS(cipherEvpNames) == MH_CONF_CIPHER_LAST);
 
-static const char *const cipherEvpNames[MH_TRANSPORT_CIPHER_LAST] = {
-    [MH_TRANSPORT_CIPHER_AES_256_GCM] = "AES-256-GCM",
-    [MH_TRANSPORT_CIPHER_CHACHA20_POLY1305] = "ChaCha20-Poly1305",
-    [MH_TRANSPORT_CIPHER_AES_256_OCB] = "AES-256-OCB",
-};
-
-static const char *const roleNames[MH_TRANSPORT_ROLE_LAST] = {
-    [MH_TRANSPORT_ROLE_SOURCE] = "source",
-    [MH_TRANSPORT_ROLE_TARGET] = "target",
-};
+MH_ENUM_IMPL(mhTransportRole, MH_TRANSPORT_ROLE_LAST, "source", "target");
 
 GQuark
 mhTransportErrorQuark(void)
 {
     return g_quark_from_static_string("mirror-helper-transport-error-quark");
-}
-
-const char *
-mhTransportCipherTypeToString(MhTransportCipher cipher)
-{
-    return cipher < MH_TRANSPORT_CIPHER_LAST ? cipherNames[cipher] : NULL;
-}
-
-int
-mhTransportCipherTypeFromString(const char *name)
-{
-    for (size_t i = 0; name && i < MH_TRANSPORT_CIPHER_LAST; i++) {
-        if (g_ascii_strcasecmp(name, cipherNames[i]) == 0)
-            return i;
-    }
-    return -1;
-}
-
-const char *
-mhTransportRoleTypeToString(MhTransportRole role)
-{
-    return role < MH_TRANSPORT_ROLE_LAST ? roleNames[role] : NULL;
-}
-
-int
-mhTransportRoleTypeFromString(const char *name)
-{
-    for (size_t i = 0; name && i < MH_TRANSPORT_ROLE_LAST; i++) {
-        if (g_strcmp0(name, roleNames[i]) == 0)
-            return i;
-    }
-    return -1;
 }
 
 void
@@ -75,14 +36,14 @@ mhTransportSetCryptoError(GError **error, const char *what)
 }
 
 const char *
-mhTransportCipherEvpName(MhTransportCipher cipher)
+mhTransportCipherEvpName(MhConfCipher cipher)
 {
-    return cipher < MH_TRANSPORT_CIPHER_LAST ? cipherEvpNames[cipher] : "?";
+    return cipher < MH_CONF_CIPHER_LAST ? cipherEvpNames[cipher] : "?";
 }
 
 MhTransportSession *
 mhTransportSessionNewWithNonce(MhTransportRole role,
-                               MhTransportCipher cipher,
+                               MhConfCipher cipher,
                                const MhSecret *key,
                                uint32_t key_id,
                                const uint8_t uuid[MH_TRANSPORT_UUID_SIZE],
@@ -91,7 +52,7 @@ mhTransportSessionNewWithNonce(MhTransportRole role,
 {
     g_autoptr(MhTransportSession) s = NULL;
 
-    if (role >= MH_TRANSPORT_ROLE_LAST || cipher >= MH_TRANSPORT_CIPHER_LAST) {
+    if (role >= MH_TRANSPORT_ROLE_LAST || cipher >= MH_CONF_CIPHER_LAST) {
         g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_STATE,
                     _("invalid transport role %d or cipher %d"), role, cipher);
         return NULL;
@@ -132,7 +93,7 @@ mhTransportSessionNewWithNonce(MhTransportRole role,
 
 MhTransportSession *
 mhTransportSessionNew(MhTransportRole role,
-                      MhTransportCipher cipher,
+                      MhConfCipher cipher,
                       const MhSecret *key,
                       uint32_t key_id,
                       const uint8_t uuid[MH_TRANSPORT_UUID_SIZE],
@@ -255,15 +216,16 @@ mhTransportSessionPeerHello(MhTransportSession *session,
     if (h[5] >= MH_TRANSPORT_ROLE_LAST || h[5] == session->role) {
         g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_PEER,
                     _("peer hello has role %u, expected the %s"), h[5],
-                    roleNames[session->role == MH_TRANSPORT_ROLE_SOURCE ?
-                              MH_TRANSPORT_ROLE_TARGET : MH_TRANSPORT_ROLE_SOURCE]);
+                    mhTransportRoleTypeToString(session->role == MH_TRANSPORT_ROLE_SOURCE ?
+                                                MH_TRANSPORT_ROLE_TARGET :
+                                                MH_TRANSPORT_ROLE_SOURCE));
         return false;
     }
     if (h[6] != session->cipher) {
         g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_PEER,
                     _("peer uses cipher '%s', this end '%s'"),
-                    h[6] < MH_TRANSPORT_CIPHER_LAST ? cipherNames[h[6]] : "?",
-                    cipherNames[session->cipher]);
+                    h[6] < MH_CONF_CIPHER_LAST ? mhConfCipherTypeToString(h[6]) : "?",
+                    mhConfCipherTypeToString(session->cipher));
         return false;
     }
     if (memcmp(h + 8, session->uuid, MH_TRANSPORT_UUID_SIZE) != 0) {
@@ -338,7 +300,7 @@ mhTransportSessionPeerConfirm(MhTransportSession *session,
         g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_KEY,
                     _("key confirmation from the %s failed: it does not hold this "
                       "domain's migration key (key id 0x%08x)"),
-                    roleNames[peer], session->key_id);
+                    mhTransportRoleTypeToString(peer), session->key_id);
         return false;
     }
     /* The migration key is no longer needed once the session keys exist. */

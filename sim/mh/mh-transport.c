@@ -13,7 +13,7 @@ size_t
 mhTransportRecordSize(size_t npages, size_t nonzero)
 {
     return MH_TRANSPORT_RECORD_HEADER_SIZE + 8 * npages +
-        MH_TRANSPORT_PAGE_SIZE * nonzero + MH_TRANSPORT_TAG_SIZE;
+        MH_PAGE_SIZE * nonzero + MH_TRANSPORT_TAG_SIZE;
 }
 
 static void
@@ -33,7 +33,7 @@ pageIsZero(const void *page)
     /* Cheap early exit: random or live data differs in the first words. */
     if (w[0] | w[1] | w[2] | w[3])
         return false;
-    for (size_t i = 0; i < MH_TRANSPORT_PAGE_SIZE / 8; i++)
+    for (size_t i = 0; i < MH_PAGE_SIZE / 8; i++)
         acc |= w[i];
     return acc == 0;
 }
@@ -192,7 +192,7 @@ mhTransportSealPages(MhTransportSession *session,
         return false;
     }
     for (size_t i = 0; i < n; i++) {
-        if (gpas[i] & (MH_TRANSPORT_PAGE_SIZE - 1)) {
+        if (gpas[i] & (MH_PAGE_SIZE - 1)) {
             g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_GPA,
                         _("GPA 0x%" PRIx64 " is not page aligned"), gpas[i]);
             return false;
@@ -216,9 +216,9 @@ mhTransportSealPages(MhTransportSession *session,
     if (!sealReserve(session, n, n - nnz, false, &seq, error))
         return false;
     recordHeader(out, MH_TRANSPORT_RECORD_PAGES, n, iteration,
-                 nnz * MH_TRANSPORT_PAGE_SIZE, seq);
+                 nnz * MH_PAGE_SIZE, seq);
     if (!sessionAead(session, true, seq, out, aad_len, nonzero, nnz,
-                     MH_TRANSPORT_PAGE_SIZE, out + aad_len, out + rec_len - MH_TRANSPORT_TAG_SIZE)) {
+                     MH_PAGE_SIZE, out + aad_len, out + rec_len - MH_TRANSPORT_TAG_SIZE)) {
         /* The sequence number is spent and the digest would stall: stop. */
         mhTransportSessionAbort(session);
         mhTransportSetCryptoError(error, mhTransportCipherEvpName(session->cipher));
@@ -279,7 +279,7 @@ mhTransportRecordFrame(const void *buf, size_t avail,
     }
     npages = mhUtilGetLE16(h + 6);
     if (mhUtilGetLE32(h) != MH_TRANSPORT_RECORD_MAGIC || npages > MH_TRANSPORT_MAX_BATCH ||
-        mhUtilGetLE32(h + 12) > MH_TRANSPORT_PAGE_SIZE * MH_TRANSPORT_MAX_BATCH) {
+        mhUtilGetLE32(h + 12) > MH_PAGE_SIZE * MH_TRANSPORT_MAX_BATCH) {
         g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_FORMAT,
                     _("malformed MH record header (magic 0x%08x, %zu pages, %u bytes)"),
                     mhUtilGetLE32(h), npages, mhUtilGetLE32(h + 12));
@@ -343,7 +343,7 @@ mhTransportOpenVerify(MhTransportSession *session,
     ct_len = mhUtilGetLE32(h + 12);
     aad_len = MH_TRANSPORT_RECORD_HEADER_SIZE + 8 * npages;
     if (npages > MH_TRANSPORT_MAX_BATCH ||
-        ct_len > MH_TRANSPORT_PAGE_SIZE * MH_TRANSPORT_MAX_BATCH ||
+        ct_len > MH_PAGE_SIZE * MH_TRANSPORT_MAX_BATCH ||
         aad_len + ct_len + MH_TRANSPORT_TAG_SIZE != len) {
         g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_FORMAT,
                     _("MH record length %zu does not match its header (%zu pages, "
@@ -384,7 +384,7 @@ mhTransportOpenVerify(MhTransportSession *session,
         opened->zero[i] = g & MH_TRANSPORT_GPA_ZERO;
         opened->gpas[i] = g & ~MH_TRANSPORT_GPA_ZERO;
         nzero += opened->zero[i];
-        if (opened->gpas[i] & (MH_TRANSPORT_PAGE_SIZE - 1)) {
+        if (opened->gpas[i] & (MH_PAGE_SIZE - 1)) {
             g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_GPA,
                         _("record %" PRIu64 " names unaligned GPA 0x%"
                           PRIx64 ""), opened->seq, opened->gpas[i]);
@@ -392,7 +392,7 @@ mhTransportOpenVerify(MhTransportSession *session,
         }
     }
     if (opened->type == MH_TRANSPORT_RECORD_PAGES &&
-        ct_len != (npages - nzero) * MH_TRANSPORT_PAGE_SIZE) {
+        ct_len != (npages - nzero) * MH_PAGE_SIZE) {
         g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_FORMAT,
                     _("record %" PRIu64 ": %zu bytes of ciphertext for %zu "
                       "non-zero pages"), opened->seq, ct_len, npages - nzero);

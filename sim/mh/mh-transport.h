@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "conf/mh-conf.h"
+#include "util/mh-enum.h"
 #include "util/mh-util.h"
 
 /* The transport reports its failures in a domain of its own so that every
@@ -35,17 +37,6 @@ typedef enum {
 
 GQuark mhTransportErrorQuark(void);
 
-typedef enum {
-    MH_TRANSPORT_CIPHER_AES_256_GCM,
-    MH_TRANSPORT_CIPHER_CHACHA20_POLY1305,
-    MH_TRANSPORT_CIPHER_AES_256_OCB,
-
-    MH_TRANSPORT_CIPHER_LAST
-} MhTransportCipher;
-
-const char *mhTransportCipherTypeToString(MhTransportCipher cipher);
-/* Accepts the names of the <mh:helper cipher=...> setting; -1 if unknown. */
-int mhTransportCipherTypeFromString(const char *name);
 
 typedef enum {
     MH_TRANSPORT_ROLE_SOURCE,
@@ -54,10 +45,8 @@ typedef enum {
     MH_TRANSPORT_ROLE_LAST
 } MhTransportRole;
 
-const char *mhTransportRoleTypeToString(MhTransportRole role);
-int mhTransportRoleTypeFromString(const char *name);
+MH_ENUM_DECL(mhTransportRole);
 
-#define MH_TRANSPORT_PAGE_SIZE 4096
 #define MH_TRANSPORT_KEY_SIZE 32
 #define MH_TRANSPORT_NONCE_SIZE 32
 #define MH_TRANSPORT_UUID_SIZE 16
@@ -82,7 +71,7 @@ int mhTransportRoleTypeFromString(const char *name);
 #define MH_TRANSPORT_FINAL_PAYLOAD_SIZE (8 + 8 + 32)
 #define MH_TRANSPORT_RECORD_MAX_SIZE \
     (MH_TRANSPORT_RECORD_HEADER_SIZE + 8 * MH_TRANSPORT_MAX_BATCH + \
-     MH_TRANSPORT_PAGE_SIZE * MH_TRANSPORT_MAX_BATCH + MH_TRANSPORT_TAG_SIZE)
+     MH_PAGE_SIZE * MH_TRANSPORT_MAX_BATCH + MH_TRANSPORT_TAG_SIZE)
 
 typedef enum {
     MH_TRANSPORT_RECORD_PAGES = 1,
@@ -94,7 +83,7 @@ typedef struct _MhTransportSession MhTransportSession;
 /* A session for one migration; 'key' is copied (and wiped with the
  * session). A fresh random nonce is drawn here. */
 MhTransportSession *mhTransportSessionNew(MhTransportRole role,
-                                          MhTransportCipher cipher,
+                                          MhConfCipher cipher,
                                           const MhSecret *key,
                                           uint32_t key_id,
                                           const uint8_t uuid[MH_TRANSPORT_UUID_SIZE],
@@ -102,7 +91,7 @@ MhTransportSession *mhTransportSessionNew(MhTransportRole role,
 /* Same with a caller-chosen nonce: for known-answer tests only, a reused
  * nonce would reuse the page key. */
 MhTransportSession *mhTransportSessionNewWithNonce(MhTransportRole role,
-                                                   MhTransportCipher cipher,
+                                                   MhConfCipher cipher,
                                                    const MhSecret *key,
                                                    uint32_t key_id,
                                                    const uint8_t uuid[MH_TRANSPORT_UUID_SIZE],
@@ -165,7 +154,7 @@ typedef struct {
     uint8_t digest[32];                          /* hash of header + tag */
 } MhTransportOpened;
 
-/* 'plain' must hold MH_TRANSPORT_PAGE_SIZE * MH_TRANSPORT_MAX_BATCH bytes.
+/* 'plain' must hold MH_PAGE_SIZE * MH_TRANSPORT_MAX_BATCH bytes.
  * 'expect_gpas' (optional): the addresses the caller means to restore to;
  * a record sealed for other addresses is refused (MH_TRANSPORT_ERROR_GPA). */
 bool mhTransportOpenVerify(MhTransportSession *session,

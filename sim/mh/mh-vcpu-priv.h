@@ -37,7 +37,7 @@ typedef struct {
 
 struct _MhMhPrivate {
     MhGuestRam ram;
-    MhTransportCipher cipher;
+    MhConfCipher cipher;
     uint8_t uuid[MH_TRANSPORT_UUID_SIZE];
     unsigned int vcpus;
 

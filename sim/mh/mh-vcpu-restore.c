@@ -25,13 +25,13 @@ stagingStore(MhMhVcpu *v, MhMhPrivate *priv, MhMhSession *sess, MhMhStaging *st,
     st->pending_store = false;
     for (size_t i = 0, run = 0; i < op->npages; i = run) {
         bool zero = op->zero[i];
-        uint64_t len = MH_TRANSPORT_PAGE_SIZE;
+        uint64_t len = MH_PAGE_SIZE;
 
         for (run = i + 1; run < op->npages; run++) {
             if (op->zero[run] != zero || op->gpas[run] != op->gpas[i] + len ||
-                !mhGuestRamTranslate(&priv->ram, op->gpas[i], len + MH_TRANSPORT_PAGE_SIZE))
+                !mhGuestRamTranslate(&priv->ram, op->gpas[i], len + MH_PAGE_SIZE))
                 break;
-            len += MH_TRANSPORT_PAGE_SIZE;
+            len += MH_PAGE_SIZE;
         }
         if (!mhGuestRamStore(&priv->ram, op->gpas[i], zero ? NULL : src, len, error)) {
             mhTransportSessionAbort(sess->s);
@@ -65,7 +65,7 @@ vcpuStage(MhMhVcpu *v, MhMhPrivate *priv, const uint8_t *rec, size_t len,
     if (!mhTransportOpenVerify(sess->s, rec, len, expect, nexpect, st->plain, &st->opened, error))
         goto out;
     for (size_t i = 0; i < st->opened.npages; i++) {
-        if (!mhGuestRamTranslate(&priv->ram, st->opened.gpas[i], MH_TRANSPORT_PAGE_SIZE)) {
+        if (!mhGuestRamTranslate(&priv->ram, st->opened.gpas[i], MH_PAGE_SIZE)) {
             g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_GPA,
                         _("record %" PRIu64 " names GPA 0x%" PRIx64
                           ", outside this guest's RAM"), st->opened.seq, st->opened.gpas[i]);
@@ -250,7 +250,7 @@ mhMhVcpuRestorePage(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
     MhMailboxEnvelope *env = mhMhVcpuEnvelope(v);
     MhMhSession *sess;
     const size_t meta = MH_TRANSPORT_RECORD_HEADER_SIZE + 8;
-    uint8_t rec[MH_TRANSPORT_RECORD_HEADER_SIZE + 8 + MH_TRANSPORT_PAGE_SIZE + MH_TRANSPORT_TAG_SIZE];
+    uint8_t rec[MH_TRANSPORT_RECORD_HEADER_SIZE + 8 + MH_PAGE_SIZE + MH_TRANSPORT_TAG_SIZE];
     uint64_t expect = p->gpa;
     size_t ct;
     bool final = false;
@@ -263,7 +263,7 @@ mhMhVcpuRestorePage(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
     }
     /* The ciphertext length is unauthenticated until the tag checks; it
      * is either a page or nothing (zero page). */
-    ct = mhUtilGetLE32(env->data + 12) ? MH_TRANSPORT_PAGE_SIZE : 0;
+    ct = mhUtilGetLE32(env->data + 12) ? MH_PAGE_SIZE : 0;
     memcpy(rec, env->data, meta);
     memcpy(rec + meta, mhMhVcpuPage(v), ct);
     memcpy(rec + meta + ct, env->data + meta, MH_TRANSPORT_TAG_SIZE);

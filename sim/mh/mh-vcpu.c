@@ -25,7 +25,7 @@ sessionUnref(MhMhSession *sess)
 typedef bool (*MhMhVcpuCommandFunc)(MhMhVcpu *v, MhMhPrivate *priv, GError **error);
 
 MhMhPrivate *
-mhMhPrivateNew(const MhGuestRam *ram, unsigned int vcpus, MhTransportCipher cipher,
+mhMhPrivateNew(const MhGuestRam *ram, unsigned int vcpus, MhConfCipher cipher,
                const uint8_t uuid[MH_TRANSPORT_UUID_SIZE])
 {
     MhMhPrivate *priv = g_new0(MhMhPrivate, 1);
@@ -38,7 +38,7 @@ mhMhPrivateNew(const MhGuestRam *ram, unsigned int vcpus, MhTransportCipher ciph
     priv->staging = g_new0(MhMhStaging, vcpus);
     for (unsigned int i = 0; i < vcpus; i++) {
         g_mutex_init(&priv->staging[i].lock);
-        priv->staging[i].plain = g_malloc(MH_TRANSPORT_PAGE_SIZE * MH_TRANSPORT_MAX_BATCH);
+        priv->staging[i].plain = g_malloc(MH_PAGE_SIZE * MH_TRANSPORT_MAX_BATCH);
     }
     return priv;
 }
@@ -53,8 +53,8 @@ mhMhPageIndex(const MhGuestRam *ram, uint64_t gpa)
     for (size_t i = 0; i < ram->nregions; i++) {
         const MhGuestRamRegion *r = &ram->regions[i];
         if (gpa >= r->gpa && gpa - r->gpa < r->size)
-            return base + (gpa - r->gpa) / MH_TRANSPORT_PAGE_SIZE;
-        base += r->size / MH_TRANSPORT_PAGE_SIZE;
+            return base + (gpa - r->gpa) / MH_PAGE_SIZE;
+        base += r->size / MH_PAGE_SIZE;
     }
     g_assert_not_reached();
 }
@@ -63,9 +63,9 @@ uint64_t
 mhMhPageGpa(const MhGuestRam *ram, uint64_t index)
 {
     for (size_t i = 0; i < ram->nregions; i++) {
-        uint64_t n = ram->regions[i].size / MH_TRANSPORT_PAGE_SIZE;
+        uint64_t n = ram->regions[i].size / MH_PAGE_SIZE;
         if (index < n)
-            return ram->regions[i].gpa + index * MH_TRANSPORT_PAGE_SIZE;
+            return ram->regions[i].gpa + index * MH_PAGE_SIZE;
         index -= n;
     }
     return 0;
@@ -79,7 +79,7 @@ privateDropSession(MhMhPrivate *priv)
         MhMhStaging *st = &priv->staging[i];
         g_mutex_lock(&st->lock);
         /* Plaintext of pages opened on a target or sealed on a source. */
-        mhUtilWipe(st->plain, MH_TRANSPORT_PAGE_SIZE * MH_TRANSPORT_MAX_BATCH);
+        mhUtilWipe(st->plain, MH_PAGE_SIZE * MH_TRANSPORT_MAX_BATCH);
         st->staged = false;
         st->pending_store = false;
         memset(&st->opened, 0, sizeof(st->opened));
@@ -104,7 +104,7 @@ mhMhPrivateFree(MhMhPrivate *priv)
         return;
     mhMhPrivateWipe(priv);
     for (unsigned int i = 0; i < priv->vcpus; i++) {
-        mhUtilWipe(priv->staging[i].plain, MH_TRANSPORT_PAGE_SIZE * MH_TRANSPORT_MAX_BATCH);
+        mhUtilWipe(priv->staging[i].plain, MH_PAGE_SIZE * MH_TRANSPORT_MAX_BATCH);
         g_free(priv->staging[i].plain);
         g_mutex_clear(&priv->staging[i].lock);
     }
@@ -281,10 +281,10 @@ vcpuSessionHello(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
         g_atomic_ref_count_init(&sess->ref);
         sess->s = s;
         if (p->gpa == MH_TRANSPORT_ROLE_TARGET) {
-            sess->coverage_pages = mhGuestRamSize(&priv->ram) / MH_TRANSPORT_PAGE_SIZE;
+            sess->coverage_pages = mhGuestRamSize(&priv->ram) / MH_PAGE_SIZE;
             sess->coverage = g_malloc0((sess->coverage_pages + 7) / 8);
         } else if (!(sess->digests = mhPageDigestTableNew(mhGuestRamSize(&priv->ram) /
-                                                          MH_TRANSPORT_PAGE_SIZE))) {
+                                                          MH_PAGE_SIZE))) {
             g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_CRYPTO,
                         _("no random seed for the page digests"));
             sessionUnref(sess);
@@ -346,14 +346,14 @@ static void
 vcpuFindHoles(const MhGuestRam *ram, const uint64_t *gpas, size_t n, bool *hole)
 {
     for (size_t i = 0, run; i < n; i = run) {
-        for (run = i + 1; run < n && gpas[run] == gpas[run - 1] + MH_TRANSPORT_PAGE_SIZE; run++)
+        for (run = i + 1; run < n && gpas[run] == gpas[run - 1] + MH_PAGE_SIZE; run++)
             ;
         mhGuestRamHoles(ram, gpas[i], run - i, hole + i);
     }
 }
 
 /* What a hole of guest RAM reads as, without allocating it. */
-static const uint8_t vcpuZeroPage[MH_TRANSPORT_PAGE_SIZE] __attribute__((aligned(64)));
+static const uint8_t vcpuZeroPage[MH_PAGE_SIZE] __attribute__((aligned(64)));
 
 /* Seal 'n' pages into 'out'; the GPAs are copied first since 'out' may be
  * the very batch area they came in. Each page is copied into this vCPU's
@@ -382,7 +382,7 @@ vcpuSeal(MhMhVcpu *v, MhMhPrivate *priv, const uint8_t *gpa_le, size_t n, uint32
     }
     for (size_t i = 0; i < n; i++) {
         gpas[i] = mhUtilGetLE64(gpa_le + 8 * i);
-        if (!(pages[i] = mhGuestRamTranslate(&priv->ram, gpas[i], MH_TRANSPORT_PAGE_SIZE))) {
+        if (!(pages[i] = mhGuestRamTranslate(&priv->ram, gpas[i], MH_PAGE_SIZE))) {
             g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_GPA,
                         _("cannot save GPA 0x%" PRIx64 ": not in guest RAM"),
                         gpas[i]);
@@ -395,9 +395,9 @@ vcpuSeal(MhMhVcpu *v, MhMhPrivate *priv, const uint8_t *gpa_le, size_t n, uint32
     /* pages[] point at live RAM until each is replaced by its copy. */
     g_mutex_lock(&st->lock);
     for (size_t i = 0; i < n; i++) {
-        uint8_t *copy = st->plain + i * MH_TRANSPORT_PAGE_SIZE;
+        uint8_t *copy = st->plain + i * MH_PAGE_SIZE;
 
-        memcpy(copy, hole[i] ? vcpuZeroPage : pages[i], MH_TRANSPORT_PAGE_SIZE);
+        memcpy(copy, hole[i] ? vcpuZeroPage : pages[i], MH_PAGE_SIZE);
         mhPageDigestTableRecord(sess->digests, mhMhPageIndex(&priv->ram, gpas[i]), copy);
         pages[i] = copy;
     }
@@ -441,7 +441,7 @@ vcpuSavePage(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
 {
     MhMailboxParams *p = mhMhVcpuParams(v);
     MhMailboxEnvelope *env = mhMhVcpuEnvelope(v);
-    uint8_t rec[MH_TRANSPORT_RECORD_HEADER_SIZE + 8 + MH_TRANSPORT_PAGE_SIZE + MH_TRANSPORT_TAG_SIZE];
+    uint8_t rec[MH_TRANSPORT_RECORD_HEADER_SIZE + 8 + MH_PAGE_SIZE + MH_TRANSPORT_TAG_SIZE];
     uint8_t gpa_le[8];
     size_t len = 0, ct;
     uint32_t iteration = env->len >= 4 ? mhUtilGetLE32(env->data) : 0;
@@ -500,8 +500,8 @@ vcpuScanDirty(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
                     _("malformed SCAN_DIRTY request (%u pages in %u bytes)"), n, b->len);
         return false;
     }
-    if (gpa % MH_TRANSPORT_PAGE_SIZE ||
-        !(live = mhGuestRamTranslate(&priv->ram, gpa, (uint64_t)n * MH_TRANSPORT_PAGE_SIZE))) {
+    if (gpa % MH_PAGE_SIZE ||
+        !(live = mhGuestRamTranslate(&priv->ram, gpa, (uint64_t)n * MH_PAGE_SIZE))) {
         g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_GPA,
                     _("cannot scan %u pages at GPA 0x%" PRIx64 ": not in one region of guest RAM"),
                     n, gpa);
@@ -511,11 +511,11 @@ vcpuScanDirty(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
     memset(b->data, 0, (n + 7) / 8);
     for (uint32_t i = 0; i < n; i++) {
         if (i % G_N_ELEMENTS(hole) == 0)
-            mhGuestRamHoles(&priv->ram, gpa + (uint64_t)i * MH_TRANSPORT_PAGE_SIZE,
+            mhGuestRamHoles(&priv->ram, gpa + (uint64_t)i * MH_PAGE_SIZE,
                             MIN(n - i, G_N_ELEMENTS(hole)), hole);
         if (mhPageDigestTableIsDirty(sess->digests, first + i,
                                      hole[i % G_N_ELEMENTS(hole)] ? vcpuZeroPage :
-                                     live + (uint64_t)i * MH_TRANSPORT_PAGE_SIZE))
+                                     live + (uint64_t)i * MH_PAGE_SIZE))
             b->data[i / 8] |= 1 << (i % 8);
     }
     b->len = (n + 7) / 8;

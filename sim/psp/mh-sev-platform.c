@@ -14,6 +14,7 @@
  * platform can check everything but the AMD root. */
 #include "sim/psp/mh-sev-platform.h"
 #include "owner/mh-sev-priv.h"
+#include "util/mh-enum.h"
 #include "util/mh-error.h"
 #include "util/mh-i18n.h"
 
@@ -66,32 +67,8 @@ struct _MhSevLaunch {
     bool measured;
 };
 
-static const char *const mhSevStateNames[MH_SEV_STATE_LAST] = {
-    [MH_SEV_STATE_UNINIT] = "uninit",
-    [MH_SEV_STATE_LAUNCH_UPDATE] = "launch-update",
-    [MH_SEV_STATE_LAUNCH_SECRET] = "launch-secret",
-    [MH_SEV_STATE_RUNNING] = "running",
-    [MH_SEV_STATE_SEND_UPDATE] = "send-update",
-    [MH_SEV_STATE_RECEIVE_UPDATE] = "receive-update",
-};
-
-const char *
-mhSevStateTypeToString(int state)
-{
-    if (state < 0 || state >= MH_SEV_STATE_LAST)
-        return NULL;
-    return mhSevStateNames[state];
-}
-
-int
-mhSevStateTypeFromString(const char *str)
-{
-    for (int i = 0; i < MH_SEV_STATE_LAST; i++) {
-        if (str && g_str_equal(str, mhSevStateNames[i]))
-            return i;
-    }
-    return -1;
-}
+MH_ENUM_IMPL(mhSevState, MH_SEV_STATE_LAST, "uninit", "launch-update", "launch-secret",
+             "running", "send-update", "receive-update");
 
 void
 mhSevPlatformFree(MhSevPlatform *platform)

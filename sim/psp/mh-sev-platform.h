@@ -5,6 +5,8 @@
  * LAUNCH_START / UPDATE_DATA / MEASURE / SECRET / FINISH). */
 #pragma once
 
+#include "util/mh-enum.h"
+
 #include <glib.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -26,8 +28,7 @@ typedef enum {
     MH_SEV_STATE_LAST
 } MhSevState;
 
-const char *mhSevStateTypeToString(int state);
-int mhSevStateTypeFromString(const char *str);   /* -1 if unknown */
+MH_ENUM_DECL(mhSevState);
 
 /* Load the platform identity from statedir, creating it on first use:
  * OCA (self-signed), PEK (signed by OCA and CEK), CEK (self-signed, since

@@ -31,7 +31,7 @@ typedef enum {
     MH_QEMU_MIGRATE_STATUS_LAST
 } MhQemuMigrateStatus;
 
-const char *mhQemuMigrateStatusTypeToString(int status);
+MH_ENUM_DECL(mhQemuMigrateStatus);
 
 typedef struct _MhQemuMigrate MhQemuMigrate;
 

@@ -18,7 +18,7 @@
 /* Pages per sealing request: 8 full records (16 MiB), so that a vCPU that
  * finishes first gets the next record at once; progress is updated per request. */
 #define MH_QEMU_MIGRATE_BATCH 4096
-#define PAGE MH_TRANSPORT_PAGE_SIZE
+#define PAGE MH_PAGE_SIZE
 
 typedef struct {
     MhQemuMigrateJob *job;

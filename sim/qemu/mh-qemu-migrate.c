@@ -23,35 +23,9 @@
 #define MH_QEMU_MIGRATE_DEFAULT_DOWNTIME_MS 300
 #define MH_QEMU_MIGRATE_DEFAULT_MAX_PASSES 30
 
-static const char *const mhQemuMigrateModeNames[] = { "plain", "helper", "blocked" };
-static const char *const mhQemuMigrateStatusNames[] = {
-    "none", "setup", "active", "device", "completed", "failed", "cancelling", "cancelled",
-};
-G_STATIC_ASSERT(G_N_ELEMENTS(mhQemuMigrateModeNames) == MH_QEMU_MIGRATE_MODE_LAST);
-G_STATIC_ASSERT(G_N_ELEMENTS(mhQemuMigrateStatusNames) == MH_QEMU_MIGRATE_STATUS_LAST);
-
-const char *
-mhQemuMigrateModeTypeToString(int mode)
-{
-    return mode >= 0 && mode < MH_QEMU_MIGRATE_MODE_LAST ? mhQemuMigrateModeNames[mode] : NULL;
-}
-
-int
-mhQemuMigrateModeTypeFromString(const char *name)
-{
-    for (int i = 0; name && i < MH_QEMU_MIGRATE_MODE_LAST; i++) {
-        if (g_str_equal(name, mhQemuMigrateModeNames[i]))
-            return i;
-    }
-    return -1;
-}
-
-const char *
-mhQemuMigrateStatusTypeToString(int status)
-{
-    return status >= 0 && status < MH_QEMU_MIGRATE_STATUS_LAST ?
-        mhQemuMigrateStatusNames[status] : NULL;
-}
+MH_ENUM_IMPL(mhQemuMigrateMode, MH_QEMU_MIGRATE_MODE_LAST, "plain", "helper", "blocked");
+MH_ENUM_IMPL(mhQemuMigrateStatus, MH_QEMU_MIGRATE_STATUS_LAST, "none", "setup", "active",
+             "device", "completed", "failed", "cancelling", "cancelled");
 
 /* One qemu-mh process serves one guest, hence one migration state. */
 static MhQemuMigrate *mhQemuMigrateState;

@@ -12,6 +12,8 @@
  * sequence, the wire format and the failure handling. */
 #pragma once
 
+#include "util/mh-enum.h"
+
 #include "sim/qemu/mh-qmp.h"
 
 /* The QMP commands qemu-mh takes over for migration (entries of
@@ -34,8 +36,7 @@ typedef enum {
     MH_QEMU_MIGRATE_MODE_LAST
 } MhQemuMigrateMode;
 
-const char *mhQemuMigrateModeTypeToString(int mode);
-int mhQemuMigrateModeTypeFromString(const char *name);
+MH_ENUM_DECL(mhQemuMigrateMode);
 
 /* QEMU 7.2's migration blocker for SEV guests, word for word. */
 #define MH_QEMU_MIGRATE_SEV_BLOCKER "SEV: Migration is not implemented"

@@ -2,6 +2,7 @@
 /* Framing of the MH migration connection (see mh-qemu-stream.h). */
 #include "sim/qemu/mh-qemu-stream.h"
 
+#include "util/mh-enum.h"
 #include "util/mh-error.h"
 #include "util/mh-i18n.h"
 
@@ -12,35 +13,9 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-static const char *const mhQemuStreamMsgNames[] = {
-    [MH_QEMU_STREAM_MSG_HELLO] = "hello",
-    [MH_QEMU_STREAM_MSG_CONFIRM] = "confirm",
-    [MH_QEMU_STREAM_MSG_RECORDS] = "records",
-    [MH_QEMU_STREAM_MSG_ITERATION] = "iteration",
-    [MH_QEMU_STREAM_MSG_FINAL] = "final",
-    [MH_QEMU_STREAM_MSG_RAM_DONE] = "ram-done",
-    [MH_QEMU_STREAM_MSG_DEVICE] = "device",
-    [MH_QEMU_STREAM_MSG_DEVICE_EOF] = "device-eof",
-    [MH_QEMU_STREAM_MSG_ERROR] = "error",
-};
-
-const char *
-mhQemuStreamMsgTypeToString(int type)
-{
-    if (type <= 0 || type >= MH_QEMU_STREAM_MSG_LAST)
-        return NULL;
-    return mhQemuStreamMsgNames[type];
-}
-
-int
-mhQemuStreamMsgTypeFromString(const char *name)
-{
-    for (int i = 1; i < MH_QEMU_STREAM_MSG_LAST; i++) {
-        if (name && g_str_equal(name, mhQemuStreamMsgNames[i]))
-            return i;
-    }
-    return -1;
-}
+/* Type 0 is no message: it has no name. */
+MH_ENUM_IMPL(mhQemuStreamMsg, MH_QEMU_STREAM_MSG_LAST, NULL, "hello", "confirm", "records",
+             "iteration", "final", "ram-done", "device", "device-eof", "error");
 
 static void
 mhQemuStreamPutU32(uint8_t *p, uint32_t v)

@@ -11,6 +11,8 @@
  * the parser side is separate so that it can be tested without sockets. */
 #pragma once
 
+#include "util/mh-enum.h"
+
 #include <glib.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -37,8 +39,7 @@ typedef enum {
     MH_QEMU_STREAM_MSG_LAST
 } MhQemuStreamMsg;
 
-const char *mhQemuStreamMsgTypeToString(int type);
-int mhQemuStreamMsgTypeFromString(const char *name);
+MH_ENUM_DECL(mhQemuStreamMsg);
 
 /* The 8-byte stream header: magic + version (LE). */
 void mhQemuStreamHeader(uint8_t out[MH_QEMU_STREAM_HEADER_SIZE]);

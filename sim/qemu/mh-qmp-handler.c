@@ -140,14 +140,7 @@ mhQemuMhStart(MhQemu *qemu, const uint8_t uuid[MH_TRANSPORT_UUID_SIZE],
             return true;
         }
     }
-    cipher = mhTransportCipherTypeFromString(mhConfCipherTypeToString(helper->cipher));
-    if (cipher < 0) {
-        g_mutex_unlock(&qemuMhLock);
-        g_set_error(error, MH_ERROR, MH_ERROR_UNSUPPORTED,
-                    _("the migration handler does not support cipher '%s'"),
-                    mhConfCipherTypeToString(helper->cipher));
-        return false;
-    }
+    cipher = helper->cipher;
     /* The MH lives as long as the process (a migration may hold it); a
      * stopped one is started again, with its counters. */
     if (!qemuMh) {
@@ -180,7 +173,7 @@ mhQemuMhStart(MhQemu *qemu, const uint8_t uuid[MH_TRANSPORT_UUID_SIZE],
         MhMhInfo info;
         mhMhQuery(qemuMh, &info);
         mhQemuLog("migration handler: running, %u vCPUs, key id 0x%08x, cipher %s%s",
-                  info.vcpus, info.key_id, mhTransportCipherTypeToString(cipher),
+                  info.vcpus, info.key_id, mhConfCipherTypeToString(cipher),
                   qemuMhLaunchKey && !secret_gpa ?
                   ", key from this launch's injected secret table" : "");
         mhMhInfoClear(&info);
@@ -394,7 +387,7 @@ mhQemuCmdQueryMigrationHandler(MhQmpRequest *req, gpointer opaque)
     if (info.have_key)
         json_object_set_int_member(obj, "key-id", info.key_id);
     if (mh)
-        json_object_set_string_member(obj, "cipher", mhTransportCipherTypeToString(info.cipher));
+        json_object_set_string_member(obj, "cipher", mhConfCipherTypeToString(info.cipher));
     json_object_set_int_member(obj, "pages-saved", info.pages_saved);
     json_object_set_int_member(obj, "pages-restored", info.pages_restored);
     json_object_set_int_member(obj, "zero-pages", info.zero_pages);

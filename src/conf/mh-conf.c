@@ -3,83 +3,16 @@
  * formatting. Parsing lives in mh-conf-parse.c, the QEMU side in
  * mh-conf-qemu.c. */
 #include "conf/mh-conf.h"
+#include "util/mh-enum.h"
 #include "util/mh-error.h"
 #include "util/mh-i18n.h"
 
 #include <stdarg.h>
 #include <string.h>
 
-static const char *const mhConfModeNames[MH_CONF_MODE_LAST] = {
-    [MH_CONF_MODE_AUTO] = "auto",
-    [MH_CONF_MODE_ON_REQUEST] = "on-request",
-};
-
-static const char *const mhConfLifetimeNames[MH_CONF_LIFETIME_LAST] = {
-    [MH_CONF_LIFETIME_ON_DEMAND] = "on-demand",
-    [MH_CONF_LIFETIME_PERSISTENT] = "persistent",
-};
-
-static const char *const mhConfCipherNames[MH_CONF_CIPHER_LAST] = {
-    [MH_CONF_CIPHER_AES_256_GCM] = "aes-256-gcm",
-    [MH_CONF_CIPHER_CHACHA20_POLY1305] = "chacha20-poly1305",
-    [MH_CONF_CIPHER_AES_256_OCB] = "aes-256-ocb",
-};
-
-static const char *
-mhConfEnumToString(const char *const *names, int last, int value)
-{
-    if (value < 0 || value >= last)
-        return NULL;
-    return names[value];
-}
-
-static int
-mhConfEnumFromString(const char *const *names, int last, const char *str)
-{
-    if (!str)
-        return -1;
-    for (int i = 0; i < last; i++) {
-        if (strcmp(names[i], str) == 0)
-            return i;
-    }
-    return -1;
-}
-
-const char *
-mhConfModeTypeToString(int value)
-{
-    return mhConfEnumToString(mhConfModeNames, MH_CONF_MODE_LAST, value);
-}
-
-int
-mhConfModeTypeFromString(const char *str)
-{
-    return mhConfEnumFromString(mhConfModeNames, MH_CONF_MODE_LAST, str);
-}
-
-const char *
-mhConfLifetimeTypeToString(int value)
-{
-    return mhConfEnumToString(mhConfLifetimeNames, MH_CONF_LIFETIME_LAST, value);
-}
-
-int
-mhConfLifetimeTypeFromString(const char *str)
-{
-    return mhConfEnumFromString(mhConfLifetimeNames, MH_CONF_LIFETIME_LAST, str);
-}
-
-const char *
-mhConfCipherTypeToString(int value)
-{
-    return mhConfEnumToString(mhConfCipherNames, MH_CONF_CIPHER_LAST, value);
-}
-
-int
-mhConfCipherTypeFromString(const char *str)
-{
-    return mhConfEnumFromString(mhConfCipherNames, MH_CONF_CIPHER_LAST, str);
-}
+MH_ENUM_IMPL(mhConfMode, MH_CONF_MODE_LAST, "auto", "on-request");
+MH_ENUM_IMPL(mhConfLifetime, MH_CONF_LIFETIME_LAST, "on-demand", "persistent");
+MH_ENUM_IMPL(mhConfCipher, MH_CONF_CIPHER_LAST, "aes-256-gcm", "chacha20-poly1305", "aes-256-ocb");
 
 MhConfHelper *
 mhConfHelperNew(void)
@@ -189,7 +122,7 @@ mhConfValidateAreas(const MhConfHelper *helper, GPtrArray *problems)
     bool aligned = true;
 
     for (size_t i = 0; i < G_N_ELEMENTS(areas); i++) {
-        if (areas[i].gpa % MH_CONF_PAGE_SIZE != 0) {
+        if (areas[i].gpa % MH_PAGE_SIZE != 0) {
             mhConfProblem(problems,
                           _("<mh:helper>: <firmware %s='0x%llx'> is not "
                             "4 KiB aligned (the mirror VM maps whole pages)"),

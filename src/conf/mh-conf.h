@@ -7,6 +7,9 @@
  * generated from it (virt-mh enable) and parsed back by qemu-mh. */
 #pragma once
 
+#include "util/mh-enum.h"
+#include "util/mh-util.h"
+
 #include <glib.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -29,13 +32,12 @@
 
 /* Default firmware layout (OVMF AmdSev build, RFC mailbox), used when the
  * domain does not override it. Sizes are fixed by the mailbox protocol. */
-#define MH_CONF_PAGE_SIZE 0x1000ULL
 #define MH_CONF_MAILBOX_DEFAULT 0x820000ULL
-#define MH_CONF_MAILBOX_SIZE (2 * MH_CONF_PAGE_SIZE)
+#define MH_CONF_MAILBOX_SIZE (2 * MH_PAGE_SIZE)
 #define MH_CONF_ENTRY_DEFAULT 0x823000ULL
-#define MH_CONF_ENTRY_SIZE MH_CONF_PAGE_SIZE
+#define MH_CONF_ENTRY_SIZE MH_PAGE_SIZE
 #define MH_CONF_SECRET_DEFAULT 0x80c000ULL
-#define MH_CONF_SECRET_SIZE MH_CONF_PAGE_SIZE
+#define MH_CONF_SECRET_SIZE MH_PAGE_SIZE
 
 /* SEV guest policy bits (AMD SEV API, table "Guest Policy") */
 #define MH_CONF_SEV_POLICY_NODBG    0x0001
@@ -64,14 +66,10 @@ typedef enum {
     MH_CONF_CIPHER_LAST
 } MhConfCipher;
 
-/* ToString returns NULL for out-of-range values; FromString returns -1 for
- * unknown strings. */
-const char *mhConfModeTypeToString(int value);
-int mhConfModeTypeFromString(const char *str);
-const char *mhConfLifetimeTypeToString(int value);
-int mhConfLifetimeTypeFromString(const char *str);
-const char *mhConfCipherTypeToString(int value);
-int mhConfCipherTypeFromString(const char *str);
+MH_ENUM_DECL(mhConfMode);
+MH_ENUM_DECL(mhConfLifetime);
+/* The page-record AEAD: the XML's cipher= and the MH's own choice. */
+MH_ENUM_DECL(mhConfCipher);
 
 typedef struct {
     MhConfMode mode;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "util/mh-util.h"
+#include "util/mh-enum.h"
 #include "util/mh-error.h"
 #include "util/mh-i18n.h"
 
@@ -278,4 +279,24 @@ mhUtilRandom(void *buf, size_t len, GError **error)
         return false;
     }
     return true;
+}
+
+const char *
+mhEnumToString(const char *const *names, unsigned int count, int value)
+{
+    if (value < 0 || (unsigned int)value >= count)
+        return NULL;
+    return names[value];
+}
+
+int
+mhEnumFromString(const char *const *names, unsigned int count, const char *name)
+{
+    if (!name)
+        return -1;
+    for (unsigned int i = 0; i < count; i++) {
+        if (names[i] && strcmp(names[i], name) == 0)
+            return (int)i;
+    }
+    return -1;
 }

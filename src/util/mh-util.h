@@ -25,6 +25,10 @@ char *mhUtilFormatHex(const void *data, size_t len);
 bool mhUtilParseU64(const char *what, const char *text, uint64_t max,
                     uint64_t *out, GError **error);
 
+/* The guest page: the unit of SEV's encryption, the MH's records, dirty
+ * tracking and the domain feature's GPA alignment. */
+#define MH_PAGE_SIZE 4096
+
 /* GUIDs: text "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" <-> EFI byte order
  * (the first three groups little-endian), as in SEV secret tables and the
  * OVMF GUIDed table. */

@@ -63,7 +63,7 @@ randomKey(void)
 
 
 void
-pairInit(Pair *p, unsigned int src_vcpus, unsigned int dst_vcpus, MhTransportCipher cipher,
+pairInit(Pair *p, unsigned int src_vcpus, unsigned int dst_vcpus, MhConfCipher cipher,
          bool wrong_key)
 {
     g_autoptr(GError) err = NULL;

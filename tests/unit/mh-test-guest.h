@@ -43,7 +43,7 @@ typedef struct {
 
 /* Two guests with MHs started from their secret areas; the target's key
  * differs when 'wrong_key'. */
-void pairInit(Pair *p, unsigned int src_vcpus, unsigned int dst_vcpus, MhTransportCipher cipher,
+void pairInit(Pair *p, unsigned int src_vcpus, unsigned int dst_vcpus, MhConfCipher cipher,
               bool wrong_key);
 bool pairHandshake(Pair *p, GError **error);
 void pairClear(Pair *p);

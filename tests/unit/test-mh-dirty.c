@@ -71,7 +71,7 @@ pairStart(Pair *p, unsigned int vcpus)
 {
     g_autoptr(GError) err = NULL;
 
-    pairInit(p, vcpus, 2, MH_TRANSPORT_CIPHER_AES_256_GCM, false);
+    pairInit(p, vcpus, 2, MH_CONF_CIPHER_AES_256_GCM, false);
     g_assert_true(pairHandshake(p, &err));
     g_assert_no_error(err);
 }
@@ -375,7 +375,7 @@ testOverlappingWindow(void)
     size_t n;
     Pair p;
 
-    pairInit(&p, 2, 3, MH_TRANSPORT_CIPHER_AES_256_GCM, false);
+    pairInit(&p, 2, 3, MH_CONF_CIPHER_AES_256_GCM, false);
     g_assert_true(pairHandshake(&p, &err));
     gpas = allGpas(&n);
     g_assert_cmpuint(n, ==, 64 * 64);

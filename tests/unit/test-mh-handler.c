@@ -33,7 +33,7 @@ static void
 expectInitFailure(Guest *g, uint64_t gpa, const char *needle)
 {
     g_autoptr(GError) err = NULL;
-    g_autoptr(MhMh) mh = mhMhNew(&g->ram, 2, MH_TRANSPORT_CIPHER_AES_256_GCM, testUuid, &err);
+    g_autoptr(MhMh) mh = mhMhNew(&g->ram, 2, MH_CONF_CIPHER_AES_256_GCM, testUuid, &err);
     g_autoptr(GBytes) hello = NULL;
     MhMhInfo info;
 
@@ -88,7 +88,7 @@ testInitRefusals(void)
     guestWriteTable(&g, MH_SEV_SECRET_MIGRATION_KEY_GUID, entry, sizeof(entry), 0);
     {
         g_autoptr(GError) err = NULL;
-        g_autoptr(MhMh) mh = mhMhNew(&g.ram, 1, MH_TRANSPORT_CIPHER_AES_256_GCM, testUuid, &err);
+        g_autoptr(MhMh) mh = mhMhNew(&g.ram, 1, MH_CONF_CIPHER_AES_256_GCM, testUuid, &err);
         MhMhInfo info;
 
         g_assert_true(mhMhStart(mh, SECRET_GPA, SECRET_SIZE, &err));
@@ -107,7 +107,7 @@ testInitRefusals(void)
 }
 
 static void
-migrate(unsigned int src_vcpus, unsigned int dst_vcpus, MhTransportCipher cipher)
+migrate(unsigned int src_vcpus, unsigned int dst_vcpus, MhConfCipher cipher)
 {
     Pair p;
     g_autoptr(GError) err = NULL;
@@ -175,25 +175,25 @@ migrate(unsigned int src_vcpus, unsigned int dst_vcpus, MhTransportCipher cipher
 static void
 testMigrate1(void)
 {
-    migrate(1, 1, MH_TRANSPORT_CIPHER_AES_256_GCM);
+    migrate(1, 1, MH_CONF_CIPHER_AES_256_GCM);
 }
 
 static void
 testMigrateParallel(void)
 {
-    migrate(4, 3, MH_TRANSPORT_CIPHER_AES_256_GCM);
+    migrate(4, 3, MH_CONF_CIPHER_AES_256_GCM);
 }
 
 static void
 testMigrateChacha(void)
 {
-    migrate(2, 2, MH_TRANSPORT_CIPHER_CHACHA20_POLY1305);
+    migrate(2, 2, MH_CONF_CIPHER_CHACHA20_POLY1305);
 }
 
 static void
 testMigrateOcb(void)
 {
-    migrate(2, 2, MH_TRANSPORT_CIPHER_AES_256_OCB);
+    migrate(2, 2, MH_CONF_CIPHER_AES_256_OCB);
 }
 
 /* The key of a launch: captured from the injected table, it survives the
@@ -229,8 +229,8 @@ testLaunchKey(void)
     g_test_message("capture from the wiped area: %s", err->message);
     g_clear_error(&err);
 
-    p.src = mhMhNew(&a.ram, 2, MH_TRANSPORT_CIPHER_AES_256_GCM, testUuid, &err);
-    p.dst = mhMhNew(&b.ram, 2, MH_TRANSPORT_CIPHER_AES_256_GCM, testUuid, &err);
+    p.src = mhMhNew(&a.ram, 2, MH_CONF_CIPHER_AES_256_GCM, testUuid, &err);
+    p.dst = mhMhNew(&b.ram, 2, MH_CONF_CIPHER_AES_256_GCM, testUuid, &err);
     g_assert_no_error(err);
     g_assert_false(mhMhStart(p.src, SECRET_GPA, SECRET_SIZE, &err));
     g_clear_error(&err);
@@ -277,7 +277,7 @@ testWrongKey(void)
     uint64_t gpa = 0;
     MhMhInfo info;
 
-    pairInit(&p, 2, 2, MH_TRANSPORT_CIPHER_AES_256_GCM, true);
+    pairInit(&p, 2, 2, MH_CONF_CIPHER_AES_256_GCM, true);
     g_assert_false(pairHandshake(&p, &err));
     g_assert_error(err, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_KEY);
     g_test_message("%s", err->message);
@@ -315,7 +315,7 @@ tamper(Tamper how, int want_code)
     MhMhInfo info;
     bool ok;
 
-    pairInit(&p, 5, 2, MH_TRANSPORT_CIPHER_AES_256_GCM, false);
+    pairInit(&p, 5, 2, MH_CONF_CIPHER_AES_256_GCM, false);
     g_assert_true(pairHandshake(&p, &err));
     for (int i = 0; i < 40; i++)
         gpas[i] = (uint64_t)i * PAGE;
@@ -417,7 +417,7 @@ testIncomplete(void)
     g_autofree uint64_t *gpas = NULL;
     size_t n;
 
-    pairInit(&p, 2, 2, MH_TRANSPORT_CIPHER_AES_256_GCM, false);
+    pairInit(&p, 2, 2, MH_CONF_CIPHER_AES_256_GCM, false);
     g_assert_true(pairHandshake(&p, &err));
     gpas = allGpas(&n);
     /* Everything but one page of the high region. */
@@ -472,7 +472,7 @@ testSaveFunc(void)
     size_t n;
     MhMhInfo info;
 
-    pairInit(&p, 3, 2, MH_TRANSPORT_CIPHER_AES_256_GCM, false);
+    pairInit(&p, 3, 2, MH_CONF_CIPHER_AES_256_GCM, false);
     g_assert_true(pairHandshake(&p, &err));
     gpas = allGpas(&n);
     g_assert_true(mhMhSavePagesFunc(p.src, gpas, n, 0, emitRecord, &ed, &err));
@@ -513,7 +513,7 @@ testMisuse(void)
     uint64_t outside = 0x40000000, first = 0;
     size_t n;
 
-    pairInit(&p, 2, 2, MH_TRANSPORT_CIPHER_AES_256_GCM, false);
+    pairInit(&p, 2, 2, MH_CONF_CIPHER_AES_256_GCM, false);
     g_assert_false(mhMhStart(p.src, SECRET_GPA, SECRET_SIZE, &err));
     g_assert_error(err, MH_ERROR, MH_ERROR_STATE);
     g_clear_error(&err);
@@ -560,7 +560,7 @@ testSinglePage(void)
     g_autofree uint8_t *before = g_malloc(PAGE);
     MhMhInfo info;
 
-    pairInit(&p, 1, 1, MH_TRANSPORT_CIPHER_AES_256_GCM, false);
+    pairInit(&p, 1, 1, MH_CONF_CIPHER_AES_256_GCM, false);
     memset(p.src_guest.low + 9 * PAGE, 0, PAGE);
     g_assert_true(pairHandshake(&p, &err));
     g_assert_true(mhMhSavePage(p.src, 8 * PAGE, 0, r0, &err));

@@ -9,7 +9,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
-#define PAGE MH_TRANSPORT_PAGE_SIZE
+#define PAGE MH_PAGE_SIZE
 
 static const uint8_t testUuid[16] = {
     0x6b, 0x1f, 0x0e, 0x7a, 0x33, 0x41, 0x4c, 0x0b, 0x9a, 0x2e, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06
@@ -22,7 +22,7 @@ typedef struct {
     uint8_t dst_nonce[MH_TRANSPORT_NONCE_SIZE];
     uint8_t src_hello[MH_TRANSPORT_HELLO_SIZE];
     uint8_t src_confirm[MH_TRANSPORT_CONFIRM_SIZE];
-    MhTransportCipher cipher;
+    MhConfCipher cipher;
 } Pair;
 
 static MhSecret *
@@ -55,7 +55,7 @@ pairNewTarget(Pair *p)
 }
 
 static void
-pairInit(Pair *p, MhTransportCipher cipher)
+pairInit(Pair *p, MhConfCipher cipher)
 {
     g_autoptr(GError) err = NULL;
     uint8_t dst_hello[MH_TRANSPORT_HELLO_SIZE], dst_confirm[MH_TRANSPORT_CONFIRM_SIZE];
@@ -151,7 +151,7 @@ randomPages(size_t n)
 }
 
 static void
-roundTrip(MhTransportCipher cipher)
+roundTrip(MhConfCipher cipher)
 {
     Pair p;
     g_autofree uint8_t *mem = randomPages(8);
@@ -194,19 +194,19 @@ roundTrip(MhTransportCipher cipher)
 static void
 testRoundTripGcm(void)
 {
-    roundTrip(MH_TRANSPORT_CIPHER_AES_256_GCM);
+    roundTrip(MH_CONF_CIPHER_AES_256_GCM);
 }
 
 static void
 testRoundTripChacha(void)
 {
-    roundTrip(MH_TRANSPORT_CIPHER_CHACHA20_POLY1305);
+    roundTrip(MH_CONF_CIPHER_CHACHA20_POLY1305);
 }
 
 static void
 testRoundTripOcb(void)
 {
-    roundTrip(MH_TRANSPORT_CIPHER_AES_256_OCB);
+    roundTrip(MH_CONF_CIPHER_AES_256_OCB);
 }
 
 static void
@@ -218,7 +218,7 @@ testZeroRecord(void)
     g_autoptr(GBytes) r0 = NULL;
     MhTransportOpened op;
 
-    pairInit(&p, MH_TRANSPORT_CIPHER_AES_256_GCM);
+    pairInit(&p, MH_CONF_CIPHER_AES_256_GCM);
     r0 = seal(p.src, mem, 0, 4, 0);
     g_assert_cmpuint(g_bytes_get_size(r0), ==, MH_TRANSPORT_RECORD_HEADER_SIZE + 4 * 8 + 16);
     g_assert_cmpint(openRec(p.dst, r0, NULL, 0, plain, &op), ==, -1);
@@ -235,7 +235,7 @@ testZeroRecord(void)
 static void
 testBitFlipEverywhere(gconstpointer data)
 {
-    MhTransportCipher cipher = GPOINTER_TO_INT(data);
+    MhConfCipher cipher = GPOINTER_TO_INT(data);
     Pair p;
     g_autofree uint8_t *mem = randomPages(2);
     g_autofree uint8_t *plain = g_malloc(PAGE * MH_TRANSPORT_MAX_BATCH);
@@ -292,7 +292,7 @@ streamInit(Stream *st)
 {
     st->mem = randomPages(3);
     st->plain = g_malloc(PAGE * MH_TRANSPORT_MAX_BATCH);
-    pairInit(&st->p, MH_TRANSPORT_CIPHER_AES_256_GCM);
+    pairInit(&st->p, MH_CONF_CIPHER_AES_256_GCM);
     for (int i = 0; i < 3; i++)
         st->r[i] = seal(st->p.src, st->mem + i * PAGE, 0x10000 + i * PAGE, 1, 0);
     st->fin = sealFinal(st->p.src);
@@ -428,9 +428,9 @@ testWrongKey(void)
     size_t len;
 
     /* Same key id claimed, different key: only the confirmation tells. */
-    src = mhTransportSessionNew(MH_TRANSPORT_ROLE_SOURCE, MH_TRANSPORT_CIPHER_AES_256_GCM,
+    src = mhTransportSessionNew(MH_TRANSPORT_ROLE_SOURCE, MH_CONF_CIPHER_AES_256_GCM,
                                 k1, 42, testUuid, &err);
-    dst = mhTransportSessionNew(MH_TRANSPORT_ROLE_TARGET, MH_TRANSPORT_CIPHER_AES_256_GCM,
+    dst = mhTransportSessionNew(MH_TRANSPORT_ROLE_TARGET, MH_CONF_CIPHER_AES_256_GCM,
                                 k2, 42, testUuid, &err);
     g_assert_no_error(err);
     mhTransportSessionHello(src, hs);
@@ -453,9 +453,9 @@ testWrongKey(void)
     /* Different key ids: refused at the hello already. */
     g_clear_pointer(&src, mhTransportSessionFree);
     g_clear_pointer(&dst, mhTransportSessionFree);
-    src = mhTransportSessionNew(MH_TRANSPORT_ROLE_SOURCE, MH_TRANSPORT_CIPHER_AES_256_GCM,
+    src = mhTransportSessionNew(MH_TRANSPORT_ROLE_SOURCE, MH_CONF_CIPHER_AES_256_GCM,
                                 k1, 1, testUuid, &err);
-    dst = mhTransportSessionNew(MH_TRANSPORT_ROLE_TARGET, MH_TRANSPORT_CIPHER_AES_256_GCM,
+    dst = mhTransportSessionNew(MH_TRANSPORT_ROLE_TARGET, MH_CONF_CIPHER_AES_256_GCM,
                                 k2, 2, testUuid, &err);
     mhTransportSessionHello(dst, hd);
     g_assert_false(mhTransportSessionPeerHello(src, hd, sizeof(hd), cs, &err));
@@ -469,12 +469,12 @@ testPeerMismatch(void)
     uint8_t other_uuid[16] = { 9 };
     struct {
         MhTransportRole role;
-        MhTransportCipher cipher;
+        MhConfCipher cipher;
         const uint8_t *uuid;
     } peers[] = {
-        { MH_TRANSPORT_ROLE_SOURCE, MH_TRANSPORT_CIPHER_AES_256_GCM, testUuid },
-        { MH_TRANSPORT_ROLE_TARGET, MH_TRANSPORT_CIPHER_CHACHA20_POLY1305, testUuid },
-        { MH_TRANSPORT_ROLE_TARGET, MH_TRANSPORT_CIPHER_AES_256_GCM, other_uuid },
+        { MH_TRANSPORT_ROLE_SOURCE, MH_CONF_CIPHER_AES_256_GCM, testUuid },
+        { MH_TRANSPORT_ROLE_TARGET, MH_CONF_CIPHER_CHACHA20_POLY1305, testUuid },
+        { MH_TRANSPORT_ROLE_TARGET, MH_CONF_CIPHER_AES_256_GCM, other_uuid },
     };
 
     for (size_t i = 0; i < G_N_ELEMENTS(peers); i++) {
@@ -482,7 +482,7 @@ testPeerMismatch(void)
         g_autoptr(MhTransportSession) src = NULL, dst = NULL;
         uint8_t hd[MH_TRANSPORT_HELLO_SIZE], c[MH_TRANSPORT_CONFIRM_SIZE];
 
-        src = mhTransportSessionNew(MH_TRANSPORT_ROLE_SOURCE, MH_TRANSPORT_CIPHER_AES_256_GCM,
+        src = mhTransportSessionNew(MH_TRANSPORT_ROLE_SOURCE, MH_CONF_CIPHER_AES_256_GCM,
                                     k, 1, testUuid, &err);
         dst = mhTransportSessionNew(peers[i].role, peers[i].cipher, k, 1, peers[i].uuid, &err);
         g_assert_no_error(err);
@@ -514,7 +514,7 @@ testFinalMismatch(void)
         g_autoptr(GBytes) a0 = NULL, a1 = NULL, b0 = NULL, b1 = NULL, bfin = NULL;
         g_autoptr(MhTransportSession) dst = NULL;
 
-        pairInit(&p, MH_TRANSPORT_CIPHER_AES_256_GCM);
+        pairInit(&p, MH_CONF_CIPHER_AES_256_GCM);
         /* The twin reuses the source's nonce and meets a target with the
          * same nonce: it derives the very same keys. */
         memcpy(twin_nonce, p.src_hello + 28, sizeof(twin_nonce));
@@ -602,7 +602,7 @@ testParallelSeal(void)
     MhTransportOpened op;
 
     g_mutex_init(&lock);
-    pairInit(&p, MH_TRANSPORT_CIPHER_AES_256_GCM);
+    pairInit(&p, MH_CONF_CIPHER_AES_256_GCM);
     for (int i = 0; i < 4; i++) {
         jobs[i] = (SealJob){ p.src, mem, records, &lock, i };
         threads[i] = g_thread_new("seal", sealThread, &jobs[i]);
@@ -708,9 +708,9 @@ testSpecConformance(void)
         ns[i] = 0x40 + i;
         nd[i] = 0x80 + i;
     }
-    src = mhTransportSessionNewWithNonce(MH_TRANSPORT_ROLE_SOURCE, MH_TRANSPORT_CIPHER_AES_256_GCM,
+    src = mhTransportSessionNewWithNonce(MH_TRANSPORT_ROLE_SOURCE, MH_CONF_CIPHER_AES_256_GCM,
                                          key, 0x9c3765fb, testUuid, ns, &err);
-    dst = mhTransportSessionNewWithNonce(MH_TRANSPORT_ROLE_TARGET, MH_TRANSPORT_CIPHER_AES_256_GCM,
+    dst = mhTransportSessionNewWithNonce(MH_TRANSPORT_ROLE_TARGET, MH_CONF_CIPHER_AES_256_GCM,
                                          key, 0x9c3765fb, testUuid, nd, &err);
     g_assert_no_error(err);
     mhTransportSessionHello(src, hs);
@@ -801,9 +801,9 @@ main(int argc, char **argv)
     g_test_add_func("/mh/transport/round-trip/chacha20-poly1305", testRoundTripChacha);
     g_test_add_func("/mh/transport/round-trip/aes-256-ocb", testRoundTripOcb);
     g_test_add_func("/mh/transport/zero-record", testZeroRecord);
-    for (int c = 0; c < MH_TRANSPORT_CIPHER_LAST; c++) {
+    for (int c = 0; c < MH_CONF_CIPHER_LAST; c++) {
         g_autofree char *name = g_strdup_printf("/mh/transport/tamper/bit-flip-everywhere/%s",
-                                                mhTransportCipherTypeToString(c));
+                                                mhConfCipherTypeToString(c));
         g_test_add_data_func(name, GINT_TO_POINTER(c), testBitFlipEverywhere);
     }
     g_test_add_func("/mh/transport/tamper/replay", testReplay);
