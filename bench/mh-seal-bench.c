@@ -141,11 +141,14 @@ main(int argc, char **argv)
             g_autoptr(MhMh) smh = mhMhNew(&src.ram, v, cipher, (const uint8_t *)"benchmark-domain", &err);
             g_autoptr(MhMh) dmh = smh ? mhMhNew(&dst.ram, v, cipher,
                                                 (const uint8_t *)"benchmark-domain", &err) : NULL;
+            g_autoptr(MhMhLaunchKey) lk = NULL;
             gint64 t0, t1;
 
+            /* Both ends' key as LAUNCH_SECRET would hand it over. */
             if (!dmh ||
-                !mhMhStart(smh, SECRET_GPA, SECRET_SIZE, &err) ||
-                !mhMhStart(dmh, SECRET_GPA, SECRET_SIZE, &err) ||
+                !(lk = mhMhLaunchKeyFromSecret(src.mem + SECRET_GPA, SECRET_SIZE, &err)) ||
+                !mhMhStartWithKey(smh, lk, &err) ||
+                !mhMhStartWithKey(dmh, lk, &err) ||
                 !handshake(smh, dmh, &err)) {
                 fprintf(stderr, "error: %s\n", err->message);
                 goto cleanup;

@@ -278,33 +278,6 @@ hostFinishStart(MhMh *mh, uint32_t key_id)
 }
 
 bool
-mhMhStart(MhMh *mh, uint64_t secret_gpa, uint64_t secret_size, GError **error)
-{
-    MhMailboxEnvelope *env = mhMhVcpuEnvelope(&mh->vcpu[0]);
-    g_autoptr(GError) err = NULL;
-    int ret;
-
-    if (!hostLockAndStart(mh, error))
-        return false;
-
-    env->len = 8;
-    mhUtilPutLE64(env->data, secret_size);
-    mhMhHostKick(&mh->vcpu[0], MH_MAILBOX_CMD_INIT, secret_gpa);
-    if ((ret = mhMhHostWait(&mh->vcpu[0])) != MH_MAILBOX_RET_SUCCESS) {
-        mhMhHostError(&mh->vcpu[0], ret, &err);
-        g_prefix_error(&err, _("migration handler INIT failed (secret area at GPA 0x%"
-                               PRIx64 "): "), secret_gpa);
-        hostStopVcpus(mh);
-        mhMhHostSetState(mh, MH_MH_STATE_STOPPED, err, false);
-        g_mutex_unlock(&mh->host_lock);
-        g_propagate_error(error, g_steal_pointer(&err));
-        return false;
-    }
-    hostFinishStart(mh, mhUtilGetLE32(env->data));
-    return true;
-}
-
-bool
 mhMhStartWithKey(MhMh *mh, const MhMhLaunchKey *key, GError **error)
 {
     if (!hostLockAndStart(mh, error))

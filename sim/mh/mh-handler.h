@@ -38,29 +38,25 @@ MhMh *mhMhNew(const MhGuestRam *ram, unsigned int vcpus, MhConfCipher cipher,
 void mhMhFree(MhMh *mh);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(MhMh, mhMhFree)
 
-/* Start the vCPUs and INIT: the migration key is read from the EFI secret
- * table at 'secret_gpa' in guest RAM ('secret_size' bytes at most, the
- * size of the secret area). On failure (no table, no key, malformed table,
- * unknown version) the MH stays stopped and the error says why. */
-bool mhMhStart(MhMh *mh, uint64_t secret_gpa, uint64_t secret_size, GError **error);
-/* The migration key of one launch, held in MH-private memory: captured
- * from the secret table the guest owner injected into THIS launch (e.g.
- * right after LAUNCH_SECRET wrote it), so that later migrations use that
- * key, not whatever the secret area holds by then (on a migration target
- * it holds the copy restored from the source). The host only holds the
- * pointer; the key is wiped on free. */
+/* The migration key of one launch, held in MH-private memory. It comes
+ * only from the secret table that LAUNCH_SECRET decrypted for THIS launch,
+ * handed over by the SEV model (the PSP), never from an address in guest
+ * RAM: in this simulation the host can write guest RAM (on SEV hardware it
+ * cannot write plaintext there), so a table read from RAM could be one the
+ * host forged, and a key it chose. Later migrations use this key, not what
+ * the secret area holds by then (on a target: the copy restored from the
+ * source). The host only holds the pointer; the key is wiped on free. */
 typedef struct _MhMhLaunchKey MhMhLaunchKey;
 
-/* Parse the secret table at 'gpa' of 'ram' ('size' bytes at most); the
- * errors are INIT's. */
-MhMhLaunchKey *mhMhLaunchKeyCapture(const MhGuestRam *ram, uint64_t gpa, uint64_t size,
-                                    GError **error);
+/* Parse the decrypted secret table (the plaintext of LAUNCH_SECRET, 'len'
+ * bytes); fails when it holds no migration-key entry or a malformed one. */
+MhMhLaunchKey *mhMhLaunchKeyFromSecret(const void *table, size_t len, GError **error);
 uint32_t mhMhLaunchKeyGetId(const MhMhLaunchKey *key);
 void mhMhLaunchKeyFree(MhMhLaunchKey *key);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(MhMhLaunchKey, mhMhLaunchKeyFree)
 
 /* Start the vCPUs with the migration key from 'key' (copied into the
- * MH's state) instead of reading the secret area. */
+ * MH's state): the only way an MH gets a key. */
 bool mhMhStartWithKey(MhMh *mh, const MhMhLaunchKey *key, GError **error);
 
 /* Point the MH at other guest memory with the same GPAs (qemu-mh: the

@@ -51,7 +51,9 @@ typedef struct __attribute__((packed)) {
 
 typedef enum {
     /* The RFC's commands. */
-    MH_MAILBOX_CMD_INIT = 0,            /* gpa = secret table */
+    MH_MAILBOX_CMD_INIT = 0,            /* the RFC's INIT from a guest address: refused
+                                         * (invalid function); the key comes only
+                                         * from LAUNCH_SECRET (mhMhStartWithKey) */
     MH_MAILBOX_CMD_SAVE_PAGE = 1,       /* gpa = page; envelope in: u32 iteration */
     MH_MAILBOX_CMD_RESTORE_PAGE = 2,    /* gpa = page; envelope + page buffer = record */
     MH_MAILBOX_CMD_RESET = 3,           /* end the session, keep the key */

@@ -144,28 +144,6 @@ mhMhVcpuSession(MhMhVcpu *v, MhMhPrivate *priv, int role, GError **error)
 
 /* Find the migration key in the secret table at 'gpa' ('area' bytes at
  * most, the size of the secret area) of 'ram'. */
-static bool
-privateReadTable(const MhGuestRam *ram, uint64_t gpa, uint64_t area, MhSecret **key,
-                 uint32_t *key_id, GError **error)
-{
-    const uint8_t *hdr;
-    uint64_t want;
-
-    if (area < MH_SEV_SECRET_HEADER_SIZE ||
-        !(hdr = mhGuestRamTranslate(ram, gpa, MH_SEV_SECRET_HEADER_SIZE))) {
-        g_set_error(error, MH_ERROR, MH_ERROR_INVALID,
-                    _("no secret area: GPA 0x%" PRIx64 " (size %"
-                      PRIu64 ") is not in guest RAM"), (guint64)gpa, area);
-        return false;
-    }
-    /* Hand the parser the whole secret area (as far as it is mapped): the
-     * table's own length fields are the parser's to check against it. */
-    want = area;
-    while (want > MH_SEV_SECRET_HEADER_SIZE && !mhGuestRamTranslate(ram, gpa, want))
-        want -= MIN(want - MH_SEV_SECRET_HEADER_SIZE, (uint64_t)4096);
-    return mhSevMigrationKeyFind(hdr, want, key, key_id, error);
-}
-
 static void
 privateSetKey(MhMhPrivate *priv, MhSecret *key, uint32_t key_id)
 {
@@ -177,23 +155,6 @@ privateSetKey(MhMhPrivate *priv, MhSecret *key, uint32_t key_id)
     g_mutex_unlock(&priv->lock);
 }
 
-static bool
-vcpuInit(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
-{
-    MhMailboxParams *p = mhMhVcpuParams(v);
-    MhMailboxEnvelope *env = mhMhVcpuEnvelope(v);
-    uint64_t area = env->len >= 8 ? mhUtilGetLE64(env->data) : 0;
-    MhSecret *key = NULL;
-    uint32_t key_id = 0;
-
-    if (!privateReadTable(&priv->ram, p->gpa, area, &key, &key_id, error))
-        return false;
-    privateSetKey(priv, key, key_id);
-    env->len = 4;
-    mhUtilPutLE32(env->data, key_id);
-    return true;
-}
-
 /* ---- the launch key (mh-handler.h) ---- */
 
 struct _MhMhLaunchKey {
@@ -202,11 +163,11 @@ struct _MhMhLaunchKey {
 };
 
 MhMhLaunchKey *
-mhMhLaunchKeyCapture(const MhGuestRam *ram, uint64_t gpa, uint64_t size, GError **error)
+mhMhLaunchKeyFromSecret(const void *table, size_t len, GError **error)
 {
     MhMhLaunchKey *lk = g_new0(MhMhLaunchKey, 1);
 
-    if (!privateReadTable(ram, gpa, size, &lk->key, &lk->key_id, error)) {
+    if (!mhSevMigrationKeyFind(table, len, &lk->key, &lk->key_id, error)) {
         g_free(lk);
         return NULL;
     }
@@ -526,7 +487,6 @@ static const struct {
     MhMailboxCommand cmd;
     MhMhVcpuCommandFunc func;
 } vcpuCommands[] = {
-    { MH_MAILBOX_CMD_INIT, vcpuInit },
     { MH_MAILBOX_CMD_SAVE_PAGE, vcpuSavePage },
     { MH_MAILBOX_CMD_RESTORE_PAGE, mhMhVcpuRestorePage },
     { MH_MAILBOX_CMD_RESET, vcpuReset },
@@ -580,8 +540,6 @@ vcpuDispatch(MhMhVcpu *v)
     } else if (err->domain == MH_TRANSPORT_ERROR && err->code >= 0 &&
                err->code < MH_TRANSPORT_ERROR_LAST) {
         ret = transportRet[err->code];
-    } else if (p->cmd == MH_MAILBOX_CMD_INIT) {
-        ret = MH_MAILBOX_RET_NO_KEY;
     } else {
         ret = MH_MAILBOX_RET_INTERNAL;
     }

@@ -322,6 +322,33 @@ mhQemuArgName(MhQemuArgs *args, MhQemuArgItem *item, GError **error)
     return true;
 }
 
+/* The domain UUID binds the MH's session keys to this guest. */
+static bool
+mhQemuArgUuid(MhQemuArgs *args, MhQemuArgItem *item, GError **error)
+{
+    g_autofree char *hex = NULL;
+    g_autoptr(GBytes) bytes = NULL;
+
+    if (!g_uuid_string_is_valid(item->value)) {
+        g_set_error(error, MH_ERROR, MH_ERROR_INVALID,
+                    _("-uuid: '%s' is not a UUID"), item->value);
+        return false;
+    }
+    hex = g_strdup(item->value);
+    g_strdelimit(hex, "-", ' ');
+    for (char *r = hex, *w = hex;; r++) {
+        if (*r != ' ')
+            *w++ = *r;
+        if (!*r)
+            break;
+    }
+    if (!mhUtilParseHex("-uuid", hex, sizeof(args->uuid), &bytes, error))
+        return false;
+    memcpy(args->uuid, g_bytes_get_data(bytes, NULL), sizeof(args->uuid));
+    args->has_uuid = true;
+    return true;
+}
+
 static bool
 mhQemuArgMem(MhQemuArgs *args, MhQemuArgItem *item, GError **error)
 {
@@ -354,6 +381,7 @@ static const MhQemuArgOption mhQemuArgOptions[] = {
     { "append", true, mhQemuArgAppend },
     { "name", true, mhQemuArgName },
     { "m", true, mhQemuArgMem },
+    { "uuid", true, mhQemuArgUuid },
     { NULL, false, NULL },
 };
 

@@ -50,6 +50,8 @@ typedef struct {
     MhQemuSevArgs *sev;     /* NULL without a sev-guest object */
     MhConfHelper *helper;   /* NULL without a mirror-helper object */
     char *name;             /* -name guest=, for log lines */
+    uint8_t uuid[16];       /* -uuid, the domain's (binds the MH's session keys) */
+    bool has_uuid;
     char *machine_type;     /* "pc-q35-7.2", NULL if not given */
     /* Guest RAM: the machine's memory backend (or one qemu-mh adds). */
     char *ram_backend_id;

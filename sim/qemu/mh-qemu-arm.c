@@ -6,24 +6,22 @@
 
 /* Set on qemu-mh's main loop (QMP), read by the migration code, which may
  * run in a thread of its own: hence atomic. */
-static gint mhQemuArm;
-
 bool
-mhQemuMigrateArmed(void)
+mhQemuMigrateArmed(MhQemu *qemu)
 {
-    return g_atomic_int_get(&mhQemuArm) != 0;
+    return g_atomic_int_get(&qemu->armed) != 0;
 }
 
 bool
-mhQemuMigrateArmTake(void)
+mhQemuMigrateArmTake(MhQemu *qemu)
 {
-    return g_atomic_int_exchange(&mhQemuArm, 0) != 0;
+    return g_atomic_int_exchange(&qemu->armed, 0) != 0;
 }
 
 void
-mhQemuMigrateArmSet(bool armed)
+mhQemuMigrateArmSet(MhQemu *qemu, bool armed)
 {
-    g_atomic_int_set(&mhQemuArm, armed ? 1 : 0);
+    g_atomic_int_set(&qemu->armed, armed ? 1 : 0);
 }
 
 void
@@ -58,10 +56,10 @@ mhQemuCmdArmMigrationHandler(MhQmpRequest *req, gpointer opaque)
     }
     /* mode=auto needs no arm: every migration uses the helper. */
     if (helper->mode == MH_CONF_MODE_ON_REQUEST)
-        mhQemuMigrateArmSet(armed);
+        mhQemuMigrateArmSet(qemu, armed);
     ret = json_object_new();
     json_object_set_boolean_member(ret, "armed",
-                                   helper->mode == MH_CONF_MODE_AUTO || mhQemuMigrateArmed());
+                                   helper->mode == MH_CONF_MODE_AUTO || mhQemuMigrateArmed(qemu));
     json_object_set_string_member(ret, "mode", mhConfModeTypeToString(helper->mode));
     mhQmpRequestReturn(req, json_node_init_object(json_node_alloc(), ret));
 }

@@ -17,8 +17,7 @@
  * SEV guest with mode=on-request goes through the MH when
  * mhQemuMigrateArmTake() returns true (it clears the flag, so one arm
  * covers one migration); otherwise it is refused like QEMU 7.2 refuses any
- * SEV guest. One qemu-mh process runs one guest, so the flag is
- * per process. docs/qemu-interface.md. */
+ * SEV guest. The flag is the MhQemu's (one per process). docs/qemu-interface.md. */
 #pragma once
 
 #include <stdbool.h>
@@ -30,9 +29,9 @@
 void mhQemuCmdArmMigrationHandler(MhQmpRequest *req, gpointer opaque);
 
 /* Whether the next migration is armed (does not change it). */
-bool mhQemuMigrateArmed(void);
+bool mhQemuMigrateArmed(MhQemu *qemu);
 /* Read and clear: true when armed (the migration that calls this uses the
  * helper; the next one needs a new arm). */
-bool mhQemuMigrateArmTake(void);
+bool mhQemuMigrateArmTake(MhQemu *qemu);
 /* Set or clear the arm (the command, and tests). */
-void mhQemuMigrateArmSet(bool armed);
+void mhQemuMigrateArmSet(MhQemu *qemu, bool armed);

@@ -15,7 +15,7 @@ const MhQmpCommand mhQemuCommands[] = {
     { "query-sev-capabilities", mhQemuCmdQuerySevCapabilities },
     { "query-sev-launch-measure", mhQemuCmdQuerySevLaunchMeasure },
     /* The MH captures the migration key from the injected table. */
-    { "sev-inject-launch-secret", mhQemuCmdSevInjectLaunchSecretMh },
+    { "sev-inject-launch-secret", mhQemuCmdSevInjectLaunchSecret },
     /* mirror-helper extensions go here. */
     { "start-migration-handler", mhQemuCmdStartMigrationHandler },
     { "query-migration-handler", mhQemuCmdQueryMigrationHandler },

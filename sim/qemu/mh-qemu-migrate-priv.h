@@ -39,7 +39,9 @@ typedef struct {
     MhQemuMigrate *mig;
     MhQemuMigrateRole role;
     GThread *thread;
+    GThreadFunc body;           /* the source's or the target's */
     volatile gint cancel;
+    volatile gint thread_done;  /* set as the thread's last act */
     int fd;                     /* the migration connection */
     int listen_fd;              /* target: libvirt's URI, until accepted */
     char *tmpdir;               /* private dir for the real QEMU's socket */
@@ -98,7 +100,7 @@ struct _MhQemuMigrate {
 };
 
 MhQemuMigrateMode mhQemuMigrateGetMode(MhQemu *qemu);
-/* The process's migration state, created on first use. */
+/* The process's migration state (qemu->migrate), created on first use. */
 MhQemuMigrate *mhQemuMigrateGetState(MhQemu *qemu);
 
 /* ---- for the migration threads ---- */
@@ -122,7 +124,6 @@ void mhQemuMigrateFinish(MhQemuMigrateJob *job, const GError *error);
  * migration), started with the key captured from the secret table
  * injected into this launch; it maps live guest RAM from its start. */
 MhMh *mhQemuMigrateNewMh(MhQemuMigrateJob *job, GError **error);
-uint64_t mhQemuMigrateSecretGpa(MhQemuMigrateJob *job);
 #define MH_QEMU_MIGRATE_SECRET_SIZE 0x1000
 
 /* Relay the real QEMU's migration stream ('local') over the connection as

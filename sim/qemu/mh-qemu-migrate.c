@@ -27,13 +27,10 @@ MH_ENUM_IMPL(mhQemuMigrateMode, MH_QEMU_MIGRATE_MODE_LAST, "plain", "helper", "b
 MH_ENUM_IMPL(mhQemuMigrateStatus, MH_QEMU_MIGRATE_STATUS_LAST, "none", "setup", "active",
              "device", "completed", "failed", "cancelling", "cancelled");
 
-/* One qemu-mh process serves one guest, hence one migration state. */
-static MhQemuMigrate *mhQemuMigrateState;
-
 MhQemuMigrate *
 mhQemuMigrateGetState(MhQemu *qemu)
 {
-    if (!mhQemuMigrateState) {
+    if (!qemu->migrate) {
         MhQemuMigrate *mig = g_new0(MhQemuMigrate, 1);
 
         mig->qemu = qemu;
@@ -42,9 +39,9 @@ mhQemuMigrateGetState(MhQemu *qemu)
         mig->max_passes = MH_QEMU_MIGRATE_DEFAULT_MAX_PASSES;
         mig->fds = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         mig->hooked = g_hash_table_new(NULL, NULL);
-        mhQemuMigrateState = mig;
+        qemu->migrate = mig;
     }
-    return mhQemuMigrateState;
+    return qemu->migrate;
 }
 
 MhQemuMigrateMode
@@ -58,7 +55,7 @@ mhQemuMigrateGetMode(MhQemu *qemu)
      * sent by "virt-mh migrate"); unarmed, the guest is as unmigratable
      * as under QEMU 7.2. */
     if (helper && qemu->ram &&
-        (helper->mode == MH_CONF_MODE_AUTO || mhQemuMigrateArmed()))
+        (helper->mode == MH_CONF_MODE_AUTO || mhQemuMigrateArmed(qemu)))
         return MH_QEMU_MIGRATE_MODE_HELPER;
     return MH_QEMU_MIGRATE_MODE_BLOCKED;
 }
@@ -255,8 +252,11 @@ mhQemuMigrateWaitQemu(MhQemuMigrateJob *job)
     for (;;) {
         g_autofree char *status = g_async_queue_timeout_pop(job->qemu_events, 200 * 1000);
 
-        if (!status)
+        if (!status) {
+            if (g_atomic_int_get(&job->cancel))
+                return "cancelled";
             continue;
+        }
         if (g_str_equal(status, "completed"))
             return "completed";
         if (g_str_equal(status, "failed"))
@@ -286,21 +286,6 @@ mhQemuMigrateFinish(MhQemuMigrateJob *job, const GError *error)
 }
 
 /* ---- guest RAM and the MH ---- */
-
-uint64_t
-mhQemuMigrateSecretGpa(MhQemuMigrateJob *job)
-{
-    MhQemu *qemu = job->mig->qemu;
-    gsize fwlen = 0;
-    const uint8_t *fw = qemu->firmware ? g_bytes_get_data(qemu->firmware, &fwlen) : NULL;
-    uint32_t base = 0, size = 0;
-
-    /* Where sev-inject-launch-secret put the table without a gpa. */
-    if (fw && mhQemuFwFindArea(fw, fwlen, MH_QEMU_FW_SEV_SECRET_GUID, &base, &size) &&
-        base != 0 && size != 0)
-        return base;
-    return mhConfHelperGetSecret(qemu->args->helper);
-}
 
 MhMh *
 mhQemuMigrateNewMh(MhQemuMigrateJob *job, GError **error)
@@ -396,6 +381,66 @@ mhQemuMigrateCheckCaps(MhQemuMigrate *mig, MhQmpRequest *req)
     return false;
 }
 
+static gpointer
+mhQemuMigrateThreadMain(gpointer data)
+{
+    MhQemuMigrateJob *job = data;
+
+    job->body(job);
+    g_atomic_int_set(&job->thread_done, 1);
+    return NULL;
+}
+
+static void
+mhQemuMigrateJobFree(MhQemuMigrateJob *job)
+{
+    if (!job)
+        return;
+    if (job->thread)
+        g_thread_join(job->thread);
+    g_async_queue_unref(job->qemu_events);
+    g_free(job->error_desc);
+    g_free(job->tmpdir);
+    g_free(job->local_path);
+    g_free(job);
+}
+
+static gboolean
+mhQemuMigrateFdClose(gpointer key, gpointer value, gpointer data)
+{
+    close(GPOINTER_TO_INT(value));
+    return TRUE;
+}
+
+void
+mhQemuMigrateClear(MhQemu *qemu)
+{
+    MhQemuMigrate *mig = qemu->migrate;
+    MhQemuMigrateJob *job;
+
+    if (!mig)
+        return;
+    if ((job = mig->job) && job->thread) {
+        /* The thread may wait for the real QEMU's events or for a QMP
+         * reply, which the main loop delivers: cancel it and keep the
+         * main context turning until it has ended. */
+        g_atomic_int_set(&job->cancel, 1);
+        g_async_queue_push(job->qemu_events, g_strdup("cancelled"));
+        while (!g_atomic_int_get(&job->thread_done)) {
+            while (g_main_context_iteration(NULL, FALSE))
+                ;
+            g_usleep(10 * 1000);
+        }
+    }
+    mhQemuMigrateJobFree(g_steal_pointer(&mig->job));
+    g_hash_table_foreach_remove(mig->fds, mhQemuMigrateFdClose, NULL);
+    g_hash_table_unref(mig->fds);
+    g_hash_table_unref(mig->hooked);
+    g_mutex_clear(&mig->lock);
+    g_free(mig);
+    qemu->migrate = NULL;
+}
+
 static MhQemuMigrateJob *
 mhQemuMigrateJobNew(MhQemuMigrate *mig, MhQemuMigrateRole role)
 {
@@ -411,15 +456,7 @@ mhQemuMigrateJobNew(MhQemuMigrate *mig, MhQemuMigrateRole role)
     job->status = MH_QEMU_MIGRATE_STATUS_SETUP;
     /* The previous job's figures stay readable until a new one starts;
      * its thread has ended by then (status final). */
-    if (mig->job) {
-        if (mig->job->thread)
-            g_thread_join(mig->job->thread);
-        g_async_queue_unref(mig->job->qemu_events);
-        g_free(mig->job->error_desc);
-        g_free(mig->job->tmpdir);
-        g_free(mig->job->local_path);
-        g_free(mig->job);
-    }
+    mhQemuMigrateJobFree(mig->job);
     mig->job = job;
     return job;
 }
@@ -451,7 +488,7 @@ mhQemuCmdMigrate(MhQmpRequest *req, gpointer opaque)
     }
     mhQemuMigrateHook(mig, mhQmpRequestGetProxy(req));
     /* One arm covers one migration. */
-    mhQemuMigrateArmTake();
+    mhQemuMigrateArmTake(qemu);
 
     job = mhQemuMigrateJobNew(mig, MH_QEMU_MIGRATE_ROLE_SOURCE);
     if (g_str_has_prefix(uri, "fd:")) {
@@ -490,7 +527,8 @@ mhQemuCmdMigrate(MhQmpRequest *req, gpointer opaque)
     /* QEMU emits "setup" before it answers. */
     mhQemuMigrateSetStatus(job, MH_QEMU_MIGRATE_STATUS_SETUP);
     mhQmpRequestReturn(req, NULL);
-    job->thread = g_thread_new("mh-migrate-src", mhQemuMigrateSourceThread, job);
+    job->body = mhQemuMigrateSourceThread;
+    job->thread = g_thread_new("mh-migrate-src", mhQemuMigrateThreadMain, job);
 }
 
 /* 'uri' is "tcp:HOST:PORT" (migrate-incoming refused anything else). */
@@ -590,7 +628,8 @@ mhQemuCmdMigrateIncoming(MhQmpRequest *req, gpointer opaque)
                           mhQemuMigrateIncomingStarted, NULL);
     }
     mhQmpRequestReturn(req, NULL);
-    job->thread = g_thread_new("mh-migrate-dst", mhQemuMigrateTargetThread, job);
+    job->body = mhQemuMigrateTargetThread;
+    job->thread = g_thread_new("mh-migrate-dst", mhQemuMigrateThreadMain, job);
 }
 
 void

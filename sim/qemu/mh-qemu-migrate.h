@@ -27,6 +27,11 @@ void mhQemuCmdMigrateSetCapabilities(MhQmpRequest *req, gpointer opaque);
 void mhQemuCmdGetfd(MhQmpRequest *req, gpointer opaque);
 void mhQemuCmdClosefd(MhQmpRequest *req, gpointer opaque);
 
+/* Teardown: cancel a running migration, wait for its thread (turning the
+ * main context, which its QMP calls need), close the fds taken with getfd
+ * and free the state. */
+void mhQemuMigrateClear(MhQemu *qemu);
+
 /* What happens to a migration of this guest. */
 typedef enum {
     MH_QEMU_MIGRATE_MODE_PLAIN,     /* no SEV: QEMU's own migration */

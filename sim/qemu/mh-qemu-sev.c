@@ -294,23 +294,23 @@ mhQemuCmdQuerySevLaunchMeasure(MhQmpRequest *req, gpointer opaque)
     mhQmpRequestReturn(req, ret);
 }
 
-/* Where the secret goes when the command has no gpa: the firmware's SEV
- * secret area (as QEMU), else the mirror-helper object's secret GPA. */
-static bool
-mhQemuSevSecretGpa(MhQemu *qemu, uint64_t *gpa, const char **source)
+bool
+mhQemuSecretArea(MhQemu *qemu, uint64_t *gpa, uint64_t *size, const char **source)
 {
     gsize fwlen = 0;
     const uint8_t *fw = qemu->firmware ? g_bytes_get_data(qemu->firmware, &fwlen) : NULL;
-    uint32_t base = 0, size = 0;
+    uint32_t base = 0, len = 0;
 
-    if (fw && mhQemuFwFindArea(fw, fwlen, MH_QEMU_FW_SEV_SECRET_GUID, &base, &size) &&
-        base != 0 && size != 0) {
+    if (fw && mhQemuFwFindArea(fw, fwlen, MH_QEMU_FW_SEV_SECRET_GUID, &base, &len) &&
+        base != 0 && len != 0) {
         *gpa = base;
+        *size = len;
         *source = _("the firmware's SEV secret area");
         return true;
     }
     if (qemu->args->helper) {
         *gpa = mhConfHelperGetSecret(qemu->args->helper);
+        *size = MH_CONF_SECRET_SIZE;
         *source = qemu->args->helper->has_secret ?
             _("the mirror-helper object's secret= GPA") :
             _("the mirror-helper default secret GPA");
@@ -326,6 +326,7 @@ mhQemuCmdSevInjectLaunchSecret(MhQmpRequest *req, gpointer opaque)
     const char *hdr_b64, *secret_b64, *source = _("the command's gpa argument");
     bool has_gpa;
     guint64 gpa;
+    uint64_t area_size;
     g_autofree guchar *hdr = NULL;
     g_autofree guchar *data = NULL;
     gsize hdr_len = 0, data_len = 0;
@@ -345,7 +346,7 @@ mhQemuCmdSevInjectLaunchSecret(MhQmpRequest *req, gpointer opaque)
         !mhQmpRequestGetString(req, "secret", true, &secret_b64) ||
         !mhQmpRequestGetUInt(req, "gpa", false, &has_gpa, &gpa))
         return;
-    if (!has_gpa && !mhQemuSevSecretGpa(qemu, &gpa, &source)) {
+    if (!has_gpa && !mhQemuSecretArea(qemu, &gpa, &area_size, &source)) {
         mhQmpRequestError(req, MH_QMP_GENERIC_ERROR,
                           "SEV: no secret area found in OVMF, gpa must be specified.");
         return;
@@ -390,6 +391,8 @@ mhQemuCmdSevInjectLaunchSecret(MhQmpRequest *req, gpointer opaque)
     }
     mhQemuLog(_("SEV: LAUNCH_SECRET: %zu bytes injected at GPA 0x%llx (from %s)"),
               (size_t)plen, (unsigned long long)gpa, source);
+    if (qemu->on_launch_secret)
+        qemu->on_launch_secret(qemu, pdata, plen);
     mhQmpRequestReturn(req, NULL);
 }
 

@@ -3,6 +3,8 @@
  * as a child that dies with us, the monitors, the pidfile, signals, and
  * exiting the way QEMU would so that libvirt cannot tell the difference. */
 #include "sim/qemu/mh-qemu.h"
+#include "sim/qemu/mh-qemu-migrate.h"
+#include "sim/qemu/mh-qmp-handler.h"
 
 #include "util/mh-error.h"
 #include "util/mh-i18n.h"
@@ -409,18 +411,33 @@ mhQemuStart(MhQemu *qemu, GPtrArray *created_paths, GError **error)
     return true;
 }
 
-/* The one instance: static, so that its state stays reachable for the
- * whole process. Guest RAM, the launch context and the arguments are not
- * freed at exit: worker threads of the migration handler may still use
- * them while the process ends. */
-static MhQemu mhQemuState;
+void
+mhQemuClear(MhQemu *qemu)
+{
+    /* The migration first: its thread talks through the proxies and
+     * uses the MH and guest RAM. */
+    mhQemuMigrateClear(qemu);
+    g_clear_pointer(&qemu->proxies, g_ptr_array_unref);
+    /* The MH's vCPUs map guest RAM: they stop before it goes. */
+    mhQemuMhClear(qemu);
+    g_clear_pointer(&qemu->ram, mhQemuRamFree);
+    g_clear_pointer(&qemu->launch, mhSevLaunchFree);
+    g_clear_pointer(&qemu->platform, mhSevPlatformFree);
+    g_clear_pointer(&qemu->firmware, g_bytes_unref);
+    g_clear_pointer(&qemu->loop, g_main_loop_unref);
+    g_clear_pointer(&qemu->real_qemu, g_free);
+    g_clear_pointer(&qemu->platform_dir, g_free);
+    g_clear_pointer(&qemu->args, mhQemuArgsFree);
+    g_mutex_clear(&qemu->mh_lock);
+}
 
 int
 mhQemuMain(int argc, char **argv)
 {
     g_autoptr(GError) err = NULL;
     g_autoptr(GPtrArray) created_paths = g_ptr_array_new_with_free_func(g_free);
-    MhQemu *qemu = &mhQemuState;
+    MhQemu state = { 0 };
+    MhQemu *qemu = &state;
     const char *real = g_getenv("MH_REAL_QEMU");
     int pidfd = -1;
     int ret = 1;
@@ -445,6 +462,9 @@ mhQemuMain(int argc, char **argv)
     }
 
     qemu->real_qemu = g_strdup(real);
+    g_mutex_init(&qemu->mh_lock);
+    if (qemu->args->helper)
+        qemu->on_launch_secret = mhQemuMhOnLaunchSecret;
     qemu->ready_pipe = -1;
     qemu->stderr_pipe = -1;
     qemu->proxies = g_ptr_array_new_with_free_func((GDestroyNotify)mhQmpProxyFree);
@@ -479,13 +499,13 @@ mhQemuMain(int argc, char **argv)
         ret = WEXITSTATUS(qemu->qemu_status);
 
  cleanup:
-    g_ptr_array_set_size(qemu->proxies, 0);
     for (guint i = 0; i < created_paths->len; i++)
         unlink(g_ptr_array_index(created_paths, i));
     if (pidfd >= 0) {
         unlink(qemu->args->pidfile);
         close(pidfd);
     }
+    mhQemuClear(qemu);
     if (qemu->qemu_exited && WIFSIGNALED(qemu->qemu_status)) {
         /* Die the way QEMU died. */
         int sig = WTERMSIG(qemu->qemu_status);

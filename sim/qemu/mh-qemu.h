@@ -14,6 +14,7 @@
 #include <glib.h>
 #include <stdbool.h>
 
+#include "sim/mh/mh-handler.h"
 #include "sim/qemu/mh-qemu-args.h"
 #include "sim/qemu/mh-qemu-ram.h"
 #include "sim/qemu/mh-qmp.h"
@@ -29,7 +30,16 @@
 #define MH_QEMU_PLATFORM_DIRNAME "mh-platform"
 
 typedef struct _MhQemu MhQemu;
+typedef struct _MhQemuMigrate MhQemuMigrate;
 
+/* The SEV model tells whoever listens that LAUNCH_SECRET succeeded, with
+ * the decrypted secret table it wrote into guest RAM. */
+typedef void (*MhQemuLaunchSecretFunc)(MhQemu *qemu, const void *table, size_t len);
+
+/* All of qemu-mh's state, one per process, torn down by mhQemuClear() in
+ * this order: the QMP proxies, the migration (its thread joined), the MH
+ * (its vCPUs stopped, keys wiped), this launch's migration key, guest
+ * RAM, the SEV launch and platform, the arguments. */
 struct _MhQemu {
     MhQemuArgs *args;
     char *real_qemu;
@@ -50,7 +60,19 @@ struct _MhQemu {
     guint kill_timer;
     guint stderr_watch;
     int stderr_pipe;
+    MhQemuLaunchSecretFunc on_launch_secret;   /* set when the guest has a helper */
+
+    /* The migration handler. The migration threads reach it too, hence
+     * the lock; 'armed' is read by them without it. */
+    GMutex mh_lock;
+    MhMh *mh;                   /* created on first start, kept for the process */
+    MhMhLaunchKey *launch_key;  /* captured at LAUNCH_SECRET of this launch */
+    gint armed;                 /* arm-migration-handler, for mode=on-request */
+    MhQemuMigrate *migrate;     /* created on first use */
 };
+
+/* Tear down in the order above; 'qemu' itself belongs to the caller. */
+void mhQemuClear(MhQemu *qemu);
 
 /* qemu-mh's locally answered QMP commands, terminated by { NULL, NULL }. */
 extern const MhQmpCommand mhQemuCommands[];
@@ -75,6 +97,11 @@ MhSevPlatform *mhQemuGetPlatform(MhQemu *qemu, GError **error);
  * files, the firmware (and kernel hashes) measured, LAUNCH_MEASURE. Errors
  * are worded as QEMU's and end the start-up. */
 bool mhQemuSevLaunch(MhQemu *qemu, GError **error);
+/* Where LAUNCH_SECRET puts the secret table when the command names no gpa:
+ * the firmware's SEV secret area when the (measured) firmware defines one,
+ * as QEMU does, else the mirror-helper object's secret GPA. 'source' says
+ * which, for log lines. False when neither exists. */
+bool mhQemuSecretArea(MhQemu *qemu, uint64_t *gpa, uint64_t *size, const char **source);
 /* Event hook: the first RESUME is LAUNCH_FINISH (state running). */
 void mhQemuSevEvent(MhQmpProxy *proxy, const char *event, JsonObject *message,
                     gpointer opaque);

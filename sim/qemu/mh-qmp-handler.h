@@ -17,25 +17,14 @@ void mhQemuCmdStopMigrationHandler(MhQmpRequest *req, gpointer opaque);
  * migration code (issue 6) drives sessions and pages through it. */
 MhMh *mhQemuMhGet(MhQemu *qemu);
 
-/* Create and start the MH without QMP (lifetime=persistent at launch, or
- * on-demand at the first migration). 'uuid' is the domain UUID;
- * 'secret_gpa' 0 means: the firmware's SEV secret area, else the
- * mirror-helper object's secret GPA. Already running: true. */
-bool mhQemuMhStart(MhQemu *qemu, const uint8_t uuid[MH_TRANSPORT_UUID_SIZE],
-                   uint64_t secret_gpa, GError **error);
-/* The MH a migration uses, started (on-demand) with the key captured
- * from the secret table injected into this launch; NULL with a reason
- * when there is none. */
+/* Start the MH (or keep it running) with this launch's key; refused
+ * without one. */
+bool mhQemuMhStart(MhQemu *qemu, GError **error);
+/* The MH for a migration: started if needed, and holding this launch's
+ * key, never another. */
 MhMh *mhQemuMhForMigration(MhQemu *qemu, GError **error);
-/* Whether this launch's migration key was captured (the owner injected
- * a secret table with one). */
-bool mhQemuMhHasLaunchKey(MhQemu *qemu);
-/* sev-inject-launch-secret: the SEV model's command, after which the MH
- * captures the migration key from the injected table (and starts, for
- * lifetime=persistent). */
-void mhQemuCmdSevInjectLaunchSecretMh(MhQmpRequest *req, gpointer opaque);
-/* The domain UUID from qemu-mh's -uuid argument. */
-bool mhQemuMhCmdlineUuid(uint8_t uuid[MH_TRANSPORT_UUID_SIZE], GError **error);
-/* Parse a textual UUID ("6b1f0e7a-3341-...") into 16 bytes. */
-bool mhQemuMhParseUuid(const char *text, uint8_t uuid[MH_TRANSPORT_UUID_SIZE],
-                       GError **error);
+/* MhQemuLaunchSecretFunc: capture the migration key from LAUNCH_SECRET's
+ * decrypted table. */
+void mhQemuMhOnLaunchSecret(MhQemu *qemu, const void *table, size_t len);
+/* Free the MH and wipe this launch's key (teardown). */
+void mhQemuMhClear(MhQemu *qemu);

@@ -37,6 +37,11 @@
 #   mh_lab_copy FILE              copy FILE into the lab (readable by the lab
 #                                 user) and print the copy's path
 #   mh_lab_processes              print "PID CMD" of live lab processes
+#   mh_guest_ram_write N DOM GPA FILE
+#                                 write FILE into the guest RAM of DOM on lab
+#                                 host N at GPA, from outside the guest, as a
+#                                 hostile host can (through the mem-path fd
+#                                 qemu-mh gave QEMU)
 #   mh_domain_xml FILE NAME MEM_MIB EMULATOR [LOADER [SEV_POLICY [EXTRA_XML]]]
 #                 [--loader L] [--sev POLICY] [--extra XML] [--devices XML]
 #                 [--kernel F] [--cmdline S] [--initrd F] [--serial-log F]
@@ -420,4 +425,30 @@ mh_variant_emulator() {
         mh_require_qemu_mh
         MH_EMULATOR=$MH_QEMU_MH
     fi
+}
+
+mh_guest_ram_write() {
+    local n=${1:?mh_guest_ram_write: host} dom=${2:?mh_guest_ram_write: domain}
+    local gpa=${3:?mh_guest_ram_write: gpa} file=${4:?mh_guest_ram_write: file}
+    /usr/bin/python3 - "$MH_LAB_DIR/host$n" "$dom" "$gpa" "$file" <<'EOF'
+import os, re, sys
+home, dom, gpa, data = sys.argv[1], sys.argv[2], int(sys.argv[3], 0), open(sys.argv[4], 'rb').read()
+for pid in filter(str.isdigit, os.listdir('/proc')):
+    try:
+        env = open(f'/proc/{pid}/environ', 'rb').read().split(b'\0')
+        cmd = b' '.join(open(f'/proc/{pid}/cmdline', 'rb').read().split(b'\0'))
+        m = re.search(rb'/proc/self/fd/([0-9]+)', cmd)
+        if not m or f'guest={dom},'.encode() not in cmd or \
+                not any(e.startswith(f'HOME={home}/'.encode()) for e in env):
+            continue
+        f = os.open(f'/proc/{pid}/fd/{m.group(1).decode()}', os.O_RDWR)
+        os.pwrite(f, data, gpa)    # guest RAM from GPA 0 at offset 0
+        assert os.pread(f, len(data), gpa) == data
+        os.close(f)
+    except (OSError, FileNotFoundError):
+        continue
+    print(f'{len(data)} bytes written at GPA {gpa:#x} into the guest RAM of {dom}')
+    sys.exit(0)
+sys.exit(f'no QEMU of {dom} with mem-path=/proc/self/fd/N on host {home}')
+EOF
 }

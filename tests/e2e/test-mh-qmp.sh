@@ -33,11 +33,12 @@ PY
 
 # --- without a key: the MH refuses to start and says why
 out=$(qmp probe '{"execute":"start-migration-handler"}' 2>&1) || true
-grep -q '"error".*INIT failed.*no SEV secret table' <<<"$out" || mh_fail "MH started without a key, or unexpected refusal: $out"
+grep -q '"error".*no migration key was injected into this launch' <<<"$out" ||
+    mh_fail "MH started without a key, or unexpected refusal: $out"
 mh_log "no key: $out"
 q=$(qmp probe '{"execute":"query-migration-handler"}')
 grep -q '"state":"stopped"' <<<"$q" || mh_fail "query after refusal: $q"
-grep -q '"last-error":"migration handler INIT failed' <<<"$q" || mh_fail "no last-error: $q"
+grep -q '"key-id"' <<<"$q" && mh_fail "a key id without a key: $q"
 mh_log "query: $q"
 mh_virsh 1 destroy probe >/dev/null
 
@@ -67,11 +68,42 @@ grep -q "\"key-id\":$want_id" <<<"$q" || mh_fail "MH key id is not $want_id: $q"
 grep -q "migration handler: running, 2 vCPUs" "$MH_LAB_DIR/host1/cache/libvirt/qemu/log/sevmh.log" ||
     mh_fail "no MH log line"
 
+# --- a hostile host plants a secret table with a key of its own in guest
+# RAM (at the secret GPA, and at an address of its choosing) and asks the
+# MH to take its key from there: the MH keeps the owner's key, and after
+# stop-migration-handler (which wipes it) it has none at all.
+forged_id=$(/usr/bin/python3 - "$W/forged.bin" <<'PY'
+import hashlib, struct, sys, uuid
+key = bytes(range(32))
+kid = int.from_bytes(hashlib.sha256(b"mirror-helper key id" + key).digest()[:4], "little")
+entry_data = bytes([1]) + struct.pack("<I", kid) + key
+entry = uuid.UUID("71f61f7e-c7bf-4ec9-a8cf-41f59a2ee72d").bytes_le + struct.pack("<I", 20 + len(entry_data)) + entry_data
+table = uuid.UUID("1e74f542-71dd-4d66-963e-ef4287ff173b").bytes_le + struct.pack("<I", 20 + len(entry)) + entry
+open(sys.argv[1], "wb").write(table + bytes(4096 - len(table)))
+print(kid)
+PY
+)
+mh_guest_ram_write 1 sevmh 0x80c000 "$W/forged.bin" || mh_fail "cannot plant the forged table"
+mh_guest_ram_write 1 sevmh 0x900000 "$W/forged.bin" || mh_fail "cannot plant the forged table"
+out=$(qmp sevmh '{"execute":"start-migration-handler","arguments":{"secret-gpa":9437184}}' 2>&1) || true
+grep -q "'secret-gpa' is not accepted" <<<"$out" || mh_fail "secret-gpa was not refused: $out"
+out=$(qmp sevmh '{"execute":"start-migration-handler"}')
+grep -q '"return":{}' <<<"$out" || mh_fail "start-migration-handler (running) failed: $out"
+q=$(qmp sevmh '{"execute":"query-migration-handler"}')
+grep -q "\"key-id\":$want_id" <<<"$q" || mh_fail "MH key id changed after the forged table (forged $forged_id): $q"
+mh_log "forged table (key id $forged_id) ignored, secret-gpa refused: $q"
+
 qmp sevmh '{"execute":"stop-migration-handler"}' >/dev/null || mh_fail "stop failed"
 q=$(qmp sevmh '{"execute":"query-migration-handler"}')
 grep -q '"state":"stopped"' <<<"$q" || mh_fail "MH not stopped: $q"
 grep -q '"key-id"' <<<"$q" && mh_fail "key id still reported after stop: $q"
 mh_log "after stop: $q"
+out=$(qmp sevmh '{"execute":"start-migration-handler"}' 2>&1) || true
+grep -q "no migration key was injected into this launch" <<<"$out" ||
+    mh_fail "the MH restarted after stop although its key was wiped: $out"
+q=$(qmp sevmh '{"execute":"query-migration-handler"}')
+grep -q '"key-id"' <<<"$q" && mh_fail "the MH took a key from guest RAM after stop: $q"
+mh_log "restart after stop refused: $out"
 # The guest still works under libvirt.
 mh_virsh 1 resume sevmh >/dev/null
 mh_wait_for "sevmh running" 20 mh_domstate_is 1 sevmh running

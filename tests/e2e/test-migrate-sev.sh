@@ -48,32 +48,9 @@ qmh_mh=$(mh_virsh 2 qemu-monitor-command "$dom" '{"execute":"query-migration-han
 mh_log "MH on host 2 after the incoming migration: $qmh_mh"
 grep -q '"state":"running"' <<<"$qmh_mh" || mh_fail "the MH used by the migration is not running on host 2: $qmh_mh"
 grep -Eq '"pages-restored":[1-9]' <<<"$qmh_mh" || mh_fail "query-migration-handler on host 2 does not show the restored pages: $qmh_mh"
-/usr/bin/python3 - "$MH_LAB_DIR/host2" "$dom" "$MIG_SECRET_GPA" <<'EOF2' || mh_fail "cannot wipe the secret area on host 2"
-import os, re, sys
-home, dom, gpa = sys.argv[1], sys.argv[2], int(sys.argv[3], 0)
-done = False
-for pid in filter(str.isdigit, os.listdir('/proc')):
-    try:
-        env = open(f'/proc/{pid}/environ', 'rb').read().split(b'\0')
-        cmd = open(f'/proc/{pid}/cmdline', 'rb').read().split(b'\0')
-        if not any(e.startswith(f'HOME={home}/'.encode()) for e in env) or \
-                f'guest={dom},'.encode() not in b' '.join(cmd):
-            continue
-        m = re.search(rb'/proc/self/fd/([0-9]+)', b' '.join(cmd))
-        if m:
-            f = os.open(f'/proc/{pid}/fd/{m.group(1).decode()}', os.O_RDWR)
-            os.pwrite(f, bytes(4096), gpa)    # guest RAM from GPA 0 at offset 0
-            assert os.pread(f, 4096, gpa) == bytes(4096)
-            os.close(f)
-            done = True
-    except (OSError, FileNotFoundError):
-        continue
-    if done:
-        break
-print(f'secret area at GPA {gpa:#x} zeroed in the guest RAM of {dom}' if done else
-      'no QEMU with mem-path=/proc/self/fd/N found')
-sys.exit(0 if done else 1)
-EOF2
+head -c 4096 /dev/zero >"$MIG_W/zero.page"
+mh_guest_ram_write 2 "$dom" "$MIG_SECRET_GPA" "$MIG_W/zero.page" ||
+    mh_fail "cannot wipe the secret area on host 2"
 mig_migrate "$dom" 2 1 direct || mh_fail "client-managed migration host 2 -> 1 failed: $(cat "$MIG_W/migrate.out")
 owner: $(cat "$MIG_W/owner.out")"
 mh_wait_for "$dom running on host 1" 30 mh_domstate_is 1 "$dom" running

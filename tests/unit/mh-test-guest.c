@@ -62,6 +62,15 @@ randomKey(void)
 }
 
 
+bool
+guestStartMh(MhMh *mh, const Guest *g, GError **error)
+{
+    g_autoptr(MhMhLaunchKey) lk = mhMhLaunchKeyFromSecret(g->low + SECRET_GPA, SECRET_SIZE,
+                                                          error);
+
+    return lk && mhMhStartWithKey(mh, lk, error);
+}
+
 void
 pairInit(Pair *p, unsigned int src_vcpus, unsigned int dst_vcpus, MhConfCipher cipher,
          bool wrong_key)
@@ -81,8 +90,8 @@ pairInit(Pair *p, unsigned int src_vcpus, unsigned int dst_vcpus, MhConfCipher c
     p->src = mhMhNew(&p->src_guest.ram, src_vcpus, cipher, testUuid, &err);
     p->dst = mhMhNew(&p->dst_guest.ram, dst_vcpus, cipher, testUuid, &err);
     g_assert_no_error(err);
-    g_assert_true(mhMhStart(p->src, SECRET_GPA, SECRET_SIZE, &err));
-    g_assert_true(mhMhStart(p->dst, SECRET_GPA, SECRET_SIZE, &err));
+    g_assert_true(guestStartMh(p->src, &p->src_guest, &err));
+    g_assert_true(guestStartMh(p->dst, &p->dst_guest, &err));
     g_assert_no_error(err);
 }
 

@@ -31,6 +31,9 @@ void guestInit(Guest *g, bool random);
 void guestClear(Guest *g);
 /* What LAUNCH_SECRET leaves in the secret area: the owner's table. */
 void guestInjectKey(Guest *g, const MhSecret *key);
+/* Start the MH with the key of the table at SECRET_GPA, as qemu-mh does
+ * with what LAUNCH_SECRET decrypted. */
+bool guestStartMh(MhMh *mh, const Guest *g, GError **error);
 MhSecret *randomKey(void);
 
 typedef struct {
