@@ -5,9 +5,12 @@
  * the launch measurement against the firmware it expects, and only then
  * seals the migration key for that launch. */
 #include "lab/mh-demo.h"
-#include "mh-cmd-owner-priv.h"
+#include "owner/mh-owner-qmp.h"
+#include "owner/mh-sev-owner.h"
 
 #include "owner/mh-sev-secret.h"
+#include "virt/mh-virt-launch.h"
+#include "virt/mh-virt.h"
 #include "util/mh-error.h"
 #include "util/mh-i18n.h"
 
@@ -304,13 +307,14 @@ mhDemoOwnerRewriteXML(const char *xml, const MhSevOwnerSession *session,
 }
 
 static bool
-mhDemoOwnerFirmwareDigest(MhDemo *demo, uint8_t digest[MH_SEV_DIGEST_SIZE], GError **error)
+mhDemoOwnerFirmwareDigest(const char *firmware, uint8_t digest[MH_SEV_DIGEST_SIZE],
+                          GError **error)
 {
     g_autofree char *fw = NULL;
     size_t len = 0;
     g_autoptr(GBytes) bytes = NULL;
 
-    if (!mhUtilReadFile(demo->firmware, &fw, &len, error))
+    if (!mhUtilReadFile(firmware, &fw, &len, error))
         return false;
     bytes = g_bytes_new_take(g_steal_pointer(&fw), len);
     return mhSevOwnerLaunchDigest(bytes, NULL, digest, error);
@@ -320,93 +324,30 @@ bool
 mhDemoOwnerInject(MhDemo *demo, virDomainPtr dom, const MhSevOwnerSession *session,
                   GError **error)
 {
-    virTypedParameterPtr params = NULL;
-    int nparams = 0, maxparams = 0;
-    const char *meas_b64 = NULL;
-    unsigned int major = 0, minor = 0, build_id = 0, policy = 0;
-    uint8_t meas[MH_SEV_MEASUREMENT_SIZE];
+    MhOwnerLaunch launch = { &mhVirtLaunchOps, dom };
+    const uint32_t policy = MH_DEMO_POLICY;
     uint8_t digest[MH_SEV_DIGEST_SIZE];
-    uint8_t header[MH_SEV_PACKET_HEADER_SIZE];
     g_autoptr(MhSevSecretTable) table = mhSevSecretTableNew();
     g_autoptr(MhSecret) plain = NULL;
-    g_autoptr(GBytes) ct = NULL;
-    g_autofree char *hdr_b64 = NULL;
-    g_autofree char *sec_b64 = NULL;
-    MhSevBuild build;
-    bool ok = false;
-    gsize ctlen;
-    const guchar *ctp;
-    int rc;
+    g_autofree char *meas_b64 = NULL;
+    MhOwnerLaunchReport report;
+    size_t packet_len = 0;
 
-    if (virDomainGetLaunchSecurityInfo(dom, &params, &nparams, 0) < 0) {
-        mhVirtSetError(error, _("cannot read the launch measurement"));
+    if (!mhDemoOwnerFirmwareDigest(demo->firmware, digest, error) ||
+        !mhSevSecretTableAddMigrationKey(table, demo->key, error) ||
+        !(plain = mhSevSecretTableBuild(table, error)) ||
+        !mhOwnerAttestInject(&launch, session->tk, digest, &policy, plain, NULL, &report,
+                             &packet_len, error))
         return false;
-    }
-    if (virTypedParamsGetString(params, nparams, VIR_DOMAIN_LAUNCH_SECURITY_SEV_MEASUREMENT,
-                                &meas_b64) != 1 ||
-        virTypedParamsGetUInt(params, nparams, VIR_DOMAIN_LAUNCH_SECURITY_SEV_API_MAJOR,
-                              &major) != 1 ||
-        virTypedParamsGetUInt(params, nparams, VIR_DOMAIN_LAUNCH_SECURITY_SEV_API_MINOR,
-                              &minor) != 1 ||
-        virTypedParamsGetUInt(params, nparams, VIR_DOMAIN_LAUNCH_SECURITY_SEV_BUILD_ID,
-                              &build_id) != 1 ||
-        virTypedParamsGetUInt(params, nparams, VIR_DOMAIN_LAUNCH_SECURITY_SEV_POLICY,
-                              &policy) != 1 ||
-        major > 255 || minor > 255 || build_id > 255) {
-        g_set_error(error, MH_ERROR, MH_ERROR_LIBVIRT,
-                    _("the launch security info lacks the measurement or the platform "
-                      "version"));
-        goto cleanup;
-    }
-    if (!mhCmdOwnerParseMeasurement(meas_b64, meas, error))
-        goto cleanup;
-    if (policy != MH_DEMO_POLICY) {
-        g_set_error(error, MH_ERROR, MH_ERROR_AUTH,
-                    _("the platform launched the guest with policy 0x%04x, not 0x%04x"),
-                    policy, MH_DEMO_POLICY);
-        goto cleanup;
-    }
-    build.api_major = major;
-    build.api_minor = minor;
-    build.build_id = build_id;
-    if (!mhDemoOwnerFirmwareDigest(demo, digest, error) ||
-        !mhSevOwnerVerify(session->tk, &build, policy, digest, meas, sizeof(meas), error))
-        goto cleanup;
+    meas_b64 = g_base64_encode(report.measurement, sizeof(report.measurement));
     mhDemoSay(_("measurement %.16s... matches firmware %s (SEV API %u.%u build %u, "
-                "policy 0x%04x)"), meas_b64, demo->firmware, major, minor, build_id, policy);
+                "policy 0x%04x)"), meas_b64, demo->firmware, report.build.api_major,
+              report.build.api_minor, report.build.build_id, report.policy);
     mhDemoSay(_("(it covers the firmware only: Debian's OVMF has no kernel-hashes area, so the "
                 "test guest loaded as <kernel> is not measured)"));
-
-    if (!mhSevSecretTableAddMigrationKey(table, demo->key, error) ||
-        !(plain = mhSevSecretTableBuild(table, error)) ||
-        !mhSevOwnerSeal(session->tk, meas, sizeof(meas), plain->data, plain->len, NULL,
-                        header, &ct, error))
-        goto cleanup;
-    ctp = g_bytes_get_data(ct, &ctlen);
-    hdr_b64 = g_base64_encode(header, sizeof(header));
-    sec_b64 = g_base64_encode(ctp, ctlen);
-    virTypedParamsFree(params, nparams);
-    params = NULL;
-    nparams = 0;
-    if (virTypedParamsAddString(&params, &nparams, &maxparams,
-                                VIR_DOMAIN_LAUNCH_SECURITY_SEV_SECRET_HEADER, hdr_b64) < 0 ||
-        virTypedParamsAddString(&params, &nparams, &maxparams,
-                                VIR_DOMAIN_LAUNCH_SECURITY_SEV_SECRET, sec_b64) < 0) {
-        mhVirtSetError(error, _("cannot build launch security parameters"));
-        goto cleanup;
-    }
-    rc = virDomainSetLaunchSecurityState(dom, params, nparams, 0);
-    if (rc < 0) {
-        mhVirtSetError(error, _("cannot inject the migration key"));
-        goto cleanup;
-    }
     mhDemoSay(_("migration key 0x%08x sealed for this launch (%zu-byte LAUNCH_SECRET packet) "
-                "and injected"), demo->key_id, (size_t)ctlen);
-    ok = true;
-
- cleanup:
-    virTypedParamsFree(params, nparams);
-    return ok;
+                "and injected"), demo->key_id, packet_len);
+    return true;
 }
 
 /* ---- the incoming target ------------------------------------------------ */
@@ -424,19 +365,35 @@ struct _MhDemoAttest {
     GError *error;
 };
 
+/* The target's attestation, as "virt-mh owner inject --qmp" does it:
+ * query-sev, query-sev-launch-measure, verify, sev-inject-launch-secret. */
+static bool
+mhDemoAttestInject(MhDemoAttest *at, GError **error)
+{
+    g_autoptr(MhOwnerQmp) qmp = NULL;
+    g_autoptr(MhSecret) tk = NULL;
+    g_autoptr(MhSecret) table = NULL;
+    g_autoptr(MhSevSecretTable) entries = mhSevSecretTableNew();
+    g_autoptr(MhSecret) key = NULL;
+    uint8_t digest[MH_SEV_DIGEST_SIZE];
+    MhOwnerLaunch launch;
+
+    if (!(tk = mhSevOwnerLoadTk(at->tk_path, error)) ||
+        !(key = mhSevMigrationKeyLoad(at->key_path, error)) ||
+        !mhSevSecretTableAddMigrationKey(entries, key, error) ||
+        !(table = mhSevSecretTableBuild(entries, error)) ||
+        !mhDemoOwnerFirmwareDigest(at->firmware, digest, error) ||
+        !(qmp = mhOwnerQmpConnect(at->socket, error)))
+        return false;
+    launch = (MhOwnerLaunch){ &mhOwnerQmpOps, qmp };
+    return mhOwnerAttestInject(&launch, tk, digest, NULL, table, NULL, NULL, NULL, error);
+}
+
 static gpointer
 mhDemoAttestThread(gpointer data)
 {
     MhDemoAttest *at = data;
     gint64 deadline = g_get_monotonic_time() + MH_DEMO_ATTEST_TIMEOUT_S * G_USEC_PER_SEC;
-    MhCmdGlobal global = { NULL };
-    char *argv[] = {
-        (char *)"inject", (char *)"--qmp", at->socket, (char *)"--insecure",
-        (char *)"--tk", at->tk_path, (char *)"--firmware", at->firmware,
-        (char *)"--migration-key", at->key_path, NULL
-    };
-    g_autofree char **args = NULL;
-    int rc;
 
     /* libvirt starts the target's emulator during Prepare; its owner
      * monitor appears a moment later. */
@@ -456,15 +413,9 @@ mhDemoAttestThread(gpointer data)
         }
         g_usleep(20 * 1000);
     }
-    /* The same code as "virt-mh owner inject --qmp": query-sev,
-     * query-sev-launch-measure, verify, sev-inject-launch-secret. It
-     * reports its own error on stderr. */
-    args = g_memdup2(argv, sizeof(argv));
-    rc = mhCmdOwnerInject(&global, G_N_ELEMENTS(argv) - 1, args);
-    if (rc != MH_EXIT_OK) {
-        g_set_error(&at->error, MH_ERROR, MH_ERROR_AUTH,
-                    _("the guest owner could not attest the target through '%s' (see the "
-                      "error above)"), at->socket);
+    if (!mhDemoAttestInject(at, &at->error)) {
+        g_prefix_error(&at->error, _("the guest owner could not attest the target through "
+                                     "'%s': "), at->socket);
         g_atomic_int_set(&at->failed, 1);
         goto done;
     }

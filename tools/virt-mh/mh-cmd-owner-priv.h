@@ -4,6 +4,7 @@
 #pragma once
 
 #include "mh-cmd.h"
+#include "owner/mh-owner-launch.h"
 #include "owner/mh-sev-crypto.h"
 
 /* What was launched: a firmware image (plus kernel hashes) or a digest. */
@@ -22,9 +23,6 @@ bool mhCmdOwnerImageDigest(const MhCmdOwnerImage *image, uint8_t digest[MH_SEV_D
 
 /* Policy as hex ("0x33" or "33"). */
 bool mhCmdOwnerParsePolicy(const char *text, uint32_t *policy, GError **error);
-/* Base64 measurement, exactly 48 bytes. */
-bool mhCmdOwnerParseMeasurement(const char *text, uint8_t out[MH_SEV_MEASUREMENT_SIZE],
-                                GError **error);
 /* The secret table from --entry specs and/or --migration-key. */
 MhSecret *mhCmdOwnerBuildTable(char **entries, const char *migration_key, GError **error);
 /* Check that a required option was given. */

@@ -103,27 +103,6 @@ mhCmdOwnerParsePolicy(const char *text, uint32_t *policy, GError **error)
     return true;
 }
 
-bool
-mhCmdOwnerParseMeasurement(const char *text, uint8_t out[MH_SEV_MEASUREMENT_SIZE],
-                           GError **error)
-{
-    g_autoptr(GBytes) raw = NULL;
-    gsize len;
-    const void *p;
-
-    if (!mhUtilDecodeBase64(_("measurement"), text, &raw, error))
-        return false;
-    p = g_bytes_get_data(raw, &len);
-    if (len != MH_SEV_MEASUREMENT_SIZE) {
-        g_set_error(error, MH_ERROR, MH_ERROR_INVALID,
-                    _("measurement: expected %d bytes (MAC and MNONCE), got %zu"),
-                    MH_SEV_MEASUREMENT_SIZE, (size_t)len);
-        return false;
-    }
-    memcpy(out, p, MH_SEV_MEASUREMENT_SIZE);
-    return true;
-}
-
 MhSecret *
 mhCmdOwnerBuildTable(char **entries, const char *migration_key, GError **error)
 {
@@ -462,7 +441,7 @@ mhCmdOwnerParseMeasurementBytes(const char *text, GError **error)
 {
     uint8_t measurement[MH_SEV_MEASUREMENT_SIZE];
 
-    if (!mhCmdOwnerParseMeasurement(text, measurement, error))
+    if (!mhOwnerParseMeasurement(text, measurement, error))
         return NULL;
     return g_bytes_new(measurement, sizeof(measurement));
 }
@@ -582,7 +561,7 @@ mhCmdOwnerSecret(MhCmdGlobal *global, int argc, char **argv)
     if (!mhCmdOwnerRequire("owner secret", "--tk", tk_path, &error) ||
         !mhCmdOwnerRequire("owner secret", "--measurement", measurement_text, &error) ||
         !mhCmdOwnerRequire("owner secret", "--out", out, &error) ||
-        !mhCmdOwnerParseMeasurement(measurement_text, measurement, &error) ||
+        !mhOwnerParseMeasurement(measurement_text, measurement, &error) ||
         (iv_text && !mhUtilParseHex("--iv", iv_text, MH_SEV_IV_SIZE, &iv, &error)) ||
         !(tk = mhSevOwnerLoadTk(tk_path, &error)) ||
         !(table = mhCmdOwnerBuildTable(specs, mk_path, &error)) ||
