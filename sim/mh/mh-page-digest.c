@@ -145,12 +145,6 @@ mhPageDigestTableFree(MhPageDigestTable *t)
     g_free(t);
 }
 
-uint64_t
-mhPageDigestTableSize(const MhPageDigestTable *t)
-{
-    return t->npages;
-}
-
 void
 mhPageDigestTableRecord(MhPageDigestTable *t, uint64_t index, const void *page)
 {
@@ -172,12 +166,3 @@ mhPageDigestTableIsDirty(const MhPageDigestTable *t, uint64_t index, const void 
     return d.lo != t->digests[index].lo || d.hi != t->digests[index].hi;
 }
 
-uint64_t
-mhPageDigestTableSentPages(const MhPageDigestTable *t)
-{
-    uint64_t n = 0;
-
-    for (uint64_t i = 0; i < (t->npages + 63) / 64; i++)
-        n += __builtin_popcountll(__atomic_load_n(&t->sent[i], __ATOMIC_RELAXED));
-    return n;
-}

@@ -45,12 +45,9 @@ MhPageDigestTable *mhPageDigestTableNew(uint64_t npages);
 void mhPageDigestTableFree(MhPageDigestTable *table);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(MhPageDigestTable, mhPageDigestTableFree)
 
-uint64_t mhPageDigestTableSize(const MhPageDigestTable *table);
 /* Page 'index' (< size) was sent with the contents 'page'. */
 void mhPageDigestTableRecord(MhPageDigestTable *table, uint64_t index, const void *page);
 /* Was page 'index' never sent, or do its contents 'page' differ from what
  * was? */
 bool mhPageDigestTableIsDirty(const MhPageDigestTable *table, uint64_t index,
                               const void *page);
-/* Pages sent at least once. */
-uint64_t mhPageDigestTableSentPages(const MhPageDigestTable *table);

@@ -145,12 +145,6 @@ mhQmpRequestFree(MhQmpRequest *req)
     g_free(req);
 }
 
-const char *
-mhQmpRequestGetCommand(const MhQmpRequest *req)
-{
-    return req->command;
-}
-
 JsonObject *
 mhQmpRequestGetArguments(const MhQmpRequest *req)
 {
@@ -735,18 +729,6 @@ mhQmpProxyFree(MhQmpProxy *proxy)
     g_free(proxy->greeting);
     g_free(proxy->name);
     g_free(proxy);
-}
-
-const char *
-mhQmpProxyGetName(const MhQmpProxy *proxy)
-{
-    return proxy->name;
-}
-
-bool
-mhQmpProxyIsReady(const MhQmpProxy *proxy)
-{
-    return proxy->greeting != NULL;
 }
 
 void

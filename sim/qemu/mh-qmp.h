@@ -64,10 +64,6 @@ MhQmpProxy *mhQmpProxyNew(const char *name, int listen_fd, int upstream_fd,
 void mhQmpProxyFree(MhQmpProxy *proxy);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(MhQmpProxy, mhQmpProxyFree)
 
-const char *mhQmpProxyGetName(const MhQmpProxy *proxy);
-/* True once QEMU's greeting arrived. */
-bool mhQmpProxyIsReady(const MhQmpProxy *proxy);
-
 /* Close the client connection (monitor EOF for libvirt) and stop
  * accepting new ones. */
 void mhQmpProxyShutdown(MhQmpProxy *proxy);
@@ -89,8 +85,6 @@ void mhQmpProxySetEventFilter(MhQmpProxy *proxy, MhQmpEventFilter filter, gpoint
  * (timestamp added); 'data' may be NULL and is taken over. */
 void mhQmpProxyEmitEvent(MhQmpProxy *proxy, const char *event, JsonObject *data);
 
-/* The request being handled. */
-const char *mhQmpRequestGetCommand(const MhQmpRequest *req);
 /* The "arguments" object, or NULL when the command had none. */
 JsonObject *mhQmpRequestGetArguments(const MhQmpRequest *req);
 MhQmpProxy *mhQmpRequestGetProxy(const MhQmpRequest *req);

@@ -26,16 +26,6 @@ mhConfHelperNew(void)
     return helper;
 }
 
-MhConfHelper *
-mhConfHelperCopy(const MhConfHelper *helper)
-{
-    MhConfHelper *copy = g_new0(MhConfHelper, 1);
-
-    *copy = *helper;
-    copy->key_broker = g_strdup(helper->key_broker);
-    return copy;
-}
-
 void
 mhConfHelperFree(MhConfHelper *helper)
 {
@@ -249,16 +239,6 @@ mhConfProblemsToError(GPtrArray *problems, GError **error)
     }
     g_set_error_literal(error, MH_ERROR, MH_ERROR_INVALID, msg->str);
     return false;
-}
-
-bool
-mhConfHelperCheck(const MhConfHelper *helper, const MhConfDomain *dom,
-                  GError **error)
-{
-    g_autoptr(GPtrArray) problems = g_ptr_array_new_with_free_func(g_free);
-
-    mhConfHelperValidate(helper, dom, problems);
-    return mhConfProblemsToError(problems, error);
 }
 
 char *

@@ -89,7 +89,6 @@ typedef struct {
 
 /* A new helper with every default filled in. */
 MhConfHelper *mhConfHelperNew(void);
-MhConfHelper *mhConfHelperCopy(const MhConfHelper *helper);
 void mhConfHelperFree(MhConfHelper *helper);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(MhConfHelper, mhConfHelperFree)
 
@@ -152,9 +151,6 @@ bool mhConfHelperValidate(const MhConfHelper *helper, const MhConfDomain *dom,
 /* Only the domain rules: <launchSecurity type='sev'> with a policy that
  * allows sending. */
 bool mhConfDomainValidate(const MhConfDomain *dom, GPtrArray *problems);
-/* Same as mhConfHelperValidate(), as a GError listing all problems. */
-bool mhConfHelperCheck(const MhConfHelper *helper, const MhConfDomain *dom,
-                       GError **error);
 
 /* Canonical XML of the element: defaults filled in, fixed child and
  * attribute order, two-space indent, no trailing newline. With namespace:

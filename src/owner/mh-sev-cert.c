@@ -52,16 +52,6 @@ static const MhSevNamedValue mhSevUsageNames[] = {
     { MH_SEV_USAGE_CEK, "CEK" },
 };
 
-static const MhSevNamedValue mhSevAlgoNames[] = {
-    { MH_SEV_ALGO_INVALID, "none" },
-    { MH_SEV_ALGO_RSA_SHA256, "RSA-SHA256" },
-    { MH_SEV_ALGO_ECDSA_SHA256, "ECDSA-SHA256" },
-    { MH_SEV_ALGO_ECDH_SHA256, "ECDH-SHA256" },
-    { MH_SEV_ALGO_RSA_SHA384, "RSA-SHA384" },
-    { MH_SEV_ALGO_ECDSA_SHA384, "ECDSA-SHA384" },
-    { MH_SEV_ALGO_ECDH_SHA384, "ECDH-SHA384" },
-};
-
 static const char *
 mhSevLookupName(const MhSevNamedValue *table, size_t n, uint32_t value)
 {
@@ -76,12 +66,6 @@ const char *
 mhSevUsageTypeToString(uint32_t usage)
 {
     return mhSevLookupName(mhSevUsageNames, G_N_ELEMENTS(mhSevUsageNames), usage);
-}
-
-const char *
-mhSevAlgoTypeToString(uint32_t algo)
-{
-    return mhSevLookupName(mhSevAlgoNames, G_N_ELEMENTS(mhSevAlgoNames), algo);
 }
 
 static const char *

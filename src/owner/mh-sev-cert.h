@@ -43,7 +43,6 @@ typedef enum {
 #define MH_SEV_CURVE_P384 2
 
 const char *mhSevUsageTypeToString(uint32_t usage);   /* "PDH", ..., NULL if unknown */
-const char *mhSevAlgoTypeToString(uint32_t algo);
 
 typedef struct _MhSevCert MhSevCert;
 
