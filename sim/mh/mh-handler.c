@@ -336,7 +336,8 @@ hostEnvelopeCall(MhMh *mh, MhMailboxCommand cmd, GBytes *in, GBytes **out, GErro
                     _("handshake message of %zu bytes is larger than the envelope"), len);
         goto out;
     }
-    memcpy(env->data, data, len);
+    if (len)
+        memcpy(env->data, data, len);
     env->len = len;
     if (!mhMhHostCall(mh, 0, cmd, 0, error))
         goto out;

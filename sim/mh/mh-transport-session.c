@@ -138,7 +138,8 @@ mhTransportSessionHello(MhTransportSession *session,
 }
 
 /* HKDF-SHA256(migration key, salt = nonce_src || nonce_dst,
- *             info = label || domain UUID) */
+ *             info = label || domain UUID || cipher (u8)): keys made for
+ * one AEAD are never the keys of another. */
 static bool
 sessionDerive(MhTransportSession *session, const uint8_t *salt, const char *label,
               uint8_t *out, size_t out_len, GError **error)
@@ -150,8 +151,10 @@ sessionDerive(MhTransportSession *session, const uint8_t *salt, const char *labe
     OSSL_PARAM params[5];
     bool ok = false;
 
+    g_assert(label_len + MH_TRANSPORT_UUID_SIZE + 1 <= sizeof(info));
     memcpy(info, label, label_len);
     memcpy(info + label_len, session->uuid, MH_TRANSPORT_UUID_SIZE);
+    info[label_len + MH_TRANSPORT_UUID_SIZE] = (uint8_t)session->cipher;
     params[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0);
     params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
                                                   session->migration_key->data,
@@ -159,7 +162,7 @@ sessionDerive(MhTransportSession *session, const uint8_t *salt, const char *labe
     params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)salt,
                                                   2 * MH_TRANSPORT_NONCE_SIZE);
     params[3] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info,
-                                                  label_len + MH_TRANSPORT_UUID_SIZE);
+                                                  label_len + MH_TRANSPORT_UUID_SIZE + 1);
     params[4] = OSSL_PARAM_construct_end();
 
     if (kctx && EVP_KDF_derive(kctx, out, out_len, params) == 1)

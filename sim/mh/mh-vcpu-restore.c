@@ -82,25 +82,24 @@ vcpuStage(MhMhVcpu *v, MhMhPrivate *priv, const uint8_t *rec, size_t len,
 
 /* Account for one staged record: sequence and digest checks, then its
  * pages count as restored. Its pages go to guest RAM now, or (deferred)
- * later on the vCPU that staged it; never before this succeeded. */
+ * later on the vCPU that staged it; never before this succeeded. Called
+ * with the slot's staging lock held. */
 static bool
-vcpuCommitOne(MhMhVcpu *v, MhMhPrivate *priv, MhMhSession *sess, unsigned int slot,
-              bool defer, bool *final, GError **error)
+vcpuCommitOneLocked(MhMhVcpu *v, MhMhPrivate *priv, MhMhSession *sess, unsigned int slot,
+                    bool defer, bool *final, GError **error)
 {
     MhMhStaging *st = &priv->staging[slot];
     const MhTransportOpened *op = &st->opened;
-    bool ok = false;
 
-    g_mutex_lock(&st->lock);
     if (!st->staged) {
         g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_STATE,
                     _("COMMIT names MH vCPU %u, which holds no verified record"), slot);
         mhTransportSessionAbort(sess->s);
-        goto out;
+        return false;
     }
     st->staged = false;
     if (!mhTransportOpenCommit(sess->s, op, error))
-        goto out;
+        return false;
     *final = op->type == MH_TRANSPORT_RECORD_FINAL;
     if (*final && sess->covered != sess->coverage_pages) {
         uint64_t first = 0;
@@ -113,7 +112,7 @@ vcpuCommitOne(MhMhVcpu *v, MhMhPrivate *priv, MhMhSession *sess, unsigned int sl
                     sess->coverage_pages - sess->covered, sess->coverage_pages,
                     mhMhPageGpa(&priv->ram, first));
         mhTransportSessionAbort(sess->s);
-        goto out;
+        return false;
     }
     for (size_t i = 0; i < op->npages; i++) {
         uint64_t idx = mhMhPageIndex(&priv->ram, op->gpas[i]);
@@ -124,10 +123,7 @@ vcpuCommitOne(MhMhVcpu *v, MhMhPrivate *priv, MhMhSession *sess, unsigned int sl
         }
     }
     st->pending_store = op->npages > 0;
-    ok = defer || !st->pending_store || stagingStore(v, priv, sess, st, error);
- out:
-    g_mutex_unlock(&st->lock);
-    return ok;
+    return defer || !st->pending_store || stagingStore(v, priv, sess, st, error);
 }
 
 /* Store what the last window left to its vCPUs (all of them: the host
@@ -157,9 +153,11 @@ compareGpa(const void *a, const void *b)
 }
 
 /* Do two staged records of the window name the same page? Then their
- * stores must keep stream order (pass 1's copy, then pass 2's). */
+ * stores must keep stream order (pass 1's copy, then pass 2's). Called
+ * with the window's staging locks held, so that the records checked are
+ * the records committed. */
 static bool
-windowOverlaps(MhMhPrivate *priv, const uint32_t *slots, uint32_t n)
+windowOverlapsLocked(MhMhPrivate *priv, const uint32_t *slots, uint32_t n)
 {
     g_autofree uint64_t *all = g_new(uint64_t, (size_t)n * MH_TRANSPORT_MAX_BATCH);
     size_t k = 0;
@@ -167,12 +165,10 @@ windowOverlaps(MhMhPrivate *priv, const uint32_t *slots, uint32_t n)
     for (uint32_t i = 0; i < n; i++) {
         MhMhStaging *st = &priv->staging[slots[i]];
 
-        g_mutex_lock(&st->lock);
         if (st->staged) {
             memcpy(all + k, st->opened.gpas, st->opened.npages * sizeof(uint64_t));
             k += st->opened.npages;
         }
-        g_mutex_unlock(&st->lock);
     }
     qsort(all, k, sizeof(uint64_t), compareGpa);
     for (size_t i = 1; i < k; i++) {
@@ -180,6 +176,25 @@ windowOverlaps(MhMhPrivate *priv, const uint32_t *slots, uint32_t n)
             return true;
     }
     return false;
+}
+
+/* Take (or release) the staging locks of the slots a window names, each
+ * once, in slot order (no two vCPUs can then wait on each other). */
+static void
+vcpuLockSlots(MhMhPrivate *priv, const uint32_t *slots, uint32_t n, bool lock)
+{
+    bool named[MH_MH_MAX_VCPUS] = { false };
+
+    for (uint32_t i = 0; i < n; i++)
+        named[slots[i]] = true;
+    for (unsigned int i = 0; i < priv->vcpus; i++) {
+        if (!named[i])
+            continue;
+        if (lock)
+            g_mutex_lock(&priv->staging[i].lock);
+        else
+            g_mutex_unlock(&priv->staging[i].lock);
+    }
 }
 
 bool
@@ -200,6 +215,7 @@ mhMhVcpuCommit(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
     uint32_t n = env->len >= 4 ? mhUtilGetLE32(env->data) : 0;
     uint32_t slots[MH_MH_MAX_VCPUS];
     bool final = false;
+    bool ok = true;
     bool defer;
 
     if (!sess)
@@ -225,19 +241,23 @@ mhMhVcpuCommit(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
      * in parallel (each its own record, before it verifies the next). */
     if (!vcpuFlushStores(v, priv, sess, error))
         return false;
-    defer = n > 1 && !windowOverlaps(priv, slots, n);
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t slot = slots[i];
-
+    /* A RESTORE_BATCH racing on another vCPU must not swap a record
+     * between the overlap check and its commit. */
+    vcpuLockSlots(priv, slots, n, true);
+    defer = n > 1 && !windowOverlapsLocked(priv, slots, n);
+    for (uint32_t i = 0; i < n && ok; i++) {
         if (final) {
             g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_STATE,
                         _("record after the final record"));
             mhTransportSessionAbort(sess->s);
-            return false;
+            ok = false;
+            break;
         }
-        if (!vcpuCommitOne(v, priv, sess, slot, defer, &final, error))
-            return false;
+        ok = vcpuCommitOneLocked(v, priv, sess, slots[i], defer, &final, error);
     }
+    vcpuLockSlots(priv, slots, n, false);
+    if (!ok)
+        return false;
     env->len = 4;
     mhUtilPutLE32(env->data, final);
     return true;
@@ -254,6 +274,7 @@ mhMhVcpuRestorePage(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
     uint64_t expect = p->gpa;
     size_t ct;
     bool final = false;
+    bool ok;
 
     if (env->len != meta + MH_TRANSPORT_TAG_SIZE) {
         g_set_error(error, MH_TRANSPORT_ERROR, MH_TRANSPORT_ERROR_FORMAT,
@@ -269,8 +290,15 @@ mhMhVcpuRestorePage(MhMhVcpu *v, MhMhPrivate *priv, GError **error)
     memcpy(rec + meta + ct, env->data + meta, MH_TRANSPORT_TAG_SIZE);
     if (!vcpuStage(v, priv, rec, meta + ct + MH_TRANSPORT_TAG_SIZE, &expect, 1, error))
         return false;
-    sess = mhMhVcpuSession(v, priv, MH_TRANSPORT_ROLE_TARGET, error);
-    return sess && vcpuCommitOne(v, priv, sess, v->index, false, &final, error);
+    /* The older copies a window left to other vCPUs land first: else the
+     * end of the stream would write them over this newer one. */
+    if (!(sess = mhMhVcpuSession(v, priv, MH_TRANSPORT_ROLE_TARGET, error)) ||
+        !vcpuFlushStores(v, priv, sess, error))
+        return false;
+    g_mutex_lock(&priv->staging[v->index].lock);
+    ok = vcpuCommitOneLocked(v, priv, sess, v->index, false, &final, error);
+    g_mutex_unlock(&priv->staging[v->index].lock);
+    return ok;
 }
 
 bool

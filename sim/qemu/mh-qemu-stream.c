@@ -295,6 +295,8 @@ mhQemuStreamRecvAppend(MhQemuStream *stream, MhQemuStreamMsg *type, GByteArray *
     if (!mhQemuStreamRead(stream, hdr, sizeof(hdr), _("a message header"), error) ||
         !mhQemuStreamParseFrameHeader(hdr, type, &len, error))
         return false;
+    if (len == 0)
+        return true;
     g_byte_array_set_size(buf, at + len);
     if (mhQemuStreamRead(stream, buf->data + at, len, mhQemuStreamMsgTypeToString(*type),
                          error))

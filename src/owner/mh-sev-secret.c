@@ -307,13 +307,8 @@ mhSevMigrationKeyCreate(const char *path, GError **error)
 {
     g_autoptr(MhSecret) key = mhSecretNew(MH_SEV_MIGRATION_KEY_SIZE);
 
-    if (g_file_test(path, G_FILE_TEST_EXISTS | G_FILE_TEST_IS_SYMLINK)) {
-        g_set_error(error, MH_ERROR, MH_ERROR_IO,
-                    _("'%s' already exists; not overwriting a key file"), path);
-        return false;
-    }
     return mhUtilRandom(key->data, key->len, error) &&
-           mhUtilWriteFile(path, key->data, key->len, 0600, error);
+           mhUtilCreateFile(path, key->data, key->len, 0600, error);
 }
 
 bool

@@ -38,8 +38,11 @@ mhUtilReadFile(const char *path, char **contents, size_t *len, GError **error)
     return true;
 }
 
-bool
-mhUtilWriteFile(const char *path, const void *data, size_t len, int mode, GError **error)
+/* Write to a temporary file next to 'path', then rename it over 'path', or
+ * (exclusive) link it there, which fails atomically when 'path' exists. */
+static bool
+mhUtilWriteFileFull(const char *path, const void *data, size_t len, int mode, bool exclusive,
+                    GError **error)
 {
     g_autofree char *tmp = g_strdup_printf("%s.XXXXXX", path);
     const unsigned char *p = data;
@@ -69,6 +72,19 @@ mhUtilWriteFile(const char *path, const void *data, size_t len, int mode, GError
         goto fail;
     }
     fd = -1;
+    if (exclusive) {
+        if (link(tmp, path) < 0) {
+            int saved = errno;
+
+            unlink(tmp);
+            g_set_error(error, MH_ERROR, MH_ERROR_IO, saved == EEXIST ?
+                        _("'%s' already exists; not overwriting it") :
+                        _("cannot create file '%s': %s"), path, g_strerror(saved));
+            return false;
+        }
+        unlink(tmp);
+        return true;
+    }
     if (rename(tmp, path) < 0)
         goto fail;
     return true;
@@ -80,6 +96,18 @@ mhUtilWriteFile(const char *path, const void *data, size_t len, int mode, GError
         close(fd);
     unlink(tmp);
     return false;
+}
+
+bool
+mhUtilWriteFile(const char *path, const void *data, size_t len, int mode, GError **error)
+{
+    return mhUtilWriteFileFull(path, data, len, mode, false, error);
+}
+
+bool
+mhUtilCreateFile(const char *path, const void *data, size_t len, int mode, GError **error)
+{
+    return mhUtilWriteFileFull(path, data, len, mode, true, error);
 }
 
 bool

@@ -14,6 +14,9 @@ bool mhUtilReadFile(const char *path, char **contents, size_t *len, GError **err
  * Files that hold keys use mode 0600 and are never world-readable, not even
  * for the instant between creation and chmod. */
 bool mhUtilWriteFile(const char *path, const void *data, size_t len, int mode, GError **error);
+/* The same, but never replacing an existing 'path' (nor a symlink there):
+ * created whole or not at all, atomically. */
+bool mhUtilCreateFile(const char *path, const void *data, size_t len, int mode, GError **error);
 
 /* Parse hex ("0x" prefix allowed) into exactly want_len bytes, or any
  * length when want_len is 0. 'what' names the value in the error. */

@@ -585,6 +585,43 @@ testSinglePage(void)
     pairClear(&p);
 }
 
+/* A host that mixes a single-page restore into a batched stream cannot
+ * roll the page back: the older copy that a window left for a vCPU to
+ * store later lands before the newer page, not over it at the end. */
+static void
+testNoRollback(void)
+{
+    Pair p;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GByteArray) stream = g_byte_array_new();
+    g_autoptr(GByteArray) one = g_byte_array_new();
+    g_autoptr(GByteArray) fin = g_byte_array_new();
+    g_autofree uint64_t *gpas = NULL;
+    const uint64_t last = HIGH_GPA + HIGH_SIZE - PAGE;   /* in the last window */
+    size_t n;
+
+    pairInit(&p, 2, 2, MH_CONF_CIPHER_AES_256_GCM, false);
+    g_assert_true(pairHandshake(&p, &err));
+    gpas = allGpas(&n);
+    g_assert_true(mhMhSavePages(p.src, gpas, n, 0, stream, &err));
+    g_assert_true(mhMhRestoreRecords(p.dst, stream->data, stream->len, NULL, &err));
+    g_assert_no_error(err);
+    /* The guest writes the page again; its new copy goes alone. */
+    memset(p.src_guest.high + HIGH_SIZE - PAGE, 0x77, PAGE);
+    g_assert_true(mhMhSavePage(p.src, last, 1, one, &err));
+    g_assert_true(mhMhRestorePage(p.dst, last, one->data, one->len, &err));
+    g_assert_no_error(err);
+    g_assert_true(mhMhSaveFinish(p.src, fin, &err));
+    g_assert_true(mhMhRestoreRecords(p.dst, fin->data, fin->len, NULL, &err));
+    g_assert_true(mhMhRestoreFinish(p.dst, &err));
+    g_assert_no_error(err);
+    g_assert_cmpmem(p.dst_guest.high + HIGH_SIZE - PAGE, PAGE,
+                    p.src_guest.high + HIGH_SIZE - PAGE, PAGE);
+    g_assert_true(memcmp(p.src_guest.low, p.dst_guest.low, LOW_SIZE) == 0);
+    g_assert_true(memcmp(p.src_guest.high, p.dst_guest.high, HIGH_SIZE) == 0);
+    pairClear(&p);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -596,6 +633,7 @@ main(int argc, char **argv)
     g_test_add_func("/mh/handler/migrate/aes-256-ocb", testMigrateOcb);
     g_test_add_func("/mh/handler/wrong-key", testWrongKey);
     g_test_add_func("/mh/handler/launch-key", testLaunchKey);
+    g_test_add_func("/mh/handler/no-rollback", testNoRollback);
     g_test_add_func("/mh/handler/tamper/bit-flip", testTamperFlip);
     g_test_add_func("/mh/handler/tamper/replay", testTamperReplay);
     g_test_add_func("/mh/handler/tamper/reorder", testTamperReorder);

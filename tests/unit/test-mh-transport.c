@@ -624,9 +624,9 @@ testParallelSeal(void)
  * docs/migration-handler.md must be the one the transport implements. */
 static void
 hkdf(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_t salt_len,
-     const char *label, const uint8_t *uuid, uint8_t *out, size_t out_len)
+     const char *label, const uint8_t *uuid, uint8_t cipher, uint8_t *out, size_t out_len)
 {
-    uint8_t prk[32], t[32], buf[32 + 64 + 1];
+    uint8_t prk[32], t[32], buf[32 + 64 + 2];
     unsigned int len = 32;
     size_t done = 0, tlen = 0, llen = strlen(label);
 
@@ -639,6 +639,7 @@ hkdf(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_t salt_len,
         n += llen;
         memcpy(buf + n, uuid, 16);
         n += 16;
+        buf[n++] = cipher;
         buf[n++] = i;
         HMAC(EVP_sha256(), prk, 32, buf, n, t, &len);
         tlen = 32;
@@ -733,9 +734,12 @@ testSpecConformance(void)
     /* Keys and confirmations, as documented. */
     memcpy(salt, ns, 32);
     memcpy(salt + 32, nd, 32);
-    hkdf(key->data, 32, salt, 64, "mirror-helper page key v1", testUuid, page_key, 32);
-    hkdf(key->data, 32, salt, 64, "mirror-helper confirm key v1", testUuid, confirm_key, 32);
-    hkdf(key->data, 32, salt, 64, "mirror-helper page iv v1", testUuid, iv_base, 12);
+    hkdf(key->data, 32, salt, 64, "mirror-helper page key v1", testUuid,
+         MH_CONF_CIPHER_AES_256_GCM, page_key, 32);
+    hkdf(key->data, 32, salt, 64, "mirror-helper confirm key v1", testUuid,
+         MH_CONF_CIPHER_AES_256_GCM, confirm_key, 32);
+    hkdf(key->data, 32, salt, 64, "mirror-helper page iv v1", testUuid,
+         MH_CONF_CIPHER_AES_256_GCM, iv_base, 12);
     memcpy(both, hs, sizeof(hs));
     memcpy(both + sizeof(hs), hd, sizeof(hd));
     sha256(both, sizeof(both), NULL, 0, transcript);

@@ -10,6 +10,7 @@
 #include "util/mh-error.h"
 
 #include <string.h>
+#include <unistd.h>
 #include <glib/gstdio.h>
 
 static void
@@ -206,6 +207,25 @@ testKeyFiles(void)
     g_assert_true(g_file_set_contents(wrong, "abc", 3, NULL));
     g_assert_null(mhSevMigrationKeyLoad(wrong, &error));
     g_assert_error(error, MH_ERROR, MH_ERROR_INVALID);
+    g_clear_error(&error);
+    /* Never through a symlink, even a dangling one: the key would land
+     * where the link points. No temporary file is left either way. */
+    {
+        g_autofree char *link = g_build_filename(dir, "link", NULL);
+        g_autofree char *target = g_build_filename(dir, "target", NULL);
+        g_autoptr(GDir) d = NULL;
+        guint n = 0;
+
+        g_assert_cmpint(symlink(target, link), ==, 0);
+        g_assert_false(mhSevMigrationKeyCreate(link, &error));
+        g_assert_nonnull(strstr(error->message, "already exists"));
+        g_assert_false(g_file_test(target, G_FILE_TEST_EXISTS));
+        d = g_dir_open(dir, 0, NULL);
+        while (g_dir_read_name(d))
+            n++;
+        g_assert_cmpuint(n, ==, 3);     /* mk, short, link */
+        g_unlink(link);
+    }
     g_unlink(path);
     g_unlink(wrong);
     g_rmdir(dir);
