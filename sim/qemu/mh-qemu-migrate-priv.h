@@ -43,6 +43,8 @@ typedef struct {
     volatile gint cancel;
     volatile gint thread_done;  /* set as the thread's last act */
     int fd;                     /* the migration connection */
+    char *connect_to;           /* source, tcp: HOST:PORT the thread connects to */
+    GCancellable *connecting;   /* while it connects, under mig->lock */
     int listen_fd;              /* target: libvirt's URI, until accepted */
     char *tmpdir;               /* private dir for the real QEMU's socket */
     char *local_path;           /* unix socket between qemu-mh and real QEMU */
@@ -115,8 +117,11 @@ void mhQemuMigrateEmit(MhQemuMigrateJob *job, const char *event, JsonObject *dat
 /* Set the status and send the MIGRATION event for it. */
 void mhQemuMigrateSetStatus(MhQemuMigrateJob *job, MhQemuMigrateStatus status);
 /* Wait for the real QEMU's migration to reach completed/failed/cancelled;
- * returns the final status name (static). */
+ * returns the final status name (static): "cancelled" on a cancel, and
+ * "failed" after MH_QEMU_STREAM_IDLE_TIMEOUT_S without an end. */
 const char *mhQemuMigrateWaitQemu(MhQemuMigrateJob *job);
+/* Set the cancel flag, and end a connect under way. */
+void mhQemuMigrateJobCancel(MhQemuMigrateJob *job);
 /* The job ends: status completed, or failed/cancelled with the reason. */
 void mhQemuMigrateFinish(MhQemuMigrateJob *job, const GError *error);
 
@@ -130,6 +135,9 @@ MhMh *mhQemuMigrateNewMh(MhQemuMigrateJob *job, GError **error);
  * DEVICE messages, both directions, until both have ended. */
 bool mhQemuMigrateRelay(MhQemuMigrateJob *job, MhQemuStream *stream, int local,
                         GError **error);
+/* {"capabilities":[{"capability":"x-ignore-shared","state":true}]}: both
+ * real QEMUs leave guest RAM (the MH's) out of their stream. */
+JsonObject *mhQemuMigrateIgnoreShared(void);
 /* The socket path for the real QEMU's side: in the domain's private
  * directory under libvirt, else in a new private directory (job->tmpdir). */
 #define MH_QEMU_MIGRATE_SOCKET_NAME "mig.sock"

@@ -41,6 +41,10 @@ mhQemuMigrateRelay(MhQemuMigrateJob *job, MhQemuStream *stream, int local,
     bool local_eof = false;     /* the real QEMU sent everything */
     bool remote_eof = false;    /* the peer's QEMU sent everything */
     bool local_writable = true;
+    /* A link that dies without a reset moves nothing: after as long as the
+     * stream waits for a message, the device phase fails instead of
+     * leaving the source guest paused until someone aborts. */
+    gint64 deadline = g_get_monotonic_time() + MH_QEMU_STREAM_IDLE_TIMEOUT_S * G_USEC_PER_SEC;
 
     while (!local_eof || !remote_eof) {
         struct pollfd pfd[2] = {
@@ -57,8 +61,16 @@ mhQemuMigrateRelay(MhQemuMigrateJob *job, MhQemuStream *stream, int local,
             g_set_error(error, MH_ERROR, MH_ERROR_IO, "poll: %s", g_strerror(errno));
             return false;
         }
-        if (r <= 0)
+        if (r <= 0) {
+            if (g_get_monotonic_time() >= deadline) {
+                g_set_error(error, MH_ERROR, MH_ERROR_IO,
+                            _("migration connection: no progress for %u seconds in the "
+                              "device-state phase"), MH_QEMU_STREAM_IDLE_TIMEOUT_S);
+                return false;
+            }
             continue;
+        }
+        deadline = g_get_monotonic_time() + MH_QEMU_STREAM_IDLE_TIMEOUT_S * G_USEC_PER_SEC;
         if (pfd[0].revents) {
             ssize_t n = recv(local, buf, MH_QEMU_RELAY_CHUNK, MSG_DONTWAIT);
 

@@ -26,6 +26,13 @@ typedef struct {
     MhMh *mh;
     gint64 pass_t0;             /* start of the current pass */
     uint64_t pass_sent0;        /* stream.bytes_sent then */
+    /* The RAM phase's own figures, from pass to pass. */
+    gint64 last_scan;           /* start of the last dirty sync */
+    double bw;                  /* bytes/s of sending in the last pass */
+    uint64_t scan_ms;           /* the compare after the stop, estimated */
+    uint64_t device_ms;         /* the device-state phase, estimated */
+    uint64_t limit_ms;          /* libvirt's downtime limit, as of this pass */
+    uint64_t max_passes;
 } MhQemuMigrateSrc;
 
 static void
@@ -209,118 +216,104 @@ mhQemuMigrateSrcStopNow(MhQemuMigrateJob *job, gint64 last_scan, double bw,
     return stop;
 }
 
-/* Pre-copy until the whole stop fits the downtime limit (or the pass cap),
- * then stop the guest and send what is left. The stop costs more than
- * the last dirty pages: with the guest stopped all of RAM is compared
- * once more (the last full scan measures that), then the real QEMUs move
- * the device state (measured by the previous migration of this process,
- * or a conservative default). All three count against libvirt's
- * downtime-limit, as QEMU counts its whole stop. */
+/* Sync: find the pages dirtied since they were sealed (the MH compares
+ * page digests). The first scan compares nothing (no page sealed yet);
+ * later ones give the compare after the stop, when the MH's vCPUs no
+ * longer share the CPUs with the guest's; the quickest so far counts. */
 static bool
-mhQemuMigrateSrcRam(MhQemuMigrateSrc *src, GError **error)
+mhQemuMigrateSrcSync(MhQemuMigrateSrc *src, uint32_t pass, GArray *gpas, GError **error)
+{
+    gint64 t0 = g_get_monotonic_time();
+    uint64_t cpu0 = mhMhCpuTimeNs(src->mh);
+
+    g_array_set_size(gpas, 0);
+    if (!mhMhScanDirty(src->mh, gpas, error))
+        return false;
+    if (pass > 1) {
+        uint64_t ms = mhQemuMigrateStoppedCompareMs(g_get_monotonic_time() - t0,
+                                                    mhMhCpuTimeNs(src->mh) - cpu0,
+                                                    src->job->mh_vcpus, g_get_num_processors());
+
+        src->scan_ms = src->scan_ms ? MIN(src->scan_ms, ms) : ms;
+    }
+    /* The figures of this pass, under one lock: libvirt reads them. */
+    g_mutex_lock(&src->job->mig->lock);
+    src->limit_ms = src->job->mig->downtime_limit_ms;
+    src->max_passes = src->job->mig->max_passes;
+    src->job->passes = pass;
+    src->job->remaining_pages = gpas->len;
+    if (src->last_scan)
+        src->job->dirty_rate = gpas->len * G_USEC_PER_SEC / MAX(1, t0 - src->last_scan);
+    src->job->expected_downtime_ms = src->scan_ms + src->device_ms +
+        (src->bw > 0 ? (uint64_t)(gpas->len * (double)PAGE * 1000 / src->bw) : 0);
+    g_mutex_unlock(&src->job->mig->lock);
+    src->last_scan = t0;
+    return true;
+}
+
+static void
+mhQemuMigrateSrcPassEvent(MhQemuMigrateJob *job, uint32_t pass)
+{
+    JsonObject *data = json_object_new();
+
+    json_object_set_int_member(data, "pass", pass);
+    mhQemuMigrateEmit(job, "MIGRATION_PASS", data);
+}
+
+/* Switch-over decision after the sync of a later pass: the whole stop
+ * fits the downtime limit, or the pass cap is reached. Over the limit,
+ * QEMU goes on iterating until management raises it (Nova does, step by
+ * step) or gives up; the MH does the same up to its cap. */
+static bool
+mhQemuMigrateSrcSwitchOver(MhQemuMigrateSrc *src, uint32_t pass)
+{
+    if (src->job->expected_downtime_ms <= src->limit_ms)
+        return true;
+    if (pass < src->max_passes)
+        return false;
+    mhQemuLog("MH: %" G_GUINT64_FORMAT " passes without reaching the downtime "
+              "limit of %" G_GUINT64_FORMAT " ms (RAM compare %" G_GUINT64_FORMAT
+              " ms + device state %" G_GUINT64_FORMAT " ms + dirty pages); "
+              "stopping now", src->max_passes, src->limit_ms, src->scan_ms, src->device_ms);
+    return true;
+}
+
+/* Iterate: seal and send the dirty pages while the guest runs; the rate
+ * of sending alone (the compare is counted apart) updates the bandwidth.
+ * A pass of a few pages says more about latency than about the rate, so
+ * small ones keep the earlier figure. */
+static bool
+mhQemuMigrateSrcIterate(MhQemuMigrateSrc *src, uint32_t pass, GArray *gpas, GError **error)
+{
+    gint64 t0 = g_get_monotonic_time();
+    uint64_t sent0 = src->stream.bytes_sent;
+    gint64 dt;
+    uint64_t sent;
+
+    if (!mhQemuMigrateSrcSend(src, gpas, pass, error))
+        return false;
+    dt = g_get_monotonic_time() - t0;
+    sent = src->stream.bytes_sent - sent0;
+    if (dt > 0 && sent > 0 && (src->bw == 0 || sent >= 8 * 1024 * 1024))
+        src->bw = (double)sent * G_USEC_PER_SEC / dt;
+    g_mutex_lock(&src->job->mig->lock);
+    src->job->mbps_x1000 = (uint64_t)(src->bw * 8 / 1000);
+    g_mutex_unlock(&src->job->mig->lock);
+    mhQemuLog("MH pre-copy pass %u: %u pages, %.1f MB/s", pass, gpas->len, src->bw / 1e6);
+    return true;
+}
+
+/* Complete: the guest stops (libvirt sees QEMU's STOP event as it would
+ * from QEMU's own migration), the last dirty pages and the final record
+ * go, and the target confirms it verified the count and digest and wrote
+ * every page. */
+static bool
+mhQemuMigrateSrcComplete(MhQemuMigrateSrc *src, uint32_t pass, GArray *gpas, GError **error)
 {
     MhQemuMigrateJob *job = src->job;
-    g_autoptr(GArray) gpas = g_array_new(FALSE, FALSE, sizeof(guint64));
     g_autoptr(GByteArray) payload = g_byte_array_new();
-    gint64 last_scan = 0;
-    double bw = 0;              /* bytes/s of the last pass */
-    uint32_t pass;
-    uint64_t limit_ms, max_passes;
-    uint64_t device_ms = mhQemuMigrateSrcDeviceEstimate(job);
-    uint64_t scan_ms = 0;
     gint64 t_final;
 
-    for (pass = 1;; pass++) {
-        gint64 t0 = g_get_monotonic_time();
-        uint64_t sent0 = src->stream.bytes_sent;
-        uint64_t fixed_ms, cpu0;
-        size_t n;
-
-        g_array_set_size(gpas, 0);
-        cpu0 = mhMhCpuTimeNs(src->mh);
-        if (!mhMhScanDirty(src->mh, gpas, error))
-            return false;
-        n = gpas->len;
-        /* The first scan compares nothing (no page sealed yet). Later
-         * ones give the compare after the stop, when the MH's vCPUs no
-         * longer share the CPUs with the guest's; the quickest so far
-         * counts. */
-        if (pass > 1) {
-            uint64_t ms = mhQemuMigrateStoppedCompareMs(g_get_monotonic_time() - t0,
-                                                        mhMhCpuTimeNs(src->mh) - cpu0,
-                                                        job->mh_vcpus, g_get_num_processors());
-
-            scan_ms = scan_ms ? MIN(scan_ms, ms) : ms;
-        }
-        fixed_ms = scan_ms + device_ms;
-        g_mutex_lock(&job->mig->lock);
-        limit_ms = job->mig->downtime_limit_ms;
-        max_passes = job->mig->max_passes;
-        job->passes = pass;
-        job->remaining_pages = n;
-        if (last_scan)
-            job->dirty_rate = n * G_USEC_PER_SEC / MAX(1, t0 - last_scan);
-        job->expected_downtime_ms = fixed_ms +
-            (bw > 0 ? (uint64_t)(n * (double)PAGE * 1000 / bw) : 0);
-        g_mutex_unlock(&job->mig->lock);
-        last_scan = t0;
-
-        if (pass > 1) {
-            JsonObject *data = json_object_new();
-
-            json_object_set_int_member(data, "pass", pass);
-            mhQemuMigrateEmit(job, "MIGRATION_PASS", data);
-            if (job->expected_downtime_ms <= limit_ms)
-                break;
-            /* Over the limit, QEMU goes on iterating until management
-             * raises it (Nova does, step by step) or gives up; the MH does
-             * the same up to its pass cap. */
-            if (pass >= max_passes) {
-                mhQemuLog("MH: %" G_GUINT64_FORMAT " passes without reaching the downtime "
-                          "limit of %" G_GUINT64_FORMAT " ms (RAM compare %" G_GUINT64_FORMAT
-                          " ms + device state %" G_GUINT64_FORMAT " ms + dirty pages); "
-                          "stopping now", max_passes, limit_ms, scan_ms, device_ms);
-                break;
-            }
-        }
-        t0 = g_get_monotonic_time();
-        if (!mhQemuMigrateSrcSend(src, gpas, pass, error))
-            return false;
-        {
-            gint64 dt = g_get_monotonic_time() - t0;
-            uint64_t sent = src->stream.bytes_sent - sent0;
-
-            /* The rate of sending alone (the compare is counted apart);
-             * a pass of a few pages says more about latency than about
-             * the rate, so small ones keep the earlier figure. */
-            if (dt > 0 && sent > 0 && (bw == 0 || sent >= 8 * 1024 * 1024))
-                bw = (double)sent * G_USEC_PER_SEC / dt;
-            g_mutex_lock(&job->mig->lock);
-            job->mbps_x1000 = (uint64_t)(bw * 8 / 1000);
-            g_mutex_unlock(&job->mig->lock);
-        }
-        mhQemuLog("MH pre-copy pass %u: %zu pages, %.1f MB/s", pass, n, bw / 1e6);
-        if (pass > 1 && mhQemuMigrateSrcStopNow(job, last_scan, bw, fixed_ms, limit_ms)) {
-            JsonObject *data = json_object_new();
-
-            pass++;
-            g_mutex_lock(&job->mig->lock);
-            job->passes = pass;
-            g_mutex_unlock(&job->mig->lock);
-            json_object_set_int_member(data, "pass", pass);
-            mhQemuMigrateEmit(job, "MIGRATION_PASS", data);
-            g_array_set_size(gpas, 0);
-            break;
-        }
-    }
-    mhQemuLog("MH switch-over: %" G_GUINT64_FORMAT " dirty pages%s, expected downtime %"
-              G_GUINT64_FORMAT " ms (RAM compare %" G_GUINT64_FORMAT " ms, device state %"
-              G_GUINT64_FORMAT " ms, limit %" G_GUINT64_FORMAT " ms)",
-              job->remaining_pages, gpas->len ? "" : " (estimated)",
-              job->expected_downtime_ms, scan_ms, device_ms, limit_ms);
-
-    /* Switch-over: the guest stops (libvirt sees QEMU's STOP event as it
-     * would from QEMU's own migration), and the last dirty pages go. */
     g_mutex_lock(&job->mig->lock);
     job->stop_us = g_get_monotonic_time();
     g_mutex_unlock(&job->mig->lock);
@@ -334,20 +327,65 @@ mhQemuMigrateSrcRam(MhQemuMigrateSrc *src, GError **error)
     mhQemuLog("MH final pass %u: %u pages with the guest stopped (RAM compared in %"
               G_GINT64_FORMAT " ms)", pass, gpas->len,
               (g_get_monotonic_time() - t_final) / 1000);
-    g_byte_array_set_size(payload, 0);
     if (!mhQemuMigrateSrcSend(src, gpas, pass, error) ||
         !mhMhSaveFinish(src->mh, payload, error) ||
         !mhQemuStreamSend(&src->stream, MH_QEMU_STREAM_MSG_FINAL, payload->data, payload->len,
-                          error))
-        return false;
-    /* The target verified the count and digest and wrote every page. */
-    if (!mhQemuStreamExpect(&src->stream, MH_QEMU_STREAM_MSG_RAM_DONE, payload, error))
+                          error) ||
+        !mhQemuStreamExpect(&src->stream, MH_QEMU_STREAM_MSG_RAM_DONE, payload, error))
         return false;
     g_mutex_lock(&job->mig->lock);
     job->ram_done_us = g_get_monotonic_time();
     g_mutex_unlock(&job->mig->lock);
     mhQemuMigrateSrcUpdate(src);
     return true;
+}
+
+/* The RAM phase, split as QEMU splits RAM migration: sync, iterate,
+ * switch-over decision, complete. Pre-copy goes on until the whole stop
+ * fits the downtime limit (or the pass cap). The stop costs more than the
+ * last dirty pages: with the guest stopped all of RAM is compared once
+ * more (the last full scan measures that), then the real QEMUs move the
+ * device state (measured by the previous migration of this process, or a
+ * conservative default). All three count against libvirt's
+ * downtime-limit, as QEMU counts its whole stop. */
+static bool
+mhQemuMigrateSrcRam(MhQemuMigrateSrc *src, GError **error)
+{
+    MhQemuMigrateJob *job = src->job;
+    g_autoptr(GArray) gpas = g_array_new(FALSE, FALSE, sizeof(guint64));
+    bool estimated = false;
+    uint32_t pass;
+
+    src->device_ms = mhQemuMigrateSrcDeviceEstimate(job);
+    for (pass = 1;; pass++) {
+        if (!mhQemuMigrateSrcSync(src, pass, gpas, error))
+            return false;
+        if (pass > 1) {
+            mhQemuMigrateSrcPassEvent(job, pass);
+            if (mhQemuMigrateSrcSwitchOver(src, pass))
+                break;
+        }
+        if (!mhQemuMigrateSrcIterate(src, pass, gpas, error))
+            return false;
+        /* Stop without another compare while the guest runs when the
+         * pages dirtied since fit half the limit. */
+        if (pass > 1 && mhQemuMigrateSrcStopNow(job, src->last_scan, src->bw,
+                                                src->scan_ms + src->device_ms, src->limit_ms)) {
+            pass++;
+            g_mutex_lock(&job->mig->lock);
+            job->passes = pass;
+            g_mutex_unlock(&job->mig->lock);
+            mhQemuMigrateSrcPassEvent(job, pass);
+            estimated = true;
+            break;
+        }
+    }
+    mhQemuLog("MH switch-over: %" G_GUINT64_FORMAT " dirty pages%s, expected downtime %"
+              G_GUINT64_FORMAT " ms (RAM compare %" G_GUINT64_FORMAT " ms, device state %"
+              G_GUINT64_FORMAT " ms, limit %" G_GUINT64_FORMAT " ms)",
+              job->remaining_pages, estimated ? " (estimated)" : "",
+              job->expected_downtime_ms, src->scan_ms, src->device_ms, src->limit_ms);
+    return mhQemuMigrateSrcComplete(src, pass, gpas, error);
 }
 
 static int
@@ -368,20 +406,6 @@ mhQemuMigrateSrcListenLocal(MhQemuMigrateJob *job, GError **error)
         return -1;
     }
     return fd;
-}
-
-static JsonObject *
-mhQemuMigrateIgnoreShared(void)
-{
-    JsonObject *caps = json_object_new();
-    JsonArray *list = json_array_new();
-    JsonObject *cap = json_object_new();
-
-    json_object_set_string_member(cap, "capability", "x-ignore-shared");
-    json_object_set_boolean_member(cap, "state", TRUE);
-    json_array_add_object_element(list, cap);
-    json_object_set_array_member(caps, "capabilities", list);
-    return caps;
 }
 
 /* The real QEMU sends the device state (RAM excluded) into our local
@@ -462,6 +486,37 @@ mhQemuMigrateSrcRecover(MhQemuMigrateSrc *src, const GError *err)
     job->guest_stopped = false;
 }
 
+/* The connection to the target, bounded in time and ended by a cancel;
+ * a failure ends the migration with status failed, as QEMU reports it. */
+static bool
+mhQemuMigrateSrcConnect(MhQemuMigrateSrc *src, GError **error)
+{
+    MhQemuMigrateJob *job = src->job;
+    g_autoptr(GSocketClient) client = g_socket_client_new();
+    g_autoptr(GSocketConnection) conn = NULL;
+    g_autoptr(GCancellable) cancel = g_cancellable_new();
+    g_autoptr(GError) err = NULL;
+
+    g_socket_client_set_timeout(client, MH_QEMU_STREAM_IDLE_TIMEOUT_S);
+    g_mutex_lock(&job->mig->lock);
+    job->connecting = cancel;
+    if (g_atomic_int_get(&job->cancel))
+        g_cancellable_cancel(cancel);
+    g_mutex_unlock(&job->mig->lock);
+    conn = g_socket_client_connect_to_host(client, job->connect_to, 0, cancel, &err);
+    g_mutex_lock(&job->mig->lock);
+    job->connecting = NULL;
+    g_mutex_unlock(&job->mig->lock);
+    if (!conn) {
+        g_set_error(error, MH_ERROR, MH_ERROR_IO, "Failed to connect to '%s': %s",
+                    job->connect_to, err->message);
+        return false;
+    }
+    job->fd = dup(g_socket_get_fd(g_socket_connection_get_socket(conn)));
+    src->stream.fd = job->fd;
+    return true;
+}
+
 gpointer
 mhQemuMigrateSourceThread(gpointer data)
 {
@@ -470,6 +525,8 @@ mhQemuMigrateSourceThread(gpointer data)
     MhQemuMigrateSrc src = { .job = job };
 
     mhQemuStreamInit(&src.stream, job->fd, &job->cancel);
+    if (job->connect_to && !mhQemuMigrateSrcConnect(&src, &err))
+        goto fail;
     src.stream.idle_timeout_s = MH_QEMU_STREAM_IDLE_TIMEOUT_S;
     {
         int sz = 8 * 1024 * 1024;

@@ -249,12 +249,20 @@ mhQemuMigrateSetStatus(MhQemuMigrateJob *job, MhQemuMigrateStatus status)
 const char *
 mhQemuMigrateWaitQemu(MhQemuMigrateJob *job)
 {
+    gint64 deadline = g_get_monotonic_time() + MH_QEMU_STREAM_IDLE_TIMEOUT_S * G_USEC_PER_SEC;
+
     for (;;) {
         g_autofree char *status = g_async_queue_timeout_pop(job->qemu_events, 200 * 1000);
 
         if (!status) {
             if (g_atomic_int_get(&job->cancel))
                 return "cancelled";
+            /* The real QEMU never finished its side: as failed. */
+            if (g_get_monotonic_time() >= deadline) {
+                mhQemuLog("MH migration: the real QEMU reported no end of its migration "
+                          "within %u s", MH_QEMU_STREAM_IDLE_TIMEOUT_S);
+                return "failed";
+            }
             continue;
         }
         if (g_str_equal(status, "completed"))
@@ -302,6 +310,20 @@ mhQemuMigrateNewMh(MhQemuMigrateJob *job, GError **error)
     job->mh_vcpus = info.vcpus;
     mhMhInfoClear(&info);
     return mh;
+}
+
+JsonObject *
+mhQemuMigrateIgnoreShared(void)
+{
+    JsonObject *caps = json_object_new();
+    JsonArray *list = json_array_new();
+    JsonObject *cap = json_object_new();
+
+    json_object_set_string_member(cap, "capability", "x-ignore-shared");
+    json_object_set_boolean_member(cap, "state", TRUE);
+    json_array_add_object_element(list, cap);
+    json_object_set_array_member(caps, "capabilities", list);
+    return caps;
 }
 
 /* The socket between qemu-mh and the real QEMU lives in the domain's
@@ -381,6 +403,16 @@ mhQemuMigrateCheckCaps(MhQemuMigrate *mig, MhQmpRequest *req)
     return false;
 }
 
+void
+mhQemuMigrateJobCancel(MhQemuMigrateJob *job)
+{
+    g_atomic_int_set(&job->cancel, 1);
+    g_mutex_lock(&job->mig->lock);
+    if (job->connecting)
+        g_cancellable_cancel(job->connecting);
+    g_mutex_unlock(&job->mig->lock);
+}
+
 static gpointer
 mhQemuMigrateThreadMain(gpointer data)
 {
@@ -402,6 +434,7 @@ mhQemuMigrateJobFree(MhQemuMigrateJob *job)
     g_free(job->error_desc);
     g_free(job->tmpdir);
     g_free(job->local_path);
+    g_free(job->connect_to);
     g_free(job);
 }
 
@@ -424,7 +457,7 @@ mhQemuMigrateClear(MhQemu *qemu)
         /* The thread may wait for the real QEMU's events or for a QMP
          * reply, which the main loop delivers: cancel it and keep the
          * main context turning until it has ended. */
-        g_atomic_int_set(&job->cancel, 1);
+        mhQemuMigrateJobCancel(job);
         g_async_queue_push(job->qemu_events, g_strdup("cancelled"));
         while (!g_atomic_int_get(&job->thread_done)) {
             while (g_main_context_iteration(NULL, FALSE))
@@ -505,25 +538,17 @@ mhQemuCmdMigrate(MhQmpRequest *req, gpointer opaque)
         job->fd = GPOINTER_TO_INT(fdp);
         g_hash_table_remove(mig->fds, uri + 3);
     } else if (g_str_has_prefix(uri, "tcp:")) {
-        g_autoptr(GError) err = NULL;
-        g_autoptr(GSocketClient) client = g_socket_client_new();
-        g_autoptr(GSocketConnection) conn =
-            g_socket_client_connect_to_host(client, uri + 4, 0, NULL, &err);
-
-        if (!conn) {
-            job->status = MH_QEMU_MIGRATE_STATUS_NONE;
-            mhQmpRequestError(req, MH_QMP_GENERIC_ERROR, "Failed to connect to '%s': %s",
-                              uri + 4, err->message);
-            return;
-        }
-        job->fd = dup(g_socket_get_fd(g_socket_connection_get_socket(conn)));
+        /* Connected by the migration thread, as QEMU connects
+         * asynchronously: the main loop (QMP) never waits for a peer. */
+        job->connect_to = g_strdup(uri + 4);
     } else {
         job->status = MH_QEMU_MIGRATE_STATUS_NONE;
         mhQmpRequestError(req, MH_QMP_GENERIC_ERROR,
                           "the mirror helper migrates over 'fd:' or 'tcp:' URIs, not '%s'", uri);
         return;
     }
-    g_unix_set_fd_nonblocking(job->fd, FALSE, NULL);
+    if (job->fd >= 0)
+        g_unix_set_fd_nonblocking(job->fd, FALSE, NULL);
     /* QEMU emits "setup" before it answers. */
     mhQemuMigrateSetStatus(job, MH_QEMU_MIGRATE_STATUS_SETUP);
     mhQmpRequestReturn(req, NULL);
@@ -572,9 +597,6 @@ mhQemuCmdMigrateIncoming(MhQmpRequest *req, gpointer opaque)
     MhQemuMigrate *mig = mhQemuMigrateGetState(qemu);
     g_autoptr(GError) err = NULL;
     MhQemuMigrateJob *job;
-    JsonObject *caps;
-    JsonArray *list;
-    JsonObject *cap;
     const char *uri;
     int lfd;
 
@@ -587,6 +609,13 @@ mhQemuCmdMigrateIncoming(MhQmpRequest *req, gpointer opaque)
     }
     if (!mhQmpRequestGetString(req, "uri", true, &uri) || !mhQemuMigrateCheckCaps(mig, req))
         return;
+    /* A second one would join the running job's thread on the main loop,
+     * which that thread needs for its QMP calls: refused, as QEMU does. */
+    if (mhQemuMigrateJobActive(mig->job)) {
+        mhQmpRequestError(req, MH_QMP_GENERIC_ERROR,
+                          "The incoming migration has already been started");
+        return;
+    }
     if (!g_str_has_prefix(uri, "tcp:")) {
         /* libvirt's tunnelled migration hands QEMU a pipe ("fd:N"). */
         mhQmpRequestError(req, MH_QMP_GENERIC_ERROR,
@@ -611,14 +640,8 @@ mhQemuCmdMigrateIncoming(MhQmpRequest *req, gpointer opaque)
     /* The real QEMU takes the device state only; RAM arrives through the
      * MH. It announces "setup" itself when it starts listening. */
     job->real_started = true;
-    caps = json_object_new();
-    list = json_array_new();
-    cap = json_object_new();
-    json_object_set_string_member(cap, "capability", "x-ignore-shared");
-    json_object_set_boolean_member(cap, "state", TRUE);
-    json_array_add_object_element(list, cap);
-    json_object_set_array_member(caps, "capabilities", list);
-    mhQmpProxyExecute(mhQmpRequestGetProxy(req), "migrate-set-capabilities", caps, NULL, NULL);
+    mhQmpProxyExecute(mhQmpRequestGetProxy(req), "migrate-set-capabilities",
+                      mhQemuMigrateIgnoreShared(), NULL, NULL);
     {
         JsonObject *args = json_object_new();
         g_autofree char *luri = g_strdup_printf("unix:%s", job->local_path);
@@ -642,7 +665,7 @@ mhQemuCmdMigrateCancel(MhQmpRequest *req, gpointer opaque)
         mhQmpRequestForward(req, NULL, NULL);
         return;
     }
-    g_atomic_int_set(&job->cancel, 1);
+    mhQemuMigrateJobCancel(job);
     if (job->real_started && job->role == MH_QEMU_MIGRATE_ROLE_SOURCE) {
         /* The real QEMU cancels its part and reports it. */
         mhQmpRequestForward(req, NULL, NULL);

@@ -104,6 +104,23 @@ grep -q "no migration key was injected into this launch" <<<"$out" ||
 q=$(qmp sevmh '{"execute":"query-migration-handler"}')
 grep -q '"key-id"' <<<"$q" && mh_fail "the MH took a key from guest RAM after stop: $q"
 mh_log "restart after stop refused: $out"
+# --- a second migrate-incoming while one is active: refused as QEMU does,
+# and the monitor stays responsive (it used to join the first job's thread
+# on the main loop, which that thread needs: qemu-mh hung)
+port=$(mh_free_port)
+out=$(qmp sevmh "{\"execute\":\"migrate-incoming\",\"arguments\":{\"uri\":\"tcp:127.0.0.1:$port\"}}" 2>&1) ||
+    mh_fail "first migrate-incoming failed: $out"
+# (virsh qemu-monitor-command prints QMP's error and exits 0)
+out=$(timeout 20 virsh -q -c "$MH_URI1" qemu-monitor-command sevmh \
+      "{\"execute\":\"migrate-incoming\",\"arguments\":{\"uri\":\"tcp:127.0.0.1:$(mh_free_port)\"}}" 2>&1) ||
+    mh_fail "second migrate-incoming: no answer (qemu-mh hung?): $out"
+grep -q '"error".*The incoming migration has already been started' <<<"$out" ||
+    mh_fail "a second migrate-incoming was not refused: $out"
+q=$(timeout 20 virsh -q -c "$MH_URI1" qemu-monitor-command sevmh '{"execute":"query-status"}') ||
+    mh_fail "the monitor did not answer after a second migrate-incoming"
+qmp sevmh '{"execute":"migrate_cancel"}' >/dev/null || mh_fail "migrate_cancel failed"
+mh_log "second migrate-incoming refused, monitor answers: $q"
+
 # The guest still works under libvirt.
 mh_virsh 1 resume sevmh >/dev/null
 mh_wait_for "sevmh running" 20 mh_domstate_is 1 sevmh running
