@@ -194,13 +194,18 @@ mhLabMkdir(const char *path, int mode, GError **error)
 static bool
 mhLabPrepareHost(MhLabHost *host, GError **error)
 {
-    const char *subdirs[] = { "run", "config/libvirt", "cache", "data", "home", "mh-platform" };
+    const char *subdirs[] = { "run", "config/libvirt", "cache", "data", "home/.config/mirror-helper",
+                              "mh-platform" };
     g_autofree char *daemonConf = g_build_filename(host->dir, "config", "libvirt",
                                                    "libvirtd.conf", NULL);
     g_autofree char *qemuConf = g_build_filename(host->dir, "config", "libvirt",
                                                  "qemu.conf", NULL);
+    /* qemu-mh under a session daemon reads the conf of the daemon's HOME. */
+    g_autofree char *qemuMhConf = g_build_filename(host->home, ".config", "mirror-helper",
+                                                   "qemu-mh.conf", NULL);
     g_autofree char *daemonText = NULL;
     g_autofree char *qemuText = NULL;
+    g_autofree char *qemuMhText = NULL;
 
     for (size_t i = 0; i < G_N_ELEMENTS(subdirs); i++) {
         g_autofree char *p = g_build_filename(host->dir, subdirs[i], NULL);
@@ -223,8 +228,12 @@ mhLabPrepareHost(MhLabHost *host, GError **error)
                                "migration_port_min = %u\n"
                                "migration_port_max = %u\n",
                                host->index, host->migrationPortMin, host->migrationPortMax);
+    qemuMhText = g_strdup_printf("# Lab host %u, written by 'virt-mh lab up'.\n"
+                                 "platform_dir = \"%s\"\n",
+                                 host->index, host->platformDir);
     if (!mhUtilWriteFile(daemonConf, daemonText, strlen(daemonText), 0644, error) ||
-        !mhUtilWriteFile(qemuConf, qemuText, strlen(qemuText), 0644, error))
+        !mhUtilWriteFile(qemuConf, qemuText, strlen(qemuText), 0644, error) ||
+        !mhUtilWriteFile(qemuMhConf, qemuMhText, strlen(qemuMhText), 0644, error))
         return false;
     /* Create the log now so that it is handed to the lab user with the rest. */
     if (!g_file_test(host->log, G_FILE_TEST_EXISTS) &&

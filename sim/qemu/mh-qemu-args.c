@@ -735,35 +735,3 @@ mhQemuArgsBuild(const MhQemuArgs *args, const char *real_qemu, GError **error)
     g_ptr_array_add(out, NULL);
     return (GStrv)g_ptr_array_free(g_steal_pointer(&out), FALSE);
 }
-
-GPtrArray *
-mhQemuArgsGetPaths(const MhQemuArgs *args)
-{
-    GPtrArray *paths = g_ptr_array_new_with_free_func(g_free);
-
-    for (guint i = 0; i < args->monitors->len; i++) {
-        MhQemuMonitor *mon = g_ptr_array_index(args->monitors, i);
-        if (mon->path)
-            g_ptr_array_add(paths, g_strdup(mon->path));
-    }
-    if (args->pidfile)
-        g_ptr_array_add(paths, g_strdup(args->pidfile));
-    for (guint i = 0; i < args->items->len; i++) {
-        MhQemuArgItem *item = g_ptr_array_index(args->items, i);
-        const char *path;
-
-        /* Other sockets and logs libvirt keeps in its per-domain dirs. */
-        if (item->opts && (path = mhQemuOptsGet(item->opts, "path")) && path[0] == '/')
-            g_ptr_array_add(paths, g_strdup(path));
-        if (item->opts && (path = mhQemuOptsGet(item->opts, "logfile")) && path[0] == '/')
-            g_ptr_array_add(paths, g_strdup(path));
-        /* e.g. libvirt's master key in the per-domain directory */
-        if (item->json && (path = mhQemuJsonGetString(item->json, "file")) && path[0] == '/')
-            g_ptr_array_add(paths, g_strdup(path));
-    }
-    if (args->sev && args->sev->dh_cert_file)
-        g_ptr_array_add(paths, g_strdup(args->sev->dh_cert_file));
-    if (args->sev && args->sev->session_file)
-        g_ptr_array_add(paths, g_strdup(args->sev->session_file));
-    return paths;
-}

@@ -74,6 +74,3 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(MhQemuArgs, mhQemuArgsFree)
  * monitor needs its qemu_fd and, when ram_shared, ram_fd must be set. */
 GStrv mhQemuArgsBuild(const MhQemuArgs *args, const char *real_qemu, GError **error);
 
-/* The paths mentioned on the command line that can locate the host's
- * state (monitor sockets, pidfile), for mhQemuPlatformDir(). */
-GPtrArray *mhQemuArgsGetPaths(const MhQemuArgs *args);

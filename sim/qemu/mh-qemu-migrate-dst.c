@@ -15,18 +15,15 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define MH_QEMU_MIGRATE_KEY_WAIT_S 30
-
 /* The guest owner injects the key through the second monitor while
  * libvirt's Prepare runs, which may be a moment after the source
  * connected: wait for the MH to have captured it from the injected table
- * (mh-qmp-handler.c), up to MH_MIGRATE_KEY_WAIT seconds. */
+ * (mh-qmp-handler.c), up to migrate_key_wait seconds (qemu-mh.conf). */
 static MhMh *
 mhQemuMigrateDstWaitKey(MhQemuMigrateJob *job, GError **error)
 {
-    const char *env = g_getenv("MH_MIGRATE_KEY_WAIT");
     gint64 deadline = g_get_monotonic_time() +
-        (env ? g_ascii_strtoll(env, NULL, 10) : MH_QEMU_MIGRATE_KEY_WAIT_S) * G_USEC_PER_SEC;
+        (gint64)job->mig->qemu->conf->migrate_key_wait_s * G_USEC_PER_SEC;
 
     for (;;) {
         g_autoptr(GError) err = NULL;

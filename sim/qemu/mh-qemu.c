@@ -428,6 +428,7 @@ mhQemuClear(MhQemu *qemu)
     g_clear_pointer(&qemu->real_qemu, g_free);
     g_clear_pointer(&qemu->platform_dir, g_free);
     g_clear_pointer(&qemu->args, mhQemuArgsFree);
+    g_clear_pointer(&qemu->conf, mhQemuConfFree);
     g_mutex_clear(&qemu->mh_lock);
 }
 
@@ -438,15 +439,17 @@ mhQemuMain(int argc, char **argv)
     g_autoptr(GPtrArray) created_paths = g_ptr_array_new_with_free_func(g_free);
     MhQemu state = { 0 };
     MhQemu *qemu = &state;
-    const char *real = g_getenv("MH_REAL_QEMU");
+    const char *real;
     int pidfd = -1;
     int ret = 1;
 
     if (argc > 0 && argv[0])
         mhQemuProgName = g_path_get_basename(argv[0]);
-    if (!real || !*real)
-        real = MH_QEMU_DEFAULT_REAL_QEMU;
-
+    if (!(qemu->conf = mhQemuConfLoad(NULL, &err))) {
+        mhQemuError(err->message);
+        return 1;
+    }
+    real = qemu->conf->real_qemu;
     if (!(qemu->args = mhQemuArgsParse(argc - 1, argv + 1, &err))) {
         mhQemuError(err->message);
         return 1;

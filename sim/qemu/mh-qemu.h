@@ -16,18 +16,15 @@
 
 #include "sim/mh/mh-handler.h"
 #include "sim/qemu/mh-qemu-args.h"
+#include "sim/qemu/mh-qemu-conf.h"
 #include "sim/qemu/mh-qemu-ram.h"
 #include "sim/qemu/mh-qmp.h"
 #include "sim/psp/mh-sev-platform.h"
 
-#define MH_QEMU_DEFAULT_REAL_QEMU "/usr/bin/qemu-system-x86_64"
 /* The platform's C-bit position and physical address reduction, as an
  * AMD EPYC (Rome/Milan) reports them in CPUID 0x8000001F. */
 #define MH_QEMU_SEV_CBITPOS 47
 #define MH_QEMU_SEV_REDUCED_PHYS_BITS 1
-/* Name of the per-host platform state directory that qemu-mh looks for
- * above libvirt's per-domain paths (the lab's DIR/hostN/mh-platform). */
-#define MH_QEMU_PLATFORM_DIRNAME "mh-platform"
 
 typedef struct _MhQemu MhQemu;
 typedef struct _MhQemuMigrate MhQemuMigrate;
@@ -41,6 +38,7 @@ typedef void (*MhQemuLaunchSecretFunc)(MhQemu *qemu, const void *table, size_t l
  * (its vCPUs stopped, keys wiped), this launch's migration key, guest
  * RAM, the SEV launch and platform, the arguments. */
 struct _MhQemu {
+    MhQemuConf *conf;           /* qemu-mh.conf */
     MhQemuArgs *args;
     char *real_qemu;
     char *platform_dir;         /* resolved lazily */
@@ -84,12 +82,10 @@ int mhQemuMain(int argc, char **argv);
 /* Log a line to stderr (the domain's log file), QEMU style. */
 void mhQemuLog(const char *format, ...) G_GNUC_PRINTF(1, 2);
 
-/* The host's SEV platform state directory: $MH_PLATFORM_DIR; else an
- * "mh-platform" directory above any path libvirt put on the command line
- * or in the environment (a lab host); else /var/lib/mirror-helper/platform
- * for root, $XDG_STATE_HOME/mirror-helper/platform of the user's real
- * home otherwise. */
-char *mhQemuPlatformDir(const MhQemuArgs *args);
+/* The host's SEV platform state directory: platform_dir of qemu-mh.conf;
+ * else /var/lib/mirror-helper/platform for root,
+ * ~/.local/state/mirror-helper/platform of the user's real home otherwise. */
+char *mhQemuPlatformDir(const MhQemuConf *conf);
 /* The platform, loaded (or created) on first use. */
 MhSevPlatform *mhQemuGetPlatform(MhQemu *qemu, GError **error);
 

@@ -43,8 +43,10 @@ fi
 mkdir -p "$W/probe/mh-platform" "$W/probe/q"
 sock=$W/probe/q/qmp.monitor
 pidf=$W/probe/q/qmp.pid
+printf 'platform_dir = "%s"  # the probe'"'"'s own\n' "$W/probe/mh-platform" >"$W/probe/qemu-mh.conf"
 start=$SECONDS
-out=$(probe "$MH_QEMU_MH" "$W/probe/q") || mh_fail "probe: qemu-mh -daemonize failed: $out"
+out=$(MH_QEMU_CONF=$W/probe/qemu-mh.conf probe "$MH_QEMU_MH" "$W/probe/q") ||
+    mh_fail "probe: qemu-mh -daemonize failed: $out"
 [ "$out" = "$ref_out" ] || mh_fail "probe: qemu-mh printed '$out' where QEMU prints '$ref_out'"
 [ -s "$pidf" ] || mh_fail "probe: no pid file when the parent exited"
 ppid=$(cat "$pidf")
@@ -79,7 +81,7 @@ kill -TERM "$ppid"
 mh_wait_for "probe qemu-mh gone" 15 bash -c "! kill -0 $ppid 2>/dev/null"
 mh_wait_for "probe QEMU gone" 15 eval "! alive $qchild"
 [ ! -e "$pidf" ] || mh_fail "probe: pid file left behind"
-[ -n "$(ls "$W/probe/mh-platform")" ] || mh_fail "probe: platform identity not created above the socket"
+[ -n "$(ls "$W/probe/mh-platform")" ] || mh_fail "probe: platform identity not created in qemu-mh.conf's platform_dir"
 mh_log "probe: daemonized in $((SECONDS - start))s, pid file, stdio closed, QMP proxied, clean exit"
 
 # --- a plain (non-SEV) domain runs normally through qemu-mh

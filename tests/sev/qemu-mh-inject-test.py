@@ -81,7 +81,7 @@ def start_guest(tmp, name, sess, firmware):
                           "-qmp", "unix:%s,server=on,wait=off" % sock,
                           "-S", "-display", "none", "-nodefaults"],
                          stdout=log, stderr=subprocess.STDOUT,
-                         env=dict(os.environ, MH_PLATFORM_DIR=os.path.join(tmp, "psp")))
+                         env=dict(os.environ, MH_QEMU_CONF=os.path.join(tmp, "qemu-mh.conf")))
     for _ in range(300):
         if os.path.exists(sock) or p.poll() is not None:
             break
@@ -96,10 +96,13 @@ def main():
     for path in (CODE, VARS):
         if not os.path.exists(path):
             skip("%s missing (Debian package ovmf)" % path)
-    if not shutil.which("qemu-system-x86_64") and not os.environ.get("MH_REAL_QEMU"):
+    if not shutil.which("qemu-system-x86_64"):
         skip("qemu-system-x86_64 not installed")
 
     tmp = tempfile.mkdtemp(prefix="mh-sev-qemu-")
+    # qemu-mh's platform identity where the PSP helper below reads it
+    with open(os.path.join(tmp, "qemu-mh.conf"), "w") as conf:
+        conf.write('platform_dir = "%s"\n' % os.path.join(tmp, "psp"))
     procs = []
     try:
         pdh = subprocess.run([PSP_SIM, "pdh", os.path.join(tmp, "psp")], capture_output=True,

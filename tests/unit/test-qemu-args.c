@@ -3,6 +3,7 @@
  * and the refusals are golden files: test-qemu-argv.c), QEMU option syntax,
  * the OVMF table and the guest RAM layout. */
 #include "sim/qemu/mh-qemu-args.h"
+#include "sim/qemu/mh-qemu-conf.h"
 #include "sim/qemu/mh-qemu-fw.h"
 #include "conf/mh-qemu-opts.h"
 #include "sim/qemu/mh-qemu-ram.h"
@@ -140,7 +141,6 @@ testProbe(void)
         "-daemonize",
     };
     g_autoptr(MhQemuArgs) args = parseOk(argv, G_N_ELEMENTS(argv));
-    g_autoptr(GPtrArray) paths = NULL;
     MhQemuMonitor *mon;
 
     g_assert_true(args->daemonize);
@@ -153,8 +153,6 @@ testProbe(void)
     g_assert_cmpint(mon->listen_fd, ==, -1);
     g_assert_cmpstr(mon->path, ==, "/lab/host1/config/libvirt/qemu/lib/qmp-X/qmp.monitor");
     /* The rewritten command line: tests/data/qemu-argv/probe.argv */
-    paths = mhQemuArgsGetPaths(args);
-    g_assert_cmpuint(paths->len, ==, 2);
 }
 
 static void
@@ -392,6 +390,60 @@ testRamFallback(void)
     g_test_trap_assert_stdout("*backing: 4 KiB pages (memfd; no huge-page tmpfs: unshare*");
 }
 
+/* qemu-mh.conf: defaults without a file, the three settings with
+ * comments, and refusals that name the file, the line and the key. */
+static void
+testConf(void)
+{
+    g_autofree char *dir = g_dir_make_tmp("mh-qemu-conf-XXXXXX", NULL);
+    g_autofree char *path = g_build_filename(dir, "qemu-mh.conf", NULL);
+    static const struct { const char *text; const char *needle; } bad[] = {
+        { "real_qemu = /usr/bin/qemu\n", "line 1: real_qemu must be an absolute path" },
+        { "# a comment\nplatform_dir = \"relative\"\n", "line 2: platform_dir" },
+        { "migrate_key_wait = 0\n", "migrate_key_wait must be a number of seconds" },
+        { "migrate_key_wait = 30s\n", "not 30s" },
+        { "colour = \"blue\"\n", "unknown setting 'colour'" },
+        { "real_qemu\n", "expected 'key = value'" },
+        { "real_qemu = \"/a\" trailing\n", "unexpected text after the value" },
+    };
+    g_autoptr(MhQemuConf) defaults = NULL;
+    g_autoptr(MhQemuConf) conf = NULL;
+    g_autoptr(GError) err = NULL;
+
+    g_assert_nonnull(dir);
+    defaults = mhQemuConfLoad(path, &err);
+    g_assert_no_error(err);
+    g_assert_null(defaults->path);
+    g_assert_cmpstr(defaults->real_qemu, ==, "/usr/bin/qemu-system-x86_64");
+    g_assert_null(defaults->platform_dir);
+    g_assert_cmpuint(defaults->migrate_key_wait_s, ==, 30);
+
+    g_assert_true(g_file_set_contents(path,
+        "# qemu-mh.conf\n\nreal_qemu = \"/opt/q/bin/qemu\"   # patched\n"
+        "platform_dir = \"/srv/psp\"\nmigrate_key_wait = 5 # s\n", -1, NULL));
+    conf = mhQemuConfLoad(path, &err);
+    g_assert_no_error(err);
+    g_assert_cmpstr(conf->path, ==, path);
+    g_assert_cmpstr(conf->real_qemu, ==, "/opt/q/bin/qemu");
+    g_assert_cmpstr(conf->platform_dir, ==, "/srv/psp");
+    g_assert_cmpuint(conf->migrate_key_wait_s, ==, 5);
+
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_autoptr(MhQemuConf) none = NULL;
+        g_autoptr(GError) e = NULL;
+
+        g_assert_true(g_file_set_contents(path, bad[i].text, -1, NULL));
+        none = mhQemuConfLoad(path, &e);
+        g_assert_null(none);
+        g_assert_nonnull(e);
+        if (!g_str_has_prefix(e->message, path) || !strstr(e->message, bad[i].needle))
+            g_error("case %zu: '%s' does not name the file and '%s'", i, e->message,
+                    bad[i].needle);
+    }
+    unlink(path);
+    rmdir(dir);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -400,6 +452,7 @@ main(int argc, char **argv)
     g_test_add_func("/qemu/args/probe", testProbe);
     g_test_add_func("/qemu/args/key-value-sev", testKeyValueSev);
     g_test_add_func("/qemu/opts", testOpts);
+    g_test_add_func("/qemu/conf", testConf);
     g_test_add_func("/qemu/firmware-table", testFirmwareTable);
     g_test_add_func("/qemu/ram-layout", testRamLayout);
     g_test_add_func("/qemu/ram-huge", testRamHuge);
