@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Line-oriented socket endpoint with SCM_RIGHTS, see mh-qmp-channel.h. */
 #include "sim/qemu/mh-qmp-channel.h"
+#include "sim/qemu/mh-qmp-split.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +28,9 @@ struct _MhQmpChannel {
     GSource *in_src;
     GSource *out_src;
     GString *inbuf;
+    MhQmpChannelFraming framing;
+    size_t line_scanned;        /* of inbuf, for lines: no '\n' before it */
+    MhQmpSplitter split;        /* for JSON values */
     GArray *cur_fds;
     GQueue outq;
     MhQmpChannelLineFunc line_cb;
@@ -120,20 +124,61 @@ mhQmpChannelTakeFds(MhQmpChannel *chan, struct msghdr *msg)
     }
 }
 
-/* Hand every complete line to the callback. The callback may free the
+/* Drop the first 'n' bytes of the input. */
+static void
+mhQmpChannelConsume(MhQmpChannel *chan, size_t n)
+{
+    g_string_erase(chan->inbuf, 0, n);
+    chan->line_scanned -= MIN(n, chan->line_scanned);
+    mhQmpSplitConsumed(&chan->split, n);
+}
+
+/* The next complete message of the input, if any: TRUE with *msg (or
+ * *error when input was dropped). Each byte is scanned once. */
+static bool
+mhQmpChannelNextMessage(MhQmpChannel *chan, char **msg, size_t *len, const char **error)
+{
+    size_t start = 0, end = 0;
+    MhQmpSplitResult r;
+    char *nl;
+
+    *msg = NULL;
+    *error = NULL;
+    if (chan->framing == MH_QMP_CHANNEL_LINES) {
+        nl = memchr(chan->inbuf->str + chan->line_scanned, '\n',
+                    chan->inbuf->len - chan->line_scanned);
+        if (!nl) {
+            chan->line_scanned = chan->inbuf->len;
+            return false;
+        }
+        *len = nl - chan->inbuf->str + 1;
+        *msg = g_strndup(chan->inbuf->str, *len);
+        mhQmpChannelConsume(chan, *len);
+        return true;
+    }
+    r = mhQmpSplitNext(&chan->split, chan->inbuf->str, chan->inbuf->len, &start, &end, error);
+    if (r == MH_QMP_SPLIT_VALUE) {
+        *len = end - start;
+        *msg = g_strndup(chan->inbuf->str + start, *len);
+    }
+    mhQmpChannelConsume(chan, end);
+    return r != MH_QMP_SPLIT_MORE;
+}
+
+/* Hand every complete message to the callback. The callback may free the
  * channel: we hold a reference and stop as soon as it is closed. */
 static void
 mhQmpChannelDispatch(MhQmpChannel *chan)
 {
-    char *nl;
+    char *msg;
+    size_t len = 0;
+    const char *error;
 
-    while (!chan->closed && (nl = memchr(chan->inbuf->str, '\n', chan->inbuf->len))) {
-        size_t len = nl - chan->inbuf->str + 1;
-        g_autofree char *line = g_strndup(chan->inbuf->str, len);
+    while (!chan->closed && mhQmpChannelNextMessage(chan, &msg, &len, &error)) {
+        g_autofree char *owned = msg;
         GArray *fds = g_steal_pointer(&chan->cur_fds);
 
-        g_string_erase(chan->inbuf, 0, len);
-        chan->line_cb(chan, line, len, fds, chan->data);
+        chan->line_cb(chan, owned, owned ? len : 0, fds, error, chan->data);
     }
 }
 
@@ -267,11 +312,12 @@ mhQmpChannelSend(MhQmpChannel *chan, const char *data, size_t len, GArray *fds)
 }
 
 MhQmpChannel *
-mhQmpChannelNew(int fd, MhQmpChannelLineFunc line_cb,
+mhQmpChannelNew(int fd, MhQmpChannelFraming framing, MhQmpChannelLineFunc line_cb,
                 MhQmpChannelEofFunc eof_cb, gpointer data)
 {
     MhQmpChannel *chan = g_new0(MhQmpChannel, 1);
 
+    chan->framing = framing;
     chan->refs = 1;
     chan->fd = fd;
     chan->inbuf = g_string_new(NULL);

@@ -13,16 +13,27 @@
 
 typedef struct _MhQmpChannel MhQmpChannel;
 
-/* 'line' is NUL-terminated and includes its '\n' (and '\r', if any);
- * 'fds' (may be NULL) is handed over to the callee. */
+/* How input is cut into messages: QEMU's replies and events come one per
+ * line; a client's commands are top-level JSON values, as QEMU's monitor
+ * reads them (mh-qmp-split.h). */
+typedef enum {
+    MH_QMP_CHANNEL_LINES,
+    MH_QMP_CHANNEL_JSON_VALUES,
+} MhQmpChannelFraming;
+
+/* 'line' is NUL-terminated and, for lines, includes its '\n' (and '\r',
+ * if any); 'fds' (may be NULL) is handed over to the callee. When input
+ * had to be dropped (JSON values over QEMU's limits, or malformed), 'line'
+ * is NULL and 'error' says why, in QEMU's words. */
 typedef void (*MhQmpChannelLineFunc)(MhQmpChannel *chan, const char *line, size_t len,
-                                     GArray *fds, gpointer data);
+                                     GArray *fds, const char *error, gpointer data);
 /* The peer closed the connection or it failed; no more callbacks follow. */
 typedef void (*MhQmpChannelEofFunc)(MhQmpChannel *chan, gpointer data);
 
 /* Takes over 'fd' (made non-blocking). */
-MhQmpChannel *mhQmpChannelNew(int fd, MhQmpChannelLineFunc line_cb,
-                              MhQmpChannelEofFunc eof_cb, gpointer data);
+MhQmpChannel *mhQmpChannelNew(int fd, MhQmpChannelFraming framing,
+                              MhQmpChannelLineFunc line_cb, MhQmpChannelEofFunc eof_cb,
+                              gpointer data);
 /* Close the socket and drop queued output; safe to call from a callback. */
 void mhQmpChannelFree(MhQmpChannel *chan);
 

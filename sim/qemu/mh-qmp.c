@@ -403,7 +403,7 @@ mhQmpProxyHandleReply(MhQmpProxy *proxy, const char *line, size_t len, JsonObjec
 
 static void
 mhQmpProxyUpstreamLine(MhQmpChannel *chan, const char *line, size_t len,
-                       GArray *fds, gpointer data)
+                       GArray *fds, const char *error, gpointer data)
 {
     MhQmpProxy *proxy = data;
     g_autoptr(JsonNode) root = NULL;
@@ -560,23 +560,26 @@ mhQmpProxyProcess(MhQmpProxy *proxy)
 
 static void
 mhQmpProxyClientLine(MhQmpChannel *chan, const char *line, size_t len,
-                     GArray *fds, gpointer data)
+                     GArray *fds, const char *error, gpointer data)
 {
     MhQmpProxy *proxy = data;
     MhQmpRequest *req;
-    g_autofree char *trimmed = g_strstrip(g_strdup(line));
 
-    if (!*trimmed) {
-        mhQmpFdsFree(fds);
-        return;
-    }
     req = g_new0(MhQmpRequest, 1);
     req->proxy = proxy;
     req->conn = proxy->conn;
-    req->raw = g_strndup(line, len);
-    req->raw_len = len;
     req->fds = fds;
-    req->root = mhQmpParse(trimmed, &req->parse_error);
+    if (!line) {
+        /* Dropped input: answered with QEMU's error, nothing forwarded. */
+        req->parse_error = g_strdup(error);
+        g_queue_push_tail(&proxy->incoming, req);
+        mhQmpProxyProcess(proxy);
+        return;
+    }
+    /* One value, forwarded on a line of its own. */
+    req->raw = g_strdup_printf("%.*s\r\n", (int)len, line);
+    req->raw_len = len + 2;
+    req->root = mhQmpParse(line, &req->parse_error);
     if (req->root && JSON_NODE_HOLDS_OBJECT(req->root)) {
         JsonObject *obj = json_node_get_object(req->root);
         JsonNode *id = json_object_get_member(obj, "id");
@@ -621,7 +624,8 @@ mhQmpProxyAccept(gint fd, GIOCondition cond, gpointer data)
         return G_SOURCE_CONTINUE;
     proxy->conn++;
     proxy->client_negotiated = false;
-    proxy->client = mhQmpChannelNew(cfd, mhQmpProxyClientLine, mhQmpProxyClientEof, proxy);
+    proxy->client = mhQmpChannelNew(cfd, MH_QMP_CHANNEL_JSON_VALUES, mhQmpProxyClientLine,
+                                    mhQmpProxyClientEof, proxy);
     if (proxy->greeting)
         mhQmpChannelSend(proxy->client, proxy->greeting, proxy->greeting_len, NULL);
     /* One client at a time, like QEMU's socket chardev: others wait in
@@ -670,7 +674,7 @@ mhQmpProxyNew(const char *name, int listen_fd, int upstream_fd,
     g_queue_init(&proxy->deferred);
     proxy->deferred_lines = g_ptr_array_new_with_free_func(g_free);
     proxy->event_hooks = g_array_new(FALSE, FALSE, sizeof(MhQmpEventHookEntry));
-    proxy->upstream = mhQmpChannelNew(upstream_fd, mhQmpProxyUpstreamLine,
+    proxy->upstream = mhQmpChannelNew(upstream_fd, MH_QMP_CHANNEL_LINES, mhQmpProxyUpstreamLine,
                                       mhQmpProxyUpstreamEof, proxy);
     mhQmpProxyListen(proxy);
     return proxy;

@@ -328,6 +328,53 @@ testProxy(void)
         g_autofree char *r = roundTrip(c, "{nope\r\n");
         g_assert_nonnull(strstr(r, "JSON parse error"));
     }
+    /* Two commands on one line are two commands, as QEMU reads them: the
+     * second is qemu-mh's own, so it must not reach QEMU inside the
+     * first's line (json-glib would have taken the pair as one object). */
+    {
+        g_autofree char *r1 = roundTrip(c, "{\"execute\":\"query-x\",\"id\":\"a\"} "
+                                           "{\"execute\":\"mh-echo\",\"arguments\":"
+                                           "{\"v\":\"b\"},\"id\":\"b\"}\r\n");
+        g_autofree char *r2 = readLine(c, NULL);
+        g_assert_cmpstr(r1, ==, "{\"return\": {\"x\": 1}, \"id\": \"a\"}\r\n");
+        g_assert_cmpstr(r2, ==, "{\"return\":{\"echo\":\"b\"},\"id\":\"b\"}\r\n");
+    }
+    /* One command over several lines and writes, braces in a string. */
+    {
+        g_autofree char *r = NULL;
+
+        writeAll(c, "{\"execute\":\n\"mh-echo\",");
+        writeAll(c, "\"arguments\":{\"v\":\"}{\\\"\"},\n\"id\":7}");
+        r = readLine(c, NULL);
+        g_assert_cmpstr(r, ==, "{\"return\":{\"echo\":\"}{\\\"\"},\"id\":7}\r\n");
+    }
+    /* QEMU's limits: nesting deeper than 1024 and a value over 64 MiB are
+     * refused and dropped, nothing of them kept, and the connection goes
+     * on. */
+    {
+        g_autoptr(GString) deep = g_string_new(NULL);
+        g_autofree char *r = NULL;
+        g_autofree char *big = NULL;
+        size_t big_len = (64u << 20) + 4096;
+        static const char head[] = "{\"execute\":\"mh-echo\",\"arguments\":{\"v\":\"";
+
+        for (int i = 0; i < 1100; i++)
+            g_string_append_c(deep, '[');
+        for (int i = 0; i < 1100; i++)
+            g_string_append_c(deep, ']');
+        r = roundTrip(c, deep->str);
+        g_assert_nonnull(strstr(r, "nesting depth limit exceeded"));
+        g_clear_pointer(&r, g_free);
+        big = g_malloc(big_len + 64);
+        memcpy(big, head, strlen(head));
+        memset(big + strlen(head), 'x', big_len - strlen(head));
+        memcpy(big + big_len, "\"}}", 4);
+        r = roundTrip(c, big);
+        g_assert_nonnull(strstr(r, "value size limit exceeded"));
+        g_clear_pointer(&r, g_free);
+        r = roundTrip(c, "{\"execute\":\"mh-echo\",\"arguments\":{\"v\":\"ok\"},\"id\":8}");
+        g_assert_cmpstr(r, ==, "{\"return\":{\"echo\":\"ok\"},\"id\":8}\r\n");
+    }
     /* A second client after the first left gets the greeting again and
      * must negotiate again. */
     close(c);
