@@ -70,6 +70,15 @@ mhQmpSplitNext(MhQmpSplitter *s, const char *buf, size_t len, size_t *start, siz
                 continue;
             s->skip_word = false;
         }
+        /* A bare top-level word (a number, true...) ends before the first
+         * character that is not part of it, whichever read brings it. */
+        if (s->in_value && s->depth == 0 && !s->in_string && !s->skipping &&
+            s->word_len > 0 && !word_char) {
+            *start = s->start;
+            *end = s->scanned;
+            mhQmpSplitReset(s);
+            return MH_QMP_SPLIT_VALUE;
+        }
         if (!s->in_value) {
             if (g_ascii_isspace(c))
                 continue;
@@ -123,12 +132,6 @@ mhQmpSplitNext(MhQmpSplitter *s, const char *buf, size_t len, size_t *start, siz
                 goto bad;
             }
         }
-        /* A bare top-level word (a number, true...) ends where the next
-         * character is no longer part of it. */
-        if (s->depth == 0 && !s->in_string && word_char &&
-            s->scanned + 1 < len && !g_ascii_isalnum(buf[s->scanned + 1]) &&
-            !strchr("-+.", buf[s->scanned + 1]))
-            goto value_done;
         if (s->scanned + 1 - s->start > MH_QMP_SPLIT_MAX_VALUE) {
             *error = "value size limit exceeded";
             goto drop;
