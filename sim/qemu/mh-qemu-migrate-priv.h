@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Shared state of the migration code (mh-qemu-migrate*.c); private to
- * src/qemu/. The QMP side (mh-qemu-migrate.c) runs on qemu-mh's main
+ * sim/qemu/. The QMP side (mh-qemu-migrate.c) runs on qemu-mh's main
  * loop; each migration runs in a thread of its own (source:
  * mh-qemu-migrate-src.c, target: mh-qemu-migrate-dst.c) that does blocking
  * I/O on the migration connection and reaches QEMU's monitor and libvirt

@@ -4,7 +4,7 @@
  * included, so they can be passed on unchanged), collects file
  * descriptors received with SCM_RIGHTS and attaches them to the line
  * they arrived with, and queues output with optional fds to send along.
- * Private to src/qemu/. */
+ * Private to sim/qemu/. */
 #pragma once
 
 #include <glib.h>

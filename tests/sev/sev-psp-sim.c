@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Test helper: drives the simulated PSP (src/sev/mh-sev-platform) from a
+/* Test helper: drives the simulated PSP (sim/psp/mh-sev-platform) from a
  * script, so that tests/sev/crosscheck.py can put libvirt's own guest-owner
  * code on the other side.
  *

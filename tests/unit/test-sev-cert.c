@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* SEV certificates: parse, build, sign, verify.
- * The chain under test is a simulated platform's (src/sev/mh-sev-platform),
+ * The chain under test is a simulated platform's (sim/psp/mh-sev-platform),
  * laid out as QEMU's query-sev-capabilities exports it: PDH, then the chain
  * PEK || OCA || CEK. PDH <- PEK, PEK <- OCA, PEK <- CEK, OCA <- OCA. Byte-level
  * known answers for the primitives are in test-sev-crypto.c. */
