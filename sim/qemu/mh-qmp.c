@@ -380,13 +380,41 @@ mhQmpProxyNegotiated(MhQmpProxy *proxy, JsonObject *reply, gpointer data)
     g_ptr_array_set_size(proxy->deferred_lines, 0);
 }
 
+/* A reply belongs to the pending command with the same "id" (none
+ * matches none). QEMU answers in order, so this is the oldest one with
+ * that id; a reply that matches nothing is dropped rather than handed to
+ * whichever command happens to be first, so that a confused or lying
+ * QEMU cannot answer one client command (or one of qemu-mh's own) with
+ * another's reply. */
+static bool
+mhQmpPendingMatches(const MhQmpPending *pending, JsonNode *reply_id)
+{
+    if (pending->req) {
+        if (!pending->req->id || !reply_id)
+            return !pending->req->id && !reply_id;
+        return json_node_equal(pending->req->id, reply_id);
+    }
+    return reply_id && JSON_NODE_HOLDS_VALUE(reply_id) &&
+        json_node_get_value_type(reply_id) == G_TYPE_STRING &&
+        g_strcmp0(json_node_get_string(reply_id), pending->id) == 0;
+}
+
 static void
 mhQmpProxyHandleReply(MhQmpProxy *proxy, const char *line, size_t len, JsonObject *obj)
 {
-    MhQmpPending *pending = g_queue_pop_head(&proxy->pending);
+    JsonNode *reply_id = json_object_get_member(obj, "id");
+    MhQmpPending *pending = NULL;
 
+    for (GList *l = proxy->pending.head; l; l = l->next) {
+        if (mhQmpPendingMatches(l->data, reply_id)) {
+            pending = l->data;
+            g_queue_delete_link(&proxy->pending, l);
+            break;
+        }
+    }
     if (!pending) {
-        g_printerr("qemu-mh: %s: unexpected reply from QEMU dropped\n", proxy->name);
+        g_printerr("qemu-mh: %s: reply from QEMU that matches no command dropped\n",
+                   proxy->name);
         return;
     }
     if (pending->req) {

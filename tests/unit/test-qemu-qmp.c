@@ -122,6 +122,10 @@ fakeQemu(gpointer data)
         }
         if (strcmp(name, "emit") == 0)
             writeAll(f->fd, EVENT_LINE);
+        /* A reply nobody asked for comes first: it must not be taken as
+         * the answer to the command in flight. */
+        if (strcmp(name, "stray") == 0)
+            writeAll(f->fd, "{\"return\": {\"stray\": 1}, \"id\": \"not-yours\"}\r\n");
         if (strcmp(name, "query-x") == 0)
             reply = g_strdup_printf("{\"return\": {\"x\": 1}%s%s}\r\n", id ? ", \"id\": " : "", id ? id : "");
         else
@@ -322,6 +326,13 @@ testProxy(void)
         g_assert_cmpstr(ev, ==, EVENT_LINE);
         g_assert_cmpstr(r, ==, "{\"return\":\"rewritten\",\"id\":4}\r\n");
         g_assert_cmpint(g_atomic_int_get(&f.events_seen), ==, 1);
+    }
+    /* Replies pair with commands by id, not by arrival order. */
+    {
+        g_autofree char *r1 = roundTrip(c, "{\"execute\":\"stray\",\"id\":\"mine\"}\r\n");
+        g_autofree char *r2 = roundTrip(c, "{\"execute\":\"query-x\",\"id\":\"next\"}\r\n");
+        g_assert_cmpstr(r1, ==, "{\"return\": {}, \"id\": \"mine\"}\r\n");
+        g_assert_cmpstr(r2, ==, "{\"return\": {\"x\": 1}, \"id\": \"next\"}\r\n");
     }
     /* Not JSON: QEMU's error style, and the connection goes on. */
     {
