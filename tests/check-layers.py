@@ -6,6 +6,8 @@ file must name a layer its own layer may use.
     check-layers.py SOURCE_ROOT
 
 Product:    util <- conf <- owner <- virt <- tools
+            owner <- broker <- tools (the broker and the hook never
+            link libvirt: a hook must not call back into it)
 Simulation: sim/psp, sim/mh, sim/qemu, sim/qemu-mh may use util, conf,
             owner and the simulation; the product never uses it.
 Lab/demo:   lab/ may use the product (not the simulation); only the
@@ -24,7 +26,9 @@ ALLOWED = {
     "src/conf": ["util", "conf"],
     "src/owner": ["util", "conf", "owner"],
     "src/virt": PRODUCT,
-    "tools/virt-mh": PRODUCT + ["lab"],
+    "src/broker": ["util", "conf", "owner", "broker"],
+    "tools/virt-mh": PRODUCT + ["broker", "lab"],
+    "tools/mh-hook": ["util", "conf", "owner", "broker"],
     "lab": PRODUCT + ["lab"],
     "sim/psp": ["util", "conf", "owner", "sim/psp"],
     "sim/mh": ["util", "conf", "owner", "sim/mh"],

@@ -121,6 +121,43 @@ mhSevPlatformLoadVersion(MhSevPlatform *platform, GError **error)
     return true;
 }
 
+/* A platform owner may provision its own OCA before the first start, as
+ * "sevctl provision" does on hardware: oca.pem and oca.cert already in the
+ * state directory. Hosts provisioned with one OCA form one owner domain,
+ * which is what a guest policy with DOMAIN allows migration within. */
+static bool
+mhSevPlatformLoadProvisionedOca(MhSevPlatform *platform, bool *provisioned, GError **error)
+{
+    g_autofree char *pem = mhSevPlatformPath(platform, MH_SEV_PLATFORM_KEY_OCA, "pem");
+    g_autofree char *crt = mhSevPlatformPath(platform, MH_SEV_PLATFORM_KEY_OCA, "cert");
+    g_autofree char *data = NULL;
+    size_t len = 0;
+    MhSevCert *cert;
+
+    *provisioned = false;
+    if (!g_file_test(pem, G_FILE_TEST_EXISTS) && !g_file_test(crt, G_FILE_TEST_EXISTS))
+        return true;
+    if (!(platform->keys[MH_SEV_PLATFORM_KEY_OCA] = mhSevKeyLoadPem(pem, error)) ||
+        !mhUtilReadFile(crt, &data, &len, error))
+        return false;
+    if (!(cert = mhSevCertParse(data, len, error))) {
+        mhErrorPrefix(error, "%s: ", crt);
+        return false;
+    }
+    platform->certs[MH_SEV_PLATFORM_KEY_OCA] = cert;
+    if (mhSevCertGetUsage(cert) != MH_SEV_USAGE_OCA ||
+        EVP_PKEY_eq(platform->keys[MH_SEV_PLATFORM_KEY_OCA], mhSevCertGetKey(cert)) != 1 ||
+        !mhSevCertVerify(cert, cert, error)) {
+        g_clear_error(error);
+        g_set_error(error, MH_ERROR, MH_ERROR_INVALID,
+                    _("provisioned OCA '%s' is not a self-signed OCA certificate of '%s'"),
+                    crt, pem);
+        return false;
+    }
+    *provisioned = true;
+    return true;
+}
+
 static bool
 mhSevPlatformCreate(MhSevPlatform *platform, GError **error)
 {
@@ -136,8 +173,13 @@ mhSevPlatformCreate(MhSevPlatform *platform, GError **error)
         { MH_SEV_PLATFORM_KEY_PDH, MH_SEV_PLATFORM_KEY_PEK, 0 },
     };
     g_autofree char *id_path = g_build_filename(platform->statedir, "cpu0-id", NULL);
+    bool provisioned = false;
 
+    if (!mhSevPlatformLoadProvisionedOca(platform, &provisioned, error))
+        return false;
     for (size_t k = 0; k < MH_SEV_PLATFORM_KEY_LAST; k++) {
+        if (k == MH_SEV_PLATFORM_KEY_OCA && provisioned)
+            continue;
         if (!(platform->keys[k] = mhSevKeyGenerate(error)) ||
             !(platform->certs[k] = mhSevCertNew(mhSevPlatformKeys[k].usage, platform->keys[k],
                                                 platform->build.api_major,
@@ -145,6 +187,8 @@ mhSevPlatformCreate(MhSevPlatform *platform, GError **error)
             return false;
     }
     for (size_t i = 0; i < G_N_ELEMENTS(signatures); i++) {
+        if (provisioned && signatures[i].subject == MH_SEV_PLATFORM_KEY_OCA)
+            continue;
         if (!mhSevCertSign(platform->certs[signatures[i].subject], signatures[i].slot,
                            mhSevPlatformKeys[signatures[i].issuer].usage,
                            platform->keys[signatures[i].issuer], error))

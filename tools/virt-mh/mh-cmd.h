@@ -63,6 +63,8 @@ int mhCmdValidate(MhCmdGlobal *global, int argc, char **argv);
 int mhCmdEnable(MhCmdGlobal *global, int argc, char **argv);
 int mhCmdDisable(MhCmdGlobal *global, int argc, char **argv);
 int mhCmdShow(MhCmdGlobal *global, int argc, char **argv);
+/* mh-cmd-broker.c */
+int mhCmdBroker(MhCmdGlobal *global, int argc, char **argv);
 /* mh-cmd-migrate.c */
 int mhCmdMigrate(MhCmdGlobal *global, int argc, char **argv);
 /* mh-cmd-demo.c */

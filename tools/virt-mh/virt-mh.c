@@ -10,6 +10,7 @@
 /* Commands are found by name in this table; see mh-cmd.h for the
  * entry points. Keep it sorted by name. */
 static const MhCmd mhCommands[] = {
+    { "broker", N_("the guest owner's key broker: serve, enroll, trust-platform, log"), mhCmdBroker },
     { "demo", N_("the main job: SEV live migration through the mirror helper, end to end"), mhCmdDemo },
     { "disable", N_("remove the mirror helper from a domain"), mhCmdDisable },
     { "enable", N_("enable the mirror helper in a domain"), mhCmdEnable },
