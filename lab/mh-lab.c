@@ -392,6 +392,22 @@ mhLabSetUser(MhLab *lab, GError **error)
     return true;
 }
 
+/* The hook must be in place before the daemons start: libvirt looks for
+ * hooks once, at its start. Without it only the key broker's automatic
+ * attestation is missing, so a failure is a warning. */
+static void
+mhLabUpHook(void)
+{
+    g_autoptr(GError) err = NULL;
+    bool installed = false;
+
+    if (!mhLabInstallHook(&installed, &err))
+        g_printerr(_("lab: warning: %s\n"), err->message);
+    else if (installed)
+        g_printerr(_("lab: installed this build's libvirt hook in /etc/libvirt/hooks/qemu.d "
+                     "(libvirt runs hooks from there only)\n"));
+}
+
 static bool
 mhLabUpHosts(MhLab *lab, const char *libvirtd, guint nhosts, const char *qemuMh,
              GError **error)
@@ -403,10 +419,12 @@ mhLabUpHosts(MhLab *lab, const char *libvirtd, guint nhosts, const char *qemuMh,
         if (!mhLabPrepareHost(host, error))
             return false;
     }
-    if (qemuMh && !mhLabCopyEmulator(lab, qemuMh, error))
+    if (qemuMh && (!mhLabCopyEmulator(lab, qemuMh, error) ||
+                   !mhLabPrepareHostPlatforms(lab, qemuMh, error)))
         return false;
     if (!mhLabSave(lab, error))
         return false;
+    mhLabUpHook();
     if (geteuid() == 0) {
         if (!mhLabProcChown(lab->dir, lab->uid, lab->gid, error) ||
             !mhLabProcCheckAccess(lab->dir, R_OK | W_OK | X_OK, lab->uid, lab->gid, error))

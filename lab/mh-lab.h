@@ -106,3 +106,13 @@ bool mhLabProcChown(const char *path, uid_t uid, gid_t gid, GError **error);
  * installed side by side. NULL when none is executable; *tried says where
  * it looked. */
 char *mhLabFindQemuMh(char **tried);
+
+/* mh-lab-platform.c: every host's SEV platform provisioned with the lab's
+ * one platform owner (OCA), its certificates exported with mh-sevctl (found
+ * next to qemuMh), and its host.conf written. */
+bool mhLabPrepareHostPlatforms(const MhLab *lab, const char *qemuMh, GError **error);
+/* The hook built next to this program ($MH_HOOK overrides), or NULL. */
+char *mhLabFindHook(void);
+/* Put this build's hook into /etc/libvirt/hooks/qemu.d when it is missing
+ * or differs (as root; otherwise say how). *installed: it was copied now. */
+bool mhLabInstallHook(bool *installed, GError **error);

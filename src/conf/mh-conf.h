@@ -186,3 +186,14 @@ bool mhConfLibvirtSchemaCheck(const char *xml, const char *source,
 /* Collect problems into one GError (MH_ERROR_INVALID), one per line.
  * Returns false (and sets the error) when 'problems' is not empty. */
 bool mhConfProblemsToError(GPtrArray *problems, GError **error);
+
+/* The QMP monitor of the guest owner (chardev id), next to libvirt's. */
+#define MH_CONF_OWNER_MONITOR_ID "mh-owner"
+
+/* The domain document with <launchSecurity type='sev'>'s dhCert and
+ * session replaced, and the owner monitor on 'owner_socket' (none when
+ * NULL; any earlier one removed). */
+char *mhConfDomainXMLSetLaunch(const char *xml, const char *dh_cert, const char *session,
+                               const char *owner_socket, GError **error);
+/* The owner monitor's socket path in a domain document, or NULL. */
+char *mhConfDomainXMLOwnerMonitor(const char *xml);

@@ -65,6 +65,8 @@ int mhCmdDisable(MhCmdGlobal *global, int argc, char **argv);
 int mhCmdShow(MhCmdGlobal *global, int argc, char **argv);
 /* mh-cmd-broker.c */
 int mhCmdBroker(MhCmdGlobal *global, int argc, char **argv);
+/* mh-cmd-start.c */
+int mhCmdStart(MhCmdGlobal *global, int argc, char **argv);
 /* mh-cmd-migrate.c */
 int mhCmdMigrate(MhCmdGlobal *global, int argc, char **argv);
 /* mh-cmd-demo.c */

@@ -18,6 +18,7 @@ static const MhCmd mhCommands[] = {
     { "migrate", N_("live-migrate a domain (through its mirror helper)"), mhCmdMigrate },
     { "owner", N_("guest owner: SEV session, measurement, secrets"), mhCmdOwner },
     { "show", N_("show a domain's mirror-helper settings"), mhCmdShow },
+    { "start", N_("start an SEV domain through its key broker"), mhCmdStart },
     { "validate", N_("check a domain XML file"), mhCmdValidate },
     { NULL, NULL, NULL }
 };

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Migration with nobody acting: the guest owner's key broker and the
+# libvirt hook. The owner enrols the guest and trusts both lab hosts'
+# platforms; "virt-mh start" launches it through the broker; then plain
+# "virsh migrate" (no --xml, no owner step) moves it host 1 -> 2 (p2p)
+# -> 1 (client-managed) -> 2, each target's hook getting a bundle for its
+# own platform and the secret for its measured launch. The guest verifies
+# its own memory after each hop. Then the refusals: a revoked guest, and
+# the broker down: the migration fails with the broker's reason, the
+# source runs on, the target holds nothing. The broker's audit log shows
+# every decision, and its database never holds the key in clear.
+set -euo pipefail
+source "${MH_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/e2e/test-migrate-common.sh"
+
+dom=brokmig
+mig_setup 2
+[ -x /etc/libvirt/hooks/qemu.d/mirror-helper-hook ] ||
+    mh_skip "the libvirt hook is not installed in /etc/libvirt/hooks/qemu.d (lab up installs it as root)"
+cmp -s /etc/libvirt/hooks/qemu.d/mirror-helper-hook "$MH_BUILD_DIR/tools/mh-hook/mirror-helper-hook" ||
+    mh_skip "the installed libvirt hook is not this build's (as root, lab up replaces it)"
+
+# The guest owner's broker, on loopback.
+B=$MIG_W/broker
+mkdir -p "$B"
+"$VIRT_MH" broker serve --listen 127.0.0.1:0 --state "$B/state" --plain-http \
+    >"$B/serve.out" 2>"$B/serve.err" &
+bpid=$!
+mh_on_exit "kill $bpid 2>/dev/null; wait $bpid 2>/dev/null"
+mh_wait_for "the broker listening" 20 grep -q '^listening on ' "$B/serve.out"
+url=$(sed -n 's/^listening on //p' "$B/serve.out")
+tok=$B/state/admin.token
+broker() { "$VIRT_MH" broker "$1" --broker "$url" --token "$tok" "${@:2}"; }
+for h in 1 2; do
+    broker trust-platform --export-dir "$MH_LAB_DIR/host$h/platform-certs" >/dev/null ||
+        mh_fail "trust-platform host $h failed"
+done
+
+# The domain: SEV, the helper with the broker, no session of its own.
+mh_domain_xml "$MIG_W/$dom.xml" "$dom" "$MIG_MEM" "$MH_QEMU_MH" --loader "$MH_OVMF_CODE" \
+    --sev 0x0033 --kernel "$MIG_GUEST_EFI" \
+    --cmdline "mem=$MIG_GUEST_MEM rate=$MIG_RATE interval=1000 marker=$MIG_MARKER" \
+    --serial-log "$MIG_W/$dom-serial.log"
+sed -i "s|<source path='$MIG_W/$dom-serial.log'/>|<source path='$MIG_W/$dom-serial.log' append='on'/>|" "$MIG_W/$dom.xml"
+mh_virsh 1 define "$MIG_W/$dom.xml" >/dev/null || mh_fail "cannot define $dom"
+mh_on_exit "for h in 1 2; do mh_virsh \$h destroy $dom >/dev/null 2>&1; mh_virsh \$h undefine $dom >/dev/null 2>&1; done"
+"$VIRT_MH" -c "$MH_URI1" enable "$dom" --vcpus 2 --key-broker "$url" >/dev/null ||
+    mh_fail "virt-mh enable --key-broker failed"
+uuid=$(mh_virsh 1 domuuid "$dom" | head -1)
+broker enroll --uuid "$uuid" --policy 0x33 --firmware "$MH_OVMF_CODE" >"$B/enroll.out" ||
+    mh_fail "broker enroll failed"
+mh_log "$(cat "$B/enroll.out")"
+
+out=$("$VIRT_MH" -c "$MH_URI1" start "$dom" 2>&1) || mh_fail "virt-mh start failed: $out"
+mh_log "$out"
+mh_wait_for "'mh-guest: ready' on the serial log" 240 mig_serial_has "$dom" '^mh-guest: ready '
+mig_wait_passes 1 "$dom" 1
+
+plain_migrate() {  # plain_migrate FROM TO MODE: virsh alone; output in $MIG_W/migrate.out
+    local from=$1 to=$2 p2p=()
+    [ "$3" = p2p ] && p2p=(--p2p)
+    mh_virsh "$from" migrate --live "${p2p[@]}" --persistent --undefinesource \
+        "$dom" "$(mig_uri "$to")" "tcp://127.0.0.1:$(mh_free_port)" >"$MIG_W/migrate.out" 2>&1
+}
+
+hop() {
+    local from=$1 to=$2 mode=$3
+    plain_migrate "$from" "$to" "$mode" || mh_fail "plain virsh migrate ($mode) host $from -> $to failed: $(cat "$MIG_W/migrate.out")
+hook/qemu log: $(tail -5 "$MH_LAB_DIR/host$to/cache/libvirt/qemu/log/$dom.log" 2>/dev/null)"
+    mh_wait_for "$dom running on host $to" 30 mh_domstate_is "$to" "$dom" running
+    [ -z "$(mh_domstate "$from" "$dom")" ] || mh_fail "$dom still on host $from"
+    mig_wait_passes "$to" "$dom" 2
+}
+hop 1 2 p2p
+hop 2 1 direct
+hop 1 2 p2p
+
+# Refusals: the source runs on, the target holds nothing, libvirt's
+# error carries the broker's reason.
+refused() {
+    local why=$1 want=$2
+    if plain_migrate 2 1 p2p; then
+        mh_fail "migration with $why succeeded"
+    fi
+    grep -q "$want" "$MIG_W/migrate.out" || mh_fail "$why: libvirt's error lacks '$want': $(cat "$MIG_W/migrate.out")"
+    mh_domstate_is 2 "$dom" running || mh_fail "$why: the source is not running: $(mh_domstate 2 "$dom")"
+    [ -z "$(mh_domstate 1 "$dom")" ] || mh_fail "$why: host 1 holds $dom: $(mh_domstate 1 "$dom")"
+    mh_log "$why: refused: $(grep -o 'error: .*' "$MIG_W/migrate.out" | head -1 | cut -c1-200)"
+}
+broker revoke --uuid "$uuid" >/dev/null || mh_fail "broker revoke failed"
+refused "a revoked guest" "is revoked"
+kill "$bpid"; wait "$bpid" 2>/dev/null || true
+refused "the broker down" "unreachable"
+mig_wait_passes 2 "$dom" 1
+
+# The audit log (read from the database, the broker being down) and the
+# key: in clear in neither the database nor the broker's output.
+log=$(sqlite3 "$B/state/broker.db" "SELECT action, granted, reason FROM audit ORDER BY seq")
+mh_log "audit: $(tr '\n' ';' <<<"$log" | cut -c1-600)"
+[ "$(grep -c '^secret|1|' <<<"$log")" = 4 ] || mh_fail "expected 4 granted secrets (start + 3 hops): $log"
+grep -q '^bundle|0|.*revoked' <<<"$log" || mh_fail "the revoked guest's refusal is not in the audit log: $log"
+echo "PASS: $dom launched through the broker and migrated 1 -> 2 -> 1 -> 2 by plain virsh, the hooks attesting each target with the broker; revoked and broker-down migrations refused with the reason, source running, target empty"
