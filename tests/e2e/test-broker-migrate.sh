@@ -14,7 +14,7 @@ set -euo pipefail
 source "${MH_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/e2e/test-migrate-common.sh"
 
 dom=brokmig
-mig_setup 2
+mig_setup 3
 [ -x /etc/libvirt/hooks/qemu.d/mirror-helper-hook ] ||
     mh_skip "the libvirt hook is not installed in /etc/libvirt/hooks/qemu.d (lab up installs it as root)"
 cmp -s /etc/libvirt/hooks/qemu.d/mirror-helper-hook "$MH_BUILD_DIR/tools/mh-hook/mirror-helper-hook" ||
@@ -30,6 +30,15 @@ mh_on_exit "kill $bpid 2>/dev/null; wait $bpid 2>/dev/null"
 mh_wait_for "the broker listening" 20 grep -q '^listening on ' "$B/serve.out"
 url=$(sed -n 's/^listening on //p' "$B/serve.out")
 tok=$B/state/admin.token
+# The hosts reach the broker through a relay that records what a host on
+# the path sees; the owner's admin calls go direct.
+bport=${url##*:}; bport=${bport%/}
+/usr/bin/python3 "$MH_SOURCE_DIR/tests/e2e/tcp-relay.py" 127.0.0.1 "$bport" "$B/wire.bin" \
+    >"$B/relay.out" 2>&1 &
+rpid=$!
+mh_on_exit "kill $rpid 2>/dev/null"
+mh_wait_for "the relay listening" 20 grep -q '^relay on ' "$B/relay.out"
+host_url="http://127.0.0.1:$(sed -n 's/^relay on //p' "$B/relay.out")/"
 broker() { "$VIRT_MH" broker "$1" --broker "$url" --token "$tok" "${@:2}"; }
 for h in 1 2; do
     broker trust-platform --export-dir "$MH_LAB_DIR/host$h/platform-certs" >/dev/null ||
@@ -44,10 +53,12 @@ mh_domain_xml "$MIG_W/$dom.xml" "$dom" "$MIG_MEM" "$MH_QEMU_MH" --loader "$MH_OV
 sed -i "s|<source path='$MIG_W/$dom-serial.log'/>|<source path='$MIG_W/$dom-serial.log' append='on'/>|" "$MIG_W/$dom.xml"
 mh_virsh 1 define "$MIG_W/$dom.xml" >/dev/null || mh_fail "cannot define $dom"
 mh_on_exit "for h in 1 2; do mh_virsh \$h destroy $dom >/dev/null 2>&1; mh_virsh \$h undefine $dom >/dev/null 2>&1; done"
-"$VIRT_MH" -c "$MH_URI1" enable "$dom" --vcpus 2 --key-broker "$url" >/dev/null ||
+"$VIRT_MH" -c "$MH_URI1" enable "$dom" --vcpus 2 --key-broker "$host_url" >/dev/null ||
     mh_fail "virt-mh enable --key-broker failed"
 uuid=$(mh_virsh 1 domuuid "$dom" | head -1)
-broker enroll --uuid "$uuid" --policy 0x33 --firmware "$MH_OVMF_CODE" >"$B/enroll.out" ||
+"$VIRT_MH" owner new-key --out "$B/mk.bin" >/dev/null || mh_fail "owner new-key failed"
+broker enroll --uuid "$uuid" --policy 0x33 --firmware "$MH_OVMF_CODE" --migration-key "$B/mk.bin" \
+    >"$B/enroll.out" ||
     mh_fail "broker enroll failed"
 mh_log "$(cat "$B/enroll.out")"
 
@@ -77,20 +88,31 @@ hop 1 2 p2p
 
 # Refusals: the source runs on, the target holds nothing, libvirt's
 # error carries the broker's reason.
-refused() {
-    local why=$1 want=$2
-    if plain_migrate 2 1 p2p; then
+refused() {  # refused WHY WANT [TO [VIRSH_OPTS...]]
+    local why=$1 want=$2 to=${3:-1}
+    shift 3 || shift $#
+    if mh_virsh 2 migrate --live --p2p --persistent --undefinesource "$@" "$dom" \
+        "$(mig_uri "$to")" "tcp://127.0.0.1:$(mh_free_port)" >"$MIG_W/migrate.out" 2>&1; then
         mh_fail "migration with $why succeeded"
     fi
     grep -q "$want" "$MIG_W/migrate.out" || mh_fail "$why: libvirt's error lacks '$want': $(cat "$MIG_W/migrate.out")"
     mh_domstate_is 2 "$dom" running || mh_fail "$why: the source is not running: $(mh_domstate 2 "$dom")"
-    [ -z "$(mh_domstate 1 "$dom")" ] || mh_fail "$why: host 1 holds $dom: $(mh_domstate 1 "$dom")"
-    mh_log "$why: refused: $(grep -o 'error: .*' "$MIG_W/migrate.out" | head -1 | cut -c1-200)"
+    [ -z "$(mh_domstate "$to" "$dom")" ] || mh_fail "$why: host $to holds $dom: $(mh_domstate "$to" "$dom")"
+    mh_log "$why: refused: $(grep -o 'error: .*' "$MIG_W/migrate.out" | head -1 | sed 's/Child process ([^)]*)//' | cut -c1-240)"
 }
+# Host 3's platform was never trusted by the owner.
+refused "an untrusted platform" "is not trusted" 3
+# A target that would run another firmware: the XML names a copy of OVMF
+# with one byte changed, so the launch measures differently.
+cp "$MH_OVMF_CODE" "$MIG_W/ovmf-other.fd"
+printf '\x5a' | dd of="$MIG_W/ovmf-other.fd" bs=1 seek=4096 conv=notrunc status=none
+chmod a+r "$MIG_W/ovmf-other.fd"
+mh_virsh 2 dumpxml --migratable "$dom" | sed "s|$MH_OVMF_CODE|$MIG_W/ovmf-other.fd|" >"$MIG_W/other-fw.xml"
+refused "a firmware the owner did not allow" "measurement does not match" 1 --xml "$MIG_W/other-fw.xml"
 broker revoke --uuid "$uuid" >/dev/null || mh_fail "broker revoke failed"
-refused "a revoked guest" "is revoked"
+refused "a revoked guest" "is revoked" 1
 kill "$bpid"; wait "$bpid" 2>/dev/null || true
-refused "the broker down" "unreachable"
+refused "the broker down" "unreachable" 1
 mig_wait_passes 2 "$dom" 1
 
 # The audit log (read from the database, the broker being down) and the
@@ -98,5 +120,20 @@ mig_wait_passes 2 "$dom" 1
 log=$(sqlite3 "$B/state/broker.db" "SELECT action, granted, reason FROM audit ORDER BY seq")
 mh_log "audit: $(tr '\n' ';' <<<"$log" | cut -c1-600)"
 [ "$(grep -c '^secret|1|' <<<"$log")" = 4 ] || mh_fail "expected 4 granted secrets (start + 3 hops): $log"
-grep -q '^bundle|0|.*revoked' <<<"$log" || mh_fail "the revoked guest's refusal is not in the audit log: $log"
-echo "PASS: $dom launched through the broker and migrated 1 -> 2 -> 1 -> 2 by plain virsh, the hooks attesting each target with the broker; revoked and broker-down migrations refused with the reason, source running, target empty"
+for why in 'bundle|0|.*revoked' 'bundle|0|.*not trusted' 'secret|0|.*measurement does not match'; do
+    grep -q "^$why" <<<"$log" || mh_fail "refusal '$why' is not in the audit log: $log"
+done
+# What crossed the wire between the hosts and the broker: bundles and
+# sealed packets, never the key (raw, hex or base64).
+[ -s "$B/wire.bin" ] || mh_fail "the relay recorded no broker traffic"
+/usr/bin/python3 - "$B/wire.bin" "$B/mk.bin" <<'PY' || mh_fail "the migration key crossed the wire"
+import base64, sys
+wire = open(sys.argv[1], 'rb').read()
+key = open(sys.argv[2], 'rb').read()
+assert b'/v1/secret' in wire and b'/v1/bundle' in wire, 'no bundle/secret request recorded'
+for form in (key, key.hex().encode(), base64.b64encode(key), base64.b64encode(key).rstrip(b'=')):
+    if form in wire:
+        sys.exit('key found on the wire')
+PY
+mh_log "broker traffic recorded: $(stat -c %s "$B/wire.bin") bytes, no migration key in it"
+echo "PASS: $dom launched through the broker and migrated 1 -> 2 -> 1 -> 2 by plain virsh, the hooks attesting each target with the broker; untrusted-platform, other-firmware, revoked and broker-down migrations refused with the reason, source running, target empty"
