@@ -51,7 +51,15 @@ mhBrokerClientNew(const char *url, const char *cacert, const char *token_file,
                                                     "user-agent", "virt-mh/" PACKAGE_VERSION,
                                                     NULL);
     if (cacert) {
-        g_autoptr(GTlsDatabase) db = g_tls_file_database_new(cacert, error);
+        /* GTlsFileDatabase takes absolute paths only. */
+        g_autofree char *abs = g_canonicalize_filename(cacert, NULL);
+        g_autoptr(GTlsDatabase) db = NULL;
+
+        if (!g_file_test(abs, G_FILE_TEST_IS_REGULAR)) {
+            g_set_error(error, MH_ERROR, MH_ERROR_IO, _("CA file '%s' does not exist"), cacert);
+            return NULL;
+        }
+        db = g_tls_file_database_new(abs, error);
 
         if (!db) {
             g_prefix_error(error, _("CA file '%s': "), cacert);
