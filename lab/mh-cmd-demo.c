@@ -23,6 +23,7 @@
 
 #include "virt/mh-virt-conf.h"
 #include "owner/mh-sev-secret.h"
+#include "virt/mh-virt.h"
 #include "util/mh-error.h"
 #include "util/mh-i18n.h"
 
@@ -234,46 +235,59 @@ mhDemoLabUp(MhDemo *demo, const char *qemu_mh, const char *guest, GError **error
     return true;
 }
 
+/* The guest owner's key broker, trusted platforms and the hosts' CA. */
+static bool
+mhDemoBrokerUp(MhDemo *demo, GError **error)
+{
+    g_autofree char *dir = g_build_filename(demo->dir, "files", "broker", NULL);
+    g_autofree char *hook = g_build_filename("/etc/libvirt/hooks/qemu.d",
+                                             "mirror-helper-hook", NULL);
+
+    if (!g_file_test(hook, G_FILE_TEST_IS_EXECUTABLE)) {
+        g_set_error(error, MH_ERROR, MH_ERROR_UNSUPPORTED,
+                    _("the libvirt hook %s is not installed; the hosts cannot reach the key "
+                      "broker without it (as root 'virt-mh lab up' installs it; otherwise: "
+                      "sudo install -D -m 0755 BUILD/tools/mh-hook/mirror-helper-hook %s)"),
+                    hook, hook);
+        return false;
+    }
+    mhDemoStep(_("Guest owner: starting a key broker (TLS on loopback)"));
+    if (!(demo->broker = mhDemoBrokerStart(demo->dir, dir, error)))
+        return false;
+    mhDemoSay(_("broker %s (the hosts reach it through the demo's relay, %s); CA %s"),
+              mhDemoBrokerUrl(demo->broker), mhDemoBrokerHostUrl(demo->broker),
+              mhDemoBrokerCa(demo->broker));
+    for (guint i = 0; i < demo->lab->hosts->len; i++) {
+        if (!mhLabWriteHostConf(g_ptr_array_index(demo->lab->hosts, i),
+                                mhDemoBrokerCa(demo->broker), error))
+            return false;
+    }
+    mhDemoStep(_("Guest owner: trusting the SEV platforms of both hosts"));
+    for (guint i = 0; i < 2; i++) {
+        if (!mhDemoOwnerReadPlatform(demo, &demo->hosts[i], error) ||
+            !mhDemoOwnerTrust(demo, &demo->hosts[i], error))
+            return false;
+    }
+    return mhDemoBrokerPrintLog(demo->broker, error);
+}
+
 static virDomainPtr
 mhDemoLaunch(MhDemo *demo, GError **error)
 {
     MhDemoHost *h1 = &demo->hosts[0];
-    g_autoptr(MhSevOwnerSession) session = NULL;
     g_autoptr(MhConfHelper) helper = mhConfHelperNew();
     g_autoptr(GPtrArray) problems = g_ptr_array_new_with_free_func(g_free);
     g_autoptr(virDomain) dom = NULL;
-    g_autofree char *tk_path = NULL;
     g_autofree char *xml = NULL;
-    g_autofree char *sock = NULL;
+    MhOwnerLaunchReport report;
     MhDemoGuestStatus st;
     gint64 t0;
 
-    mhDemoStep(_("Guest owner: reading the SEV platform of both hosts (virNodeGetSEVInfo)"));
-    for (guint i = 0; i < 2; i++) {
-        if (!mhDemoOwnerReadPlatform(demo, &demo->hosts[i], error))
-            return NULL;
-        mhDemoSay(_("host %u: PDH checked against its PEK, OCA and CEK; cbitpos %u, "
-                    "reduced-phys-bits %u"), i + 1, demo->hosts[i].cbitpos,
-                  demo->hosts[i].reduced_phys_bits);
-    }
-
-    mhDemoStep(_("Guest owner: a launch session for host 1's PDH and a new migration key"));
-    if (!(session = mhDemoOwnerSession(demo, h1, &tk_path, error)))
+    if (!mhDemoBrokerUp(demo, error))
         return NULL;
-    demo->key_path = g_build_filename(demo->owner_dir, "migration-key.bin", NULL);
-    if (!mhSevMigrationKeyCreate(demo->key_path, error) ||
-        !(demo->key = mhSevMigrationKeyLoad(demo->key_path, error)) ||
-        !mhSevMigrationKeyId(demo->key, &demo->key_id, error))
-        return NULL;
-    mhDemoSay(_("session: fresh GODH key, TEK and TIK (kept in %s); policy 0x%04x"),
-              tk_path, MH_DEMO_POLICY);
-    mhDemoSay(_("migration key 0x%08x: 32 random bytes in %s (0600)"), demo->key_id,
-              demo->key_path);
-
     mhDemoStep(_("Defining SEV domain '%s' on host 1 (%u MiB, OVMF, the test guest)"),
                MH_DEMO_DOMAIN, demo->memory_mib);
-    sock = mhDemoOwnerSocketPath(demo, 1);
-    xml = mhDemoOwnerDomainXML(demo, h1, session, sock);
+    xml = mhDemoOwnerDomainXML(demo, h1);
     if (!(dom = virDomainDefineXML(h1->conn, xml))) {
         mhVirtSetError(error, _("cannot define the domain on host 1"));
         return NULL;
@@ -281,9 +295,10 @@ mhDemoLaunch(MhDemo *demo, GError **error)
     virDomainGetUUIDString(dom, demo->uuid);
     mhDemoSay(_("UUID %s; guest command line: %s"), demo->uuid, demo->cmdline);
 
-    mhDemoStep(_("Enabling the mirror helper (<mh:helper> and its QEMU object, as "
-                 "'virt-mh enable')"));
+    mhDemoStep(_("Enabling the mirror helper with the key broker (as 'virt-mh enable "
+                 "--key-broker')"));
     helper->mode = demo->helper_mode;
+    helper->key_broker = g_strdup(mhDemoBrokerHostUrl(demo->broker));
     if (!mhVirtApplyHelper(dom, helper, problems, error)) {
         if (problems->len)
             mhConfProblemsToError(problems, error);
@@ -294,24 +309,29 @@ mhDemoLaunch(MhDemo *demo, GError **error)
         mhDemoSay(_("-object %s"), obj);
     }
 
-    mhDemoStep(_("Starting '%s' paused on host 1 (LAUNCH_START with the owner's session)"),
-               MH_DEMO_DOMAIN);
+    mhDemoStep(_("Guest owner: a new migration key, and the guest enrolled with the broker"));
+    demo->key_path = g_build_filename(demo->owner_dir, "migration-key.bin", NULL);
+    if (!mhSevMigrationKeyCreate(demo->key_path, error) ||
+        !(demo->key = mhSevMigrationKeyLoad(demo->key_path, error)) ||
+        !mhSevMigrationKeyId(demo->key, &demo->key_id, error) ||
+        !mhDemoOwnerEnroll(demo, error) || !mhDemoBrokerPrintLog(demo->broker, error))
+        return NULL;
+
+    mhDemoStep(_("Starting '%s' on host 1 through the broker (as 'virt-mh start': bundle, "
+                 "start paused, attest, inject, resume)"), MH_DEMO_DOMAIN);
     t0 = g_get_monotonic_time();
-    if (virDomainCreateWithFlags(dom, VIR_DOMAIN_START_PAUSED) < 0) {
-        mhVirtSetError(error, _("cannot start the domain on host 1"));
+    if (!mhCmdStartDomain(h1->conn, dom, mhDemoBrokerCa(demo->broker), &report, error) ||
+        !mhDemoBrokerPrintLog(demo->broker, error))
+        return NULL;
+    mhDemoSay(_("launch measured by SEV API %u.%u build %u with policy 0x%04x; the broker "
+                "verified it and sealed key 0x%08x for this launch"), report.build.api_major,
+              report.build.api_minor, report.build.build_id, report.policy, demo->key_id);
+    g_clear_pointer(&dom, virDomainFree);
+    if (!(dom = virDomainLookupByName(h1->conn, MH_DEMO_DOMAIN))) {
+        mhVirtSetError(error, _("the domain is gone from host 1"));
         return NULL;
     }
-
-    mhDemoStep(_("Guest owner: checking the launch measurement and injecting the "
-                 "migration key"));
-    if (!mhDemoOwnerInject(demo, dom, session, error))
-        return NULL;
-
-    mhDemoStep(_("Resuming; waiting for the test guest to fill its memory and verify it"));
-    if (virDomainResume(dom) < 0) {
-        mhVirtSetError(error, _("cannot resume the domain"));
-        return NULL;
-    }
+    mhDemoStep(_("Waiting for the test guest to fill its memory and verify it"));
     if (!mhDemoGuestWaitReady(dom, MH_DEMO_BOOT_TIMEOUT, &st, error))
         return NULL;
     mhDemoSay(_("guest running after %.1f s: %u data pages, %u verify pass(es), %u error(s), "
@@ -337,7 +357,7 @@ typedef struct {
 static bool
 mhDemoTick(gpointer data, GError **error)
 {
-    return !mhDemoInterrupted(error) && mhDemoAttestCheck(data, error);
+    return !mhDemoInterrupted(error);
 }
 
 static void
@@ -355,43 +375,59 @@ mhDemoPrintIntegrity(const MhDemoLeg *leg)
            in->serial_last_pass, in->serial_failures);
 }
 
+/* The broker's traffic as the relay carried it during this migration:
+ * attestation went by, and neither the key nor the guest's marker. */
+static bool
+mhDemoBrokerWireCheck(MhDemo *demo, guint64 *bytes)
+{
+    guint64 b64_hits, key_hits, marker_hits;
+    g_autofree char *key_b64 = g_base64_encode(demo->key->data, demo->key->len);
+
+    key_hits = mhDemoBrokerWireCount(demo->broker, demo->key->data, demo->key->len, bytes);
+    b64_hits = mhDemoBrokerWireCount(demo->broker, key_b64, strlen(key_b64), bytes);
+    marker_hits = mhDemoBrokerWireCount(demo->broker, demo->marker, strlen(demo->marker), bytes);
+    mhUtilWipe(key_b64, strlen(key_b64));
+    return *bytes > 0 && key_hits + b64_hits + marker_hits == 0;
+}
+
 static bool
 mhDemoPrintConfidentiality(MhDemo *demo, const MhDemoLeg *leg, guint port)
 {
     const MhDemoCaptureResult *c = &leg->capture;
     g_autofree char *bytes = NULL;
+    g_autofree char *wire = NULL;
+    guint64 wire_bytes = 0;
+    bool broker_ok = mhDemoBrokerWireCheck(demo, &wire_bytes);
     bool pass;
 
+    wire = mhMigrateFormatBytes(wire_bytes);
+    printf(_("    confidentiality of the broker's traffic: %s (%s through the demo's relay so "
+             "far, TLS; migration key and guest marker found 0 times)\n"),
+           broker_ok ? "PASS" : "FAIL", wire);
     if (!leg->captured) {
-        printf(_("    confidentiality: NOT CHECKED (%s)\n"), leg->why_not);
-        return true;
+        printf(_("    confidentiality of the migration stream: NOT CHECKED (%s)\n"),
+               leg->why_not);
+        return broker_ok;
     }
     bytes = mhMigrateFormatBytes(c->payload_bytes);
     /* The control string accounts for exactly one hit. */
     pass = c->marker_hits == 1 && c->key_hits == 0 && c->stream_magic_hits > 0;
-    printf(_("    confidentiality: %s (%s of TCP payload captured on port %u, %" PRIu64
-             " packets, %" PRIu64 " dropped, MH stream header seen %" PRIu64
+    printf(_("    confidentiality of the migration stream: %s (%s of TCP payload captured on "
+             "port %u, %" PRIu64 " packets, %" PRIu64 " dropped, MH stream header seen %" PRIu64
              " time(s), control string found %s: guest marker '%s' found %" PRIu64
              " time(s), migration key found %" PRIu64 " time(s))\n"),
            pass ? "PASS" : "FAIL", bytes, port, c->packets, c->dropped, c->stream_magic_hits,
            c->marker_hits ? _("yes") : _("NO (the capture cannot be trusted)"), demo->marker,
            c->marker_hits ? c->marker_hits - 1 : 0, c->key_hits);
-    return pass;
+    return pass && broker_ok;
 }
 
 static bool
 mhDemoMigrate(MhDemo *demo, virDomainPtr *dom, MhDemoLeg *leg, guint number, GError **error)
 {
     MhDemoHost *dst = &demo->hosts[leg->to - 1];
-    g_autoptr(MhSevOwnerSession) session = NULL;
-    g_autofree char *tk_path = NULL;
-    g_autofree char *sock = NULL;
-    g_autofree char *xml = NULL;
-    g_autofree char *dxml = NULL;
     g_autofree char *muri = NULL;
-    g_autoptr(GError) attest_err = NULL;
     MhDemoCapture *cap = NULL;
-    MhDemoAttest *attest = NULL;
     MhMigrateOptions opts = { NULL };
     virDomainPtr ddom = NULL;
     const char *mode = NULL;
@@ -401,18 +437,9 @@ mhDemoMigrate(MhDemo *demo, virDomainPtr *dom, MhDemoLeg *leg, guint number, GEr
 
     mhDemoStep(_("Migration %u: host %u -> host %u (live, %s, through the mirror helper)"),
                number, leg->from, leg->to, leg->p2p ? _("peer-to-peer") : _("client-managed"));
-    if (!(session = mhDemoOwnerSession(demo, dst, &tk_path, error)))
-        return false;
-    sock = mhDemoOwnerSocketPath(demo, leg->to);
-    if (!(xml = virDomainGetXMLDesc(*dom, VIR_DOMAIN_XML_MIGRATABLE | VIR_DOMAIN_XML_SECURE))) {
-        mhVirtSetError(error, _("cannot read the domain XML"));
-        return false;
-    }
-    if (!(dxml = mhDemoOwnerRewriteXML(xml, session, sock, error)))
-        return false;
-    mhDemoSay(_("guest owner: the target gets a launch session of its own for host %u's PDH "
-                "(destination XML) and will be attested through its owner monitor %s"),
-              leg->to, sock);
+    mhDemoSay(_("plain libvirt migration: no destination XML, nobody acting for the owner; "
+                "host %u's libvirt hook gets a session for its platform from the broker and "
+                "trades the target's measurement for the key"), leg->to);
     if (!(port = mhDemoFreePort(dst->lab, error)))
         return false;
     muri = g_strdup_printf("tcp://127.0.0.1:%u", port);
@@ -432,11 +459,9 @@ mhDemoMigrate(MhDemo *demo, virDomainPtr *dom, MhDemoLeg *leg, guint number, GEr
     else
         mhDemoSay(_("mirror helper: mode %s; migration URI %s"), mode, muri);
 
-    attest = mhDemoAttestStart(demo, sock, tk_path);
     opts.dest_uri = dst->lab->uri;
     opts.dconn = dst->conn;
     opts.migrate_uri = muri;
-    opts.dest_xml = dxml;
     opts.p2p = leg->p2p;
     opts.live = true;
     opts.persistent = true;
@@ -444,27 +469,20 @@ mhDemoMigrate(MhDemo *demo, virDomainPtr *dom, MhDemoLeg *leg, guint number, GEr
     opts.timeout = MH_DEMO_MIGRATE_TIMEOUT;
     opts.progress = true;
     opts.tick = mhDemoTick;
-    opts.tick_data = attest;
     if (!mhMigrateRun(*dom, &opts, &leg->stats, &ddom, error)) {
-        /* The owner's own failure explains the migration's. */
-        if (!mhDemoAttestFinish(attest, &attest_err) && attest_err &&
-            !g_str_has_prefix(attest_err->message, _("the target's owner monitor"))) {
-            g_clear_error(error);
-            g_propagate_prefixed_error(error, g_steal_pointer(&attest_err), "%s",
-                                       _("migration aborted: "));
-        }
+        mhDemoBrokerPrintLog(demo->broker, NULL);
         goto cleanup;
     }
     offset = mhDemoSerialOffset(demo->serial_log);
-    if (!mhDemoAttestFinish(attest, error))
-        goto cleanup;
     if (!ddom) {
         g_set_error(error, MH_ERROR, MH_ERROR_LIBVIRT,
                     _("the migrated domain is not on host %u"), leg->to);
         goto cleanup;
     }
-    mhDemoSay(_("done: the guest runs on host %u; the owner had attested the target and "
-                "injected key 0x%08x during Prepare"), leg->to, demo->key_id);
+    if (!mhDemoBrokerPrintLog(demo->broker, error))
+        goto cleanup;
+    mhDemoSay(_("done: the guest runs on host %u, whose launch the broker attested before "
+                "releasing key 0x%08x"), leg->to, demo->key_id);
     if (cap) {
         if (!mhDemoCaptureFinish(cap, demo->marker, demo->key, &leg->capture, error))
             goto cleanup;
@@ -493,7 +511,6 @@ mhDemoMigrate(MhDemo *demo, virDomainPtr *dom, MhDemoLeg *leg, guint number, GEr
     ok = true;
 
  cleanup:
-    mhDemoAttestFree(attest);
     mhDemoCaptureFree(cap);
     if (ddom)
         virDomainFree(ddom);
@@ -510,8 +527,12 @@ mhDemoTeardown(MhDemo *demo, bool success)
 
     for (guint i = 0; i < 2; i++) {
         g_clear_pointer(&demo->hosts[i].conn, virConnectClose);
-        g_clear_pointer(&demo->hosts[i].pdh, mhSevCertFree);
+        g_clear_pointer(&demo->hosts[i].chain, mhSevChainFree);
     }
+    /* A kept lab keeps its broker: plain virsh migrate still works. */
+    if (demo->broker && success && demo->keep)
+        mhDemoBrokerDetach(demo->broker);
+    g_clear_pointer(&demo->broker, mhDemoBrokerFree);
     if (!demo->lab)
         return;
     if (success && demo->keep) {

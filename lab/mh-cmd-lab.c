@@ -109,7 +109,7 @@ mhCmdLabDown(MhCmdGlobal *global, int argc, char **argv)
     if (!(lab = mhLabLoad(dir, &error))) {
         /* The directory or its state file was deleted under a running
          * lab: its processes still carry their homes in HOME. */
-        if ((strays = mhLabProcKillOrphans(dir)) > 0) {
+        if ((strays = mhLabProcKillOrphans(dir) + mhLabProcKillServices(dir)) > 0) {
             fprintf(stderr, _("lab down: %s; killed %u process(es) whose HOME was under '%s'\n"),
                     error->message, strays, dir);
             return MH_EXIT_OK;
@@ -205,6 +205,7 @@ mhCmdLabStatus(MhCmdGlobal *global, int argc, char **argv)
 
 static const MhCmd mhCmdLabSubs[] = {
     { "down", N_("stop everything the lab started"), mhCmdLabDown },
+    { "relay", N_("relay TCP and record every byte (demo's capture)"), mhCmdLabRelay },
     { "status", N_("list hosts and their domains"), mhCmdLabStatus },
     { "up", N_("start N local libvirt hosts"), mhCmdLabUp },
     { NULL, NULL, NULL }
@@ -212,7 +213,7 @@ static const MhCmd mhCmdLabSubs[] = {
 
 static const MhCmdFamily mhCmdLabFamily = {
     N_("Usage: virt-mh lab SUBCOMMAND --dir DIR [OPTIONS...]\n\nSubcommands:\n"), 8,
-    N_("lab: unknown subcommand '%s' (expected up, down or status)"), false, mhCmdLabSubs,
+    N_("lab: unknown subcommand '%s' (expected up, down, status or relay)"), false, mhCmdLabSubs,
 };
 
 int

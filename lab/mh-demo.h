@@ -11,8 +11,9 @@
 
 #include "conf/mh-conf.h"
 #include "lab/mh-lab.h"
-#include "owner/mh-sev-cert.h"
-#include "owner/mh-sev-owner.h"
+#include "owner/mh-sev-chain.h"
+
+#include <json-glib/json-glib.h>
 #include "util/mh-util.h"
 
 #include <libvirt/libvirt.h>
@@ -28,11 +29,13 @@
 #define MH_DEMO_GUEST_STATE_RUNNING 2
 #define MH_DEMO_GUEST_STATE_SETUP_ERROR 0xe
 
+typedef struct _MhDemoBroker MhDemoBroker;
+
 typedef struct {
     guint index;                /* 1-based, as the lab numbers hosts */
     const MhLabHost *lab;
     virConnectPtr conn;
-    MhSevCert *pdh;             /* checked against its chain */
+    MhSevChain *chain;          /* PDH and its verified chain */
     unsigned int cbitpos;
     unsigned int reduced_phys_bits;
 } MhDemoHost;
@@ -57,7 +60,7 @@ typedef struct {
     uint32_t key_id;
     MhDemoHost hosts[2];
     char uuid[VIR_UUID_STRING_BUFLEN];
-    guint seq;                  /* numbers owner files and sockets */
+    MhDemoBroker *broker;       /* the guest owner's key broker */
 } MhDemo;
 
 /* Set by SIGINT/SIGTERM: the demo's waits give up with an error, so that
@@ -71,39 +74,38 @@ void mhDemoSay(const char *format, ...) G_GNUC_PRINTF(1, 2);
 /* ---- mh-demo-owner.c: the guest owner ---- */
 
 /* The host's SEV platform through virNodeGetSEVInfo (else the emulator's
- * query-sev-capabilities): PDH checked against PEK, OCA and CEK; cbitpos
- * and reduced-phys-bits. */
+ * query-sev-capabilities): PDH and chain verified, cbitpos and
+ * reduced-phys-bits. */
 bool mhDemoOwnerReadPlatform(MhDemo *demo, MhDemoHost *host, GError **error);
-/* A launch session for the host's PDH; TEK||TIK saved as
- * owner_dir/tk-hostN-SEQ.bin (0600), its path in *tk_path. */
-MhSevOwnerSession *mhDemoOwnerSession(MhDemo *demo, MhDemoHost *host, char **tk_path,
-                                      GError **error);
-/* Put the session into a domain XML's <launchSecurity> (<dhCert>,
- * <session>) and point the owner's QMP monitor at 'socket'. */
-char *mhDemoOwnerRewriteXML(const char *xml, const MhSevOwnerSession *session,
-                            const char *socket, GError **error);
-/* The domain XML the demo starts with. */
-char *mhDemoOwnerDomainXML(MhDemo *demo, const MhDemoHost *host,
-                           const MhSevOwnerSession *session, const char *socket);
-/* A paused domain: check its launch measurement against the firmware and
- * the session's TIK, then inject the migration key (LAUNCH_SECRET through
- * virDomainSetLaunchSecurityState). */
-bool mhDemoOwnerInject(MhDemo *demo, virDomainPtr dom, const MhSevOwnerSession *session,
-                       GError **error);
-/* A fresh path for an owner monitor socket on host N. */
-char *mhDemoOwnerSocketPath(MhDemo *demo, guint host);
+/* The domain XML the demo defines: SEV, no session (the broker makes
+ * one for each launch). */
+char *mhDemoOwnerDomainXML(MhDemo *demo, const MhDemoHost *host);
+/* Tell the broker to trust the host's platform. */
+bool mhDemoOwnerTrust(MhDemo *demo, MhDemoHost *host, GError **error);
+/* Enrol the guest: policy, the launch digest of its firmware, the key. */
+bool mhDemoOwnerEnroll(MhDemo *demo, GError **error);
 
-typedef struct _MhDemoAttest MhDemoAttest;
-/* Attest the incoming target and inject the key through its owner
- * monitor ('socket'), in a thread: libvirt's migration job keeps the
- * target's domain locked until Finish. */
-MhDemoAttest *mhDemoAttestStart(MhDemo *demo, const char *socket, const char *tk_path);
-/* For the migration's tick: false (error set) once the attestation
- * failed. */
-bool mhDemoAttestCheck(MhDemoAttest *attest, GError **error);
-/* Wait for the thread; true when the key was injected. */
-bool mhDemoAttestFinish(MhDemoAttest *attest, GError **error);
-void mhDemoAttestFree(MhDemoAttest *attest);
+/* ---- mh-demo-broker.c: the owner's key broker, and a relay to it ---- */
+
+/* Start "virt-mh broker serve" over TLS (a certificate made with openssl)
+ * with its state in DIR, and a relay the hosts reach it through. */
+MhDemoBroker *mhDemoBrokerStart(const char *lab_dir, const char *dir, GError **error);
+/* Leave the broker and its relay running (demo --keep). */
+void mhDemoBrokerDetach(MhDemoBroker *broker);
+const char *mhDemoBrokerUrl(const MhDemoBroker *broker);
+void mhDemoBrokerFree(MhDemoBroker *broker);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MhDemoBroker, mhDemoBrokerFree)
+/* The URL the hosts use (through the relay) and the CA to verify it. */
+const char *mhDemoBrokerHostUrl(const MhDemoBroker *broker);
+const char *mhDemoBrokerCa(const MhDemoBroker *broker);
+/* An admin call with the broker's token. */
+JsonObject *mhDemoBrokerAdmin(MhDemoBroker *broker, const char *method, const char *path,
+                              JsonObject *body, GError **error);
+/* Print the audit entries since the previous call. */
+bool mhDemoBrokerPrintLog(MhDemoBroker *broker, GError **error);
+/* Occurrences of 'needle' in what the relay carried; *bytes: its size. */
+guint64 mhDemoBrokerWireCount(MhDemoBroker *broker, const void *needle, size_t len,
+                              guint64 *bytes);
 
 /* ---- mh-demo-guest.c: the test guest's own reports ---- */
 

@@ -64,15 +64,18 @@ mhLabRun(const char *const *argv, const char *qemu_mh_conf, GError **error)
     return true;
 }
 
-static bool
-mhLabWriteHostConf(const MhLabHost *host, const char *certs, GError **error)
+bool
+mhLabWriteHostConf(const MhLabHost *host, const char *cacert, GError **error)
 {
     g_autofree char *path = g_build_filename(host->home, ".config", "mirror-helper",
                                              "host.conf", NULL);
     g_autofree char *run = g_build_filename(host->dir, "run", "mh", NULL);
+    g_autofree char *certs = g_build_filename(host->dir, "platform-certs", NULL);
+    g_autofree char *broker = cacert ? g_strdup_printf("[broker]\ncacert=%s\n", cacert) :
+        g_strdup("");
     g_autofree char *text = g_strdup_printf("# Lab host %u, written by 'virt-mh lab up'.\n"
-                                            "[platform]\ncerts=%s\n[host]\nrun_dir=%s\n",
-                                            host->index, certs, run);
+                                            "%s[platform]\ncerts=%s\n[host]\nrun_dir=%s\n",
+                                            host->index, broker, certs, run);
 
     return mhUtilWriteFile(path, text, strlen(text), 0644, error);
 }
@@ -102,7 +105,7 @@ mhLabPrepareHostPlatforms(const MhLab *lab, const char *qemuMh, GError **error)
 
         if ((!g_file_test(pdh, G_FILE_TEST_EXISTS) && !mhLabRun(provision, conf, error)) ||
             !mhLabRun(export, conf, error) ||
-            !mhLabWriteHostConf(host, certs, error)) {
+            !mhLabWriteHostConf(host, NULL, error)) {
             mhErrorPrefix(error, _("SEV platform of host %u: "), host->index);
             return false;
         }

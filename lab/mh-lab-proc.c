@@ -422,6 +422,36 @@ mhLabProcKillOrphans(const char *dir)
     return total;
 }
 
+guint
+mhLabProcKillServices(const char *dir)
+{
+    g_autofree char *abs = g_canonicalize_filename(dir, NULL);
+    g_autofree char *tag = g_strdup_printf("%s=%s", MH_LAB_SERVICE_ENV, abs);
+    g_autoptr(GDir) proc = g_dir_open("/proc", 0, NULL);
+    const char *name;
+    pid_t self = getpid();
+    guint killed = 0;
+
+    while (proc && (name = g_dir_read_name(proc))) {
+        char *end = NULL;
+        long pid = strtol(name, &end, 10);
+        g_auto(GStrv) env = NULL;
+
+        if (pid <= 0 || *end || pid == self)
+            continue;
+        env = mhLabProcReadList(pid, "environ");
+        for (char **e = env; e && *e; e++) {
+            if (strcmp(*e, tag) == 0) {
+                /* Services stop cleanly on SIGTERM (the broker commits). */
+                mhLabProcStop(pid, 5000);
+                killed++;
+                break;
+            }
+        }
+    }
+    return killed;
+}
+
 static uid_t mhLabChownUid;
 static gid_t mhLabChownGid;
 

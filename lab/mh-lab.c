@@ -553,6 +553,7 @@ mhLabDown(MhLab *lab, guint *strays, GError **error)
     /* Domains whose libvirtd had died, helpers of qemu-mh, a daemon that
      * ignored SIGTERM: everything still carrying a host's marks goes. */
     killed = mhLabProcKillStrays(lab);
+    mhLabProcKillServices(lab->dir);
     if (strays)
         *strays = killed;
     for (guint i = 0; i < lab->hosts->len; i++)

@@ -19,6 +19,11 @@
 /* The file in DIR that records what 'lab up' started. */
 #define MH_LAB_STATE_FILE "lab.ini"
 
+/* Processes serving a lab from outside its hosts (the demo's key broker
+ * and relay) carry MH_LAB_SERVICE=DIR in their environment; "lab down"
+ * stops them with the hosts. */
+#define MH_LAB_SERVICE_ENV "MH_LAB_SERVICE"
+
 typedef struct {
     guint index;            /* 1-based */
     char *dir;              /* DIR/hostN */
@@ -97,6 +102,8 @@ guint mhLabProcKillStrays(const MhLab *lab);
  * and they pass on); returns how many. Processes of other users are
  * reached only as root. */
 guint mhLabProcKillOrphans(const char *dir);
+/* Stop the processes tagged MH_LAB_SERVICE=DIR (SIGTERM, then SIGKILL). */
+guint mhLabProcKillServices(const char *dir);
 
 /* Recursively hand 'path' to uid/gid (lchown, no symlink following). */
 bool mhLabProcChown(const char *path, uid_t uid, gid_t gid, GError **error);
@@ -111,6 +118,8 @@ char *mhLabFindQemuMh(char **tried);
  * one platform owner (OCA), its certificates exported with mh-sevctl (found
  * next to qemuMh), and its host.conf written. */
 bool mhLabPrepareHostPlatforms(const MhLab *lab, const char *qemuMh, GError **error);
+/* (Re)write a host's host.conf; 'cacert' (may be NULL) verifies brokers. */
+bool mhLabWriteHostConf(const MhLabHost *host, const char *cacert, GError **error);
 /* The hook built next to this program ($MH_HOOK overrides), or NULL. */
 char *mhLabFindHook(void);
 /* Put this build's hook into /etc/libvirt/hooks/qemu.d when it is missing

@@ -10,7 +10,7 @@ Product:    util <- conf <- owner <- virt <- tools
             link libvirt: a hook must not call back into it)
 Simulation: sim/psp, sim/mh, sim/qemu, sim/qemu-mh may use util, conf,
             owner and the simulation; the product never uses it.
-Lab/demo:   lab/ may use the product (not the simulation); only the
+Lab/demo:   lab/ may use the product and the broker (not the simulation); only the
             virt-mh tool links it.
 """
 import os
@@ -29,7 +29,7 @@ ALLOWED = {
     "src/broker": ["util", "conf", "owner", "broker"],
     "tools/virt-mh": PRODUCT + ["broker", "lab"],
     "tools/mh-hook": ["util", "conf", "owner", "broker"],
-    "lab": PRODUCT + ["lab"],
+    "lab": PRODUCT + ["broker", "lab"],
     "sim/psp": ["util", "conf", "owner", "sim/psp"],
     "sim/mh": ["util", "conf", "owner", "sim/mh"],
     "sim/qemu": ["util", "conf", "owner"] + SIM,

@@ -7,13 +7,17 @@
  * /etc/mirror-helper/host.conf; a missing file means the defaults.
  *
  *   [broker]
- *   cacert=/etc/mirror-helper/broker-ca.pem   # verifies https:// brokers
- *   timeout=10                                # seconds per broker call
+ *   # CA certificates that verify https:// brokers
+ *   cacert=/etc/mirror-helper/broker-ca.pem
+ *   # seconds per broker call
+ *   timeout=10
  *   [platform]
- *   certs=/var/lib/mirror-helper/platform     # "sevctl export --full" DIR
+ *   # the directory "sevctl export --full" wrote
+ *   certs=/var/lib/mirror-helper/platform
  *   [host]
- *   run_dir=/run/mirror-helper                # owner monitors, launches
- */
+ *   # owner monitors and launches waiting for their secret
+ *   run_dir=/run/mirror-helper
+ * (GKeyFile: a comment is a line of its own.) */
 #pragma once
 
 #include <glib.h>

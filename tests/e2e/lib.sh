@@ -254,6 +254,7 @@ mh_lab_processes() {
         env=$(tr '\0' '\n' 2>/dev/null <"$p/environ") || env=
         args=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || args=
         if [[ $'\n'"$env"$'\n' == *$'\n'"HOME=$MH_LAB_DIR/host"* ]] ||
+           [[ $'\n'"$env"$'\n' == *$'\n'"MH_LAB_SERVICE=$MH_LAB_DIR"$'\n'* ]] ||
            [[ "$args" == *"$MH_LAB_DIR/host"* ]]; then
             echo "$pid ${args:0:120}"
         fi

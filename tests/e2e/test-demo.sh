@@ -2,14 +2,20 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # virt-mh demo, the README's main job, end to end (real libvirtd, QEMU under
 # TCG through qemu-mh, OVMF, the test guest):
-#  1. "virt-mh demo --dir D": two lab hosts, an SEV domain with the mirror
-#     helper, the guest owner's attestation and key injection, live
-#     migration host 1 -> host 2 (peer-to-peer) -> host 1 (client-managed);
-#     each migration must print "integrity: PASS" and, as root with
-#     tcpdump, "confidentiality: PASS" (otherwise "NOT CHECKED (reason)"),
-#     and its figures; afterwards no process of the lab is left;
-#  2. "virt-mh demo --keep --helper-mode on-request": the lab stays up with the guest running on
-#     host 1, and the URIs are printed; the test then takes it down.
+#  1. "virt-mh demo --dir D": two lab hosts, the guest owner's key broker
+#     (TLS, behind the demo's recording relay), an SEV domain with the
+#     mirror helper started through the broker, live migration host 1 ->
+#     host 2 (peer-to-peer) -> host 1 (client-managed) by plain libvirt
+#     calls, the hosts' hook attesting each target with the broker; each
+#     migration must print "integrity: PASS", the broker's audit lines,
+#     "confidentiality of the broker's traffic: PASS" and, as root with
+#     tcpdump, "confidentiality of the migration stream: PASS" (otherwise
+#     "NOT CHECKED (reason)"), and its figures; afterwards no process of
+#     the lab is left;
+#  2. "virt-mh demo --keep --helper-mode on-request": the lab and the broker
+#     stay up with the guest running on host 1, and the URIs are printed;
+#     a plain "virsh migrate --live --p2p" (as a new user would try it)
+#     then moves the guest to host 2; the test then takes it down.
 set -euo pipefail
 source "$MH_SOURCE_DIR/tests/e2e/lib.sh"
 
@@ -48,23 +54,27 @@ check_run() {
     n=$(count '^    integrity: PASS \(on host [12] ' "$f")
     [ "$n" = 2 ] || mh_fail "expected 2 'integrity: PASS' lines, got $n"
     if [ "$expect_capture" = 1 ]; then
-        n=$(count '^    confidentiality: PASS \(.* marker .* found 0 time\(s\), migration key found 0 time\(s\)\)' "$f")
-        [ "$n" = 2 ] || mh_fail "expected 2 'confidentiality: PASS' lines, got $n"
+        n=$(count '^    confidentiality of the migration stream: PASS \(.* marker .* found 0 time\(s\), migration key found 0 time\(s\)\)' "$f")
+        [ "$n" = 2 ] || mh_fail "expected 2 'confidentiality of the migration stream: PASS' lines, got $n"
         grep -qE 'MH stream header seen [1-9]' "$f" || mh_fail "the capture did not see the MH stream"
         n=$(count "control string found yes" "$f")
         [ "$n" = 2 ] || mh_fail "the control string was not found in $n capture(s)"
     else
-        n=$(count '^    confidentiality: NOT CHECKED \(.+\)' "$f")
-        [ "$n" = 2 ] || mh_fail "expected 2 'confidentiality: NOT CHECKED (reason)' lines, got $n"
+        n=$(count '^    confidentiality of the migration stream: NOT CHECKED \(.+\)' "$f")
+        [ "$n" = 2 ] || mh_fail "expected 2 'confidentiality of the migration stream: NOT CHECKED (reason)' lines, got $n"
     fi
+    n=$(count "^    confidentiality of the broker's traffic: PASS \([0-9.]+ [KM]iB " "$f")
+    [ "$n" = 2 ] || mh_fail "expected 2 'confidentiality of the broker's traffic: PASS' lines, got $n"
+    n=$(count '^    broker: secret GRANTED for platform ' "$f")
+    [ "$n" = 3 ] || mh_fail "expected 3 granted secrets in the broker's audit lines (start, 2 hops), got $n"
     grep -q 'done: the guest runs on host 2' "$f" || mh_fail "no switch-over to host 2"
     grep -q 'done: the guest runs on host 1' "$f" || mh_fail "no switch-over back to host 1"
     n=$(count '^  downtime: +[0-9]+ ms' "$f")
     [ "$n" = 2 ] || mh_fail "expected 2 downtime figures, got $n"
     n=$(count '^  throughput: ' "$f")
     [ "$n" = 2 ] || mh_fail "expected 2 throughput figures, got $n"
-    grep -q 'matches firmware' "$f" || mh_fail "no launch measurement check"
-    grep -q 'migration key 0x[0-9a-f]* sealed for this launch' "$f" || mh_fail "no key injection"
+    grep -q 'the broker verified it and sealed key 0x[0-9a-f]* for this launch' "$f" ||
+        mh_fail "no attested first launch"
     grep -q '^    demo completed in ' "$f" || mh_fail "no completion line"
 }
 
@@ -98,6 +108,20 @@ uri1=$(grep -m1 '^qemu+unix:///session?socket=.*host1' "$OUT") || mh_fail "--kee
 grep -q '^qemu+unix:///session?socket=.*host2' "$OUT" || mh_fail "--keep: host 2's URI not printed"
 state=$(virsh -q -c "$uri1" domstate mh-demo 2>&1 | head -n 1)
 [ "$state" = running ] || mh_fail "--keep: mh-demo on host 1 is '$state', not running"
+# As a user would go on with the kept lab, the broker still serving:
+# mode on-request is armed by "virt-mh migrate --sev-helper", a plain virsh
+# migrate is refused as QEMU refuses SEV migration.
+uri2=$(grep -m1 '^qemu+unix:///session?socket=.*host2' "$OUT")
+if out=$(virsh -c "$uri1" migrate --live --p2p mh-demo "$uri2" "tcp://127.0.0.1:$(mh_free_port)" 2>&1); then
+    mh_fail "--keep: an unarmed on-request helper migrated with plain virsh"
+fi
+grep -q 'SEV: Migration is not implemented' <<<"$out" || mh_fail "--keep: unexpected refusal: $out"
+out=$("$VIRT_MH" -c "$uri1" migrate --sev-helper --p2p --live --persistent --undefine-source \
+      --migrate-uri "tcp://127.0.0.1:$(mh_free_port)" mh-demo "$uri2" 2>&1) ||
+    mh_fail "--keep: virt-mh migrate --sev-helper failed: $out"
+state=$(virsh -q -c "$uri2" domstate mh-demo 2>&1 | head -n 1)
+[ "$state" = running ] || mh_fail "--keep: after virt-mh migrate --sev-helper mh-demo on host 2 is '$state'"
+mh_log "--keep: 'virt-mh migrate --sev-helper' moved the guest to host 2 (the hook attested it with the kept broker)"
 "$VIRT_MH" lab down --dir "$MH_LAB_DIR" >/dev/null || mh_fail "lab down after --keep failed"
 left=$(mh_lab_processes)
 [ -z "$left" ] || mh_fail "processes of the lab left after lab down: $left"

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The libvirt QEMU hook of mirror-helper, installed as
- * /etc/libvirt/hooks/qemu.d/mirror-helper. libvirt runs it as
- *   mirror-helper DOMAIN OPERATION SUB-OPERATION EXTRA
+ * /etc/libvirt/hooks/qemu.d/mirror-helper-hook. libvirt runs it as
+ *   mirror-helper-hook DOMAIN OPERATION SUB-OPERATION EXTRA
  * with the domain XML on stdin (docs/hooks.rst). It acts only on domains
  * whose <mh:helper> names a <keyBroker>, and for them only on:
  *   migrate begin  (destination, before QEMU starts): ask the broker for a

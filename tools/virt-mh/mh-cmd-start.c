@@ -55,24 +55,21 @@ mhCmdStartDefine(virConnectPtr conn, const char *xml, const MhBrokerBundle *bund
     return dom;
 }
 
-static bool
-mhCmdStartRun(MhCmdGlobal *global, const char *name, const char *cacert, GError **error)
+bool
+mhCmdStartDomain(virConnectPtr conn, virDomainPtr dom, const char *cacert,
+                 MhOwnerLaunchReport *report, GError **error)
 {
-    g_autoptr(virConnect) conn = NULL;
-    g_autoptr(virDomain) dom = NULL;
     g_autoptr(virDomain) defined = NULL;
     g_autoptr(MhConfDomain) conf = NULL;
     g_autoptr(MhSevChain) chain = NULL;
     g_autoptr(MhBrokerClient) client = NULL;
     g_autofree char *xml = NULL;
+    const char *name = virDomainGetName(dom);
     MhBrokerBundle bundle = { 0 };
-    MhOwnerLaunchReport report;
     MhOwnerLaunch launch;
     bool ok = false;
 
-    if (!(conn = mhVirtConnect(global->connect_uri, error)) ||
-        !(dom = mhVirtLookupDomain(conn, name, error)) ||
-        !(xml = mhVirtGetInactiveXML(dom, error)) ||
+    if (!(xml = mhVirtGetInactiveXML(dom, error)) ||
         !(conf = mhConfDomainParseString(xml, name, error)))
         return false;
     if (!conf->helper || !conf->helper->key_broker || !conf->has_sev) {
@@ -96,21 +93,35 @@ mhCmdStartRun(MhCmdGlobal *global, const char *name, const char *cacert, GError 
         goto out;
     }
     launch = (MhOwnerLaunch){ &mhVirtLaunchOps, defined };
-    ok = mhBrokerAttestInject(client, bundle.launch_id, &launch, &report, error);
+    ok = mhBrokerAttestInject(client, bundle.launch_id, &launch, report, error);
     if (ok && virDomainResume(defined) < 0) {
         mhVirtSetError(error, _("cannot resume the domain"));
         ok = false;
     }
-    if (!ok) {
+    if (!ok)
         virDomainDestroy(defined);
-        goto out;
-    }
-    printf(_("Domain '%s' started: launch attested by %s (policy 0x%04x, SEV API %u.%u "
-             "build %u), secret injected\n"), name, conf->helper->key_broker, report.policy,
-           report.build.api_major, report.build.api_minor, report.build.build_id);
  out:
     mhBrokerBundleClear(&bundle);
     return ok;
+}
+
+static bool
+mhCmdStartRun(MhCmdGlobal *global, const char *name, const char *cacert, GError **error)
+{
+    g_autoptr(virConnect) conn = NULL;
+    g_autoptr(virDomain) dom = NULL;
+    g_autoptr(MhConfHelper) helper = NULL;
+    MhOwnerLaunchReport report;
+
+    if (!(conn = mhVirtConnect(global->connect_uri, error)) ||
+        !(dom = mhVirtLookupDomain(conn, name, error)) ||
+        !mhCmdStartDomain(conn, dom, cacert, &report, error) ||
+        !(helper = mhVirtGetHelper(dom, error)))
+        return false;
+    printf(_("Domain '%s' started: launch attested by %s (policy 0x%04x, SEV API %u.%u "
+             "build %u), secret injected\n"), name, helper->key_broker, report.policy,
+           report.build.api_major, report.build.api_minor, report.build.build_id);
+    return true;
 }
 
 int

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <glib.h>
+#include "owner/mh-owner-launch.h"
 #include "virt/mh-virt.h"
 
 #include <libvirt/libvirt.h>
@@ -56,6 +57,8 @@ int mhCmdFamilyRun(const MhCmdFamily *family, MhCmdGlobal *global, int argc, cha
 
 /* Command entry points; each lives in its own mh-cmd-*.c file. */
 int mhCmdLab(MhCmdGlobal *global, int argc, char **argv);
+/* mh-cmd-lab-relay.c */
+int mhCmdLabRelay(MhCmdGlobal *global, int argc, char **argv);
 /* mh-cmd-owner.c */
 int mhCmdOwner(MhCmdGlobal *global, int argc, char **argv);
 /* mh-cmd-conf.c */
@@ -67,6 +70,11 @@ int mhCmdShow(MhCmdGlobal *global, int argc, char **argv);
 int mhCmdBroker(MhCmdGlobal *global, int argc, char **argv);
 /* mh-cmd-start.c */
 int mhCmdStart(MhCmdGlobal *global, int argc, char **argv);
+/* The first launch of 'dom' through the key broker its <mh:helper> names:
+ * bundle for this host, start paused, attest and inject, resume; the
+ * launch is destroyed on failure. 'cacert' may be NULL. */
+bool mhCmdStartDomain(virConnectPtr conn, virDomainPtr dom, const char *cacert,
+                      MhOwnerLaunchReport *report, GError **error);
 /* mh-cmd-migrate.c */
 int mhCmdMigrate(MhCmdGlobal *global, int argc, char **argv);
 /* mh-cmd-demo.c */
