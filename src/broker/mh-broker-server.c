@@ -321,6 +321,12 @@ mhBrokerRespond(SoupServerMessage *msg, guint status, JsonObject *body)
     json_node_set_object(root, body);
     json_generator_set_root(gen, root);
     text = json_generator_to_data(gen, &len);
+    /* One request per connection: libsoup 3.2's server never notices a
+     * client closing an idle keep-alive connection, whose socket then stays
+     * open for good (CLOSE-WAIT); closing after each reply bounds the
+     * broker's open files whatever its clients do. */
+    soup_message_headers_replace(soup_server_message_get_response_headers(msg),
+                                 "Connection", "close");
     soup_server_message_set_status(msg, status, NULL);
     soup_server_message_set_response(msg, "application/json", SOUP_MEMORY_TAKE, text, len);
 }
@@ -472,8 +478,6 @@ mhBrokerEarly(SoupServer *soup, SoupServerMessage *msg, const char *path,
                                                  "most %d bytes"), MH_BROKER_MAX_BODY);
 
         mhBrokerRespondError(msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "Content-Length", why);
-        soup_message_headers_replace(soup_server_message_get_response_headers(msg),
-                                     "Connection", "close");
     }
 }
 

@@ -119,6 +119,16 @@ expect 404 uuid DELETE /admin/v1/guests/1b0c0d0e-1f2a-4b3c-9d4e-5f6a7b8c9d0e '' 
 [ "$(audit_rows)" -gt "$rows" ] || mh_fail "refusals were not audited"
 broker list >/dev/null || mh_fail "the broker stopped serving after bad input"
 
+# Clients that come and go leave no connection open on the broker (libsoup
+# 3.2 kept each closed keep-alive connection in CLOSE-WAIT for good).
+fds() { ls "/proc/$bpid/fd" | wc -l; }
+f0=$(fds)
+for i in $(seq 40); do call GET /admin/v1/guests '' "$token" >/dev/null; done
+sleep 0.5
+f1=$(fds)
+[ "$f1" -le $((f0 + 2)) ] || mh_fail "the broker's open files grew from $f0 to $f1 over 40 connections"
+mh_log "open files of the broker: $f0 before 40 client connections, $f1 after"
+
 # A replayed launch id: the first use (a wrong measurement) spends it.
 pdh=$(base64 -w0 exp/pdh.cert); chain=$(cat exp/pek.cert exp/oca.cert exp/cek.cert | base64 -w0)
 out=$(call POST /v1/bundle "{\"uuid\": \"$uuid\", \"pdh\": \"$pdh\", \"cert_chain\": \"$chain\"}")

@@ -34,6 +34,29 @@ typedef struct {
     const char *xml;
 } MhHook;
 
+/* One line per action in RUN_DIR/hook.log: what the hook did for which
+ * domain and how long it took (it runs inside libvirt's Prepare, so this
+ * is what attestation adds to a migration; bench/ reads it). */
+static void
+mhHookLog(MhHook *hook, const char *what, gint64 t0, const GError *err)
+{
+    g_autofree char *path = g_build_filename(hook->conf->run_dir, "hook.log", NULL);
+    g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+    g_autofree char *stamp = g_date_time_format_iso8601(now);
+    g_autofree char *line = g_strdup_printf("%s %s %s %s %.1f ms%s%s\n", stamp, hook->dom->uuid,
+                                            hook->name, what,
+                                            (g_get_monotonic_time() - t0) / 1000.0,
+                                            err ? " failed: " : " ok",
+                                            err ? err->message : "");
+    FILE *f;
+
+    g_mkdir_with_parents(hook->conf->run_dir, 0700);
+    if ((f = fopen(path, "a"))) {
+        fputs(line, f);
+        fclose(f);
+    }
+}
+
 static MhBrokerClient *
 mhHookClient(MhHook *hook, GError **error)
 {
@@ -68,7 +91,7 @@ mhHookBundle(MhHook *hook, char **xml_out, GError **error)
 }
 
 static bool
-mhHookSecret(MhHook *hook, GError **error)
+mhHookSecret(MhHook *hook, bool *attested, GError **error)
 {
     g_autofree char *launch_id = NULL, *socket = NULL;
     g_autoptr(MhOwnerQmp) qmp = NULL;
@@ -89,6 +112,7 @@ mhHookSecret(MhHook *hook, GError **error)
     if (!(qmp = mhOwnerQmpConnect(socket, error)) || !(client = mhHookClient(hook, error)))
         return false;
     launch = (MhOwnerLaunch){ &mhOwnerQmpOps, qmp };
+    *attested = true;
     return mhBrokerAttestInject(client, launch_id, &launch, &report, error);
 }
 
@@ -113,7 +137,8 @@ main(int argc, char **argv)
     g_autoptr(MhBrokerHostConf) conf = NULL;
     g_autoptr(GError) err = NULL;
     MhHook hook = { 0 };
-    bool migrate, started;
+    bool migrate, started, ok, attested = false;
+    gint64 t0;
 
     if (argc < 4)
         return 0;
@@ -133,13 +158,19 @@ main(int argc, char **argv)
     if (!(conf = mhBrokerHostConfLoad(&err)))
         goto fail;
     hook = (MhHook){ argv[1], dom, conf, xml };
+    t0 = g_get_monotonic_time();
     if (migrate) {
-        if (!mhHookBundle(&hook, &out, &err))
+        ok = mhHookBundle(&hook, &out, &err);
+        mhHookLog(&hook, "migrate-begin bundle", t0, err);
+        if (!ok)
             goto fail;
         fputs(out, stdout);
         return fflush(stdout) == 0 ? 0 : 1;
     }
-    if (!mhHookSecret(&hook, &err))
+    ok = mhHookSecret(&hook, &attested, &err);
+    if (attested || err)
+        mhHookLog(&hook, "started-begin attest", t0, err);
+    if (!ok)
         goto fail;
     return 0;
 
