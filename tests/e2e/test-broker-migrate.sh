@@ -80,11 +80,19 @@ hop() {
 hook/qemu log: $(tail -5 "$MH_LAB_DIR/host$to/cache/libvirt/qemu/log/$dom.log" 2>/dev/null)"
     mh_wait_for "$dom running on host $to" 30 mh_domstate_is "$to" "$dom" running
     [ -z "$(mh_domstate "$from" "$dom")" ] || mh_fail "$dom still on host $from"
+    # Figures for bench/broker-bench.sh: the migration's own time, and
+    # (at the end) what the hook took inside Prepare.
+    mh_log "hop $from -> $to: $(mh_virsh "$to" domjobinfo "$dom" --completed | grep -E '^Time elapsed:' | tr -s ' ')"
     mig_wait_passes "$to" "$dom" 2
 }
 hop 1 2 p2p
 hop 2 1 direct
 hop 1 2 p2p
+
+for h in 1 2 3; do
+    [ -f "$MH_LAB_DIR/host$h/run/mh/hook.log" ] || continue
+    while read -r line; do mh_log "hook host $h: $line"; done <"$MH_LAB_DIR/host$h/run/mh/hook.log"
+done
 
 # Refusals: the source runs on, the target holds nothing, libvirt's
 # error carries the broker's reason.
