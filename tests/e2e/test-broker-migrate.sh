@@ -15,56 +15,14 @@ source "${MH_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/e2e/test-mi
 
 dom=brokmig
 mig_setup 3
-[ -x /etc/libvirt/hooks/qemu.d/mirror-helper-hook ] ||
-    mh_skip "the libvirt hook is not installed in /etc/libvirt/hooks/qemu.d (lab up installs it as root)"
-cmp -s /etc/libvirt/hooks/qemu.d/mirror-helper-hook "$MH_BUILD_DIR/tools/mh-hook/mirror-helper-hook" ||
-    mh_skip "the installed libvirt hook is not this build's (as root, lab up replaces it)"
+mig_broker_up
+B=$MIG_B
+bpid=$MIG_BROKER_PID
 
-# The guest owner's broker, on loopback.
-B=$MIG_W/broker
-mkdir -p "$B"
-"$VIRT_MH" broker serve --listen 127.0.0.1:0 --state "$B/state" --plain-http \
-    >"$B/serve.out" 2>"$B/serve.err" &
-bpid=$!
-mh_on_exit "kill $bpid 2>/dev/null; wait $bpid 2>/dev/null"
-mh_wait_for "the broker listening" 20 grep -q '^listening on ' "$B/serve.out"
-url=$(sed -n 's/^listening on //p' "$B/serve.out")
-tok=$B/state/admin.token
-# The hosts reach the broker through a relay that records what a host on
-# the path sees; the owner's admin calls go direct.
-bport=${url##*:}; bport=${bport%/}
-/usr/bin/python3 "$MH_SOURCE_DIR/tests/e2e/tcp-relay.py" 127.0.0.1 "$bport" "$B/wire.bin" \
-    >"$B/relay.out" 2>&1 &
-rpid=$!
-mh_on_exit "kill $rpid 2>/dev/null"
-mh_wait_for "the relay listening" 20 grep -q '^relay on ' "$B/relay.out"
-host_url="http://127.0.0.1:$(sed -n 's/^relay on //p' "$B/relay.out")/"
-broker() { "$VIRT_MH" broker "$1" --broker "$url" --token "$tok" "${@:2}"; }
-for h in 1 2; do
-    broker trust-platform --export-dir "$MH_LAB_DIR/host$h/platform-certs" >/dev/null ||
-        mh_fail "trust-platform host $h failed"
-done
-
-# The domain: SEV, the helper with the broker, no session of its own.
-mh_domain_xml "$MIG_W/$dom.xml" "$dom" "$MIG_MEM" "$MH_QEMU_MH" --loader "$MH_OVMF_CODE" \
-    --sev 0x0033 --kernel "$MIG_GUEST_EFI" \
-    --cmdline "mem=$MIG_GUEST_MEM rate=$MIG_RATE interval=1000 marker=$MIG_MARKER" \
-    --serial-log "$MIG_W/$dom-serial.log"
-sed -i "s|<source path='$MIG_W/$dom-serial.log'/>|<source path='$MIG_W/$dom-serial.log' append='on'/>|" "$MIG_W/$dom.xml"
-mh_virsh 1 define "$MIG_W/$dom.xml" >/dev/null || mh_fail "cannot define $dom"
-mh_on_exit "for h in 1 2; do mh_virsh \$h destroy $dom >/dev/null 2>&1; mh_virsh \$h undefine $dom >/dev/null 2>&1; done"
-"$VIRT_MH" -c "$MH_URI1" enable "$dom" --vcpus 2 --key-broker "$host_url" >/dev/null ||
-    mh_fail "virt-mh enable --key-broker failed"
-uuid=$(mh_virsh 1 domuuid "$dom" | head -1)
-"$VIRT_MH" owner new-key --out "$B/mk.bin" >/dev/null || mh_fail "owner new-key failed"
-broker enroll --uuid "$uuid" --policy 0x33 --firmware "$MH_OVMF_CODE" --migration-key "$B/mk.bin" \
-    >"$B/enroll.out" ||
-    mh_fail "broker enroll failed"
-mh_log "$(cat "$B/enroll.out")"
-
-out=$("$VIRT_MH" -c "$MH_URI1" start "$dom" 2>&1) || mh_fail "virt-mh start failed: $out"
-mh_log "$out"
-mh_wait_for "'mh-guest: ready' on the serial log" 240 mig_serial_has "$dom" '^mh-guest: ready '
+uuid=
+broker() { mig_broker "$@"; }
+mig_broker_domain "$dom"
+uuid=$MIG_UUID
 mig_wait_passes 1 "$dom" 1
 
 plain_migrate() {  # plain_migrate FROM TO MODE: virsh alone; output in $MIG_W/migrate.out

@@ -11,6 +11,10 @@
 #                          live migration (MODE p2p|direct); the owner injects
 #                          the key into the target during Prepare
 #   mig_wait_passes N DOM MORE   the guest verified MORE more passes on host N
+#   mig_broker_up          the guest owner's key broker on loopback, behind
+#                          a recording relay; hosts 1 and 2 trusted
+#   mig_broker_domain DOM  define DOM on host 1 with the helper naming the
+#                          broker, enrol it, start it through the broker
 source "${MH_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}/tests/e2e/lib.sh"
 
 MIG_SECRET_GPA=0x80c000
@@ -159,4 +163,59 @@ $(mig_serial "$dom" | grep 'INTEGRITY' | head)"
     done
     [ "$(mig_field dirtied "$st")" -gt "$d0" ] || mh_fail "the workload did not dirty pages on host $n: $st"
     mh_log "guest on host $n: $(tr '\n' ' ' <<<"$st")"
+}
+
+# ---- the guest owner's key broker (docs/key-broker.md) ----
+
+mig_broker_up() {
+    local h bport
+    [ -x /etc/libvirt/hooks/qemu.d/mirror-helper-hook ] ||
+        mh_skip "the libvirt hook is not installed in /etc/libvirt/hooks/qemu.d (lab up installs it as root)"
+    cmp -s /etc/libvirt/hooks/qemu.d/mirror-helper-hook "$MH_BUILD_DIR/tools/mh-hook/mirror-helper-hook" ||
+        mh_skip "the installed libvirt hook is not this build's (as root, lab up replaces it)"
+    MIG_B=$MIG_W/broker
+    mkdir -p "$MIG_B"
+    "$VIRT_MH" broker serve --listen 127.0.0.1:0 --state "$MIG_B/state" --plain-http \
+        >"$MIG_B/serve.out" 2>"$MIG_B/serve.err" &
+    MIG_BROKER_PID=$!
+    mh_on_exit "kill $MIG_BROKER_PID 2>/dev/null; wait $MIG_BROKER_PID 2>/dev/null"
+    mh_wait_for "the broker listening" 20 grep -q '^listening on ' "$MIG_B/serve.out"
+    MIG_BROKER_URL=$(sed -n 's/^listening on //p' "$MIG_B/serve.out")
+    # The hosts reach the broker through a relay that records what a host
+    # on the path sees; the owner's admin calls go direct.
+    bport=${MIG_BROKER_URL##*:}; bport=${bport%/}
+    /usr/bin/python3 "$MH_SOURCE_DIR/tests/e2e/tcp-relay.py" 127.0.0.1 "$bport" "$MIG_B/wire.bin" \
+        >"$MIG_B/relay.out" 2>&1 &
+    MIG_RELAY_PID=$!
+    mh_on_exit "kill $MIG_RELAY_PID 2>/dev/null"
+    mh_wait_for "the relay listening" 20 grep -q '^relay on ' "$MIG_B/relay.out"
+    MIG_HOST_URL="http://127.0.0.1:$(sed -n 's/^relay on //p' "$MIG_B/relay.out")/"
+    for h in 1 2; do
+        mig_broker trust-platform --export-dir "$MH_LAB_DIR/host$h/platform-certs" >/dev/null ||
+            mh_fail "trust-platform host $h failed"
+    done
+}
+
+mig_broker() { "$VIRT_MH" broker "$1" --broker "$MIG_BROKER_URL" --token "$MIG_B/state/admin.token" "${@:2}"; }
+
+mig_broker_domain() {
+    local dom=$1 out
+    mh_domain_xml "$MIG_W/$dom.xml" "$dom" "$MIG_MEM" "$MH_QEMU_MH" --loader "$MH_OVMF_CODE" \
+        --sev 0x0033 --kernel "$MIG_GUEST_EFI" \
+        --cmdline "mem=$MIG_GUEST_MEM rate=$MIG_RATE interval=1000 marker=$MIG_MARKER" \
+        --serial-log "$MIG_W/$dom-serial.log"
+    sed -i "s|<source path='$MIG_W/$dom-serial.log'/>|<source path='$MIG_W/$dom-serial.log' append='on'/>|" "$MIG_W/$dom.xml"
+    mh_virsh 1 define "$MIG_W/$dom.xml" >/dev/null || mh_fail "cannot define $dom"
+    mh_on_exit "for h in \$(seq 1 \$MH_LAB_HOSTS); do mh_virsh \$h destroy $dom >/dev/null 2>&1; mh_virsh \$h undefine $dom >/dev/null 2>&1; done"
+    "$VIRT_MH" -c "$MH_URI1" enable "$dom" --vcpus 2 --key-broker "$MIG_HOST_URL" >/dev/null ||
+        mh_fail "virt-mh enable --key-broker failed"
+    MIG_UUID=$(mh_virsh 1 domuuid "$dom" | head -1)
+    [ -f "$MIG_B/mk.bin" ] || "$VIRT_MH" owner new-key --out "$MIG_B/mk.bin" >/dev/null ||
+        mh_fail "owner new-key failed"
+    mig_broker enroll --uuid "$MIG_UUID" --policy 0x33 --firmware "$MH_OVMF_CODE" \
+        --migration-key "$MIG_B/mk.bin" >"$MIG_B/enroll.out" || mh_fail "broker enroll failed"
+    mh_log "$(cat "$MIG_B/enroll.out")"
+    out=$("$VIRT_MH" -c "$MH_URI1" start "$dom" 2>&1) || mh_fail "virt-mh start failed: $out"
+    mh_log "$out"
+    mh_wait_for "'mh-guest: ready' on the serial log" 240 mig_serial_has "$dom" '^mh-guest: ready '
 }
