@@ -25,6 +25,7 @@ case $target in
     fuzz-secret-table) sources="$util $owner" ;;
     fuzz-domain-xml) sources="$util $conf" ;;
     fuzz-qemu-args) sources="$util $conf sim/qemu/mh-qemu-args.c" ;;
+    fuzz-sev-cert) sources="$util src/owner/mh-sev-cert.c" ;;
     fuzz-mh-restore) sources="$util $conf $owner $mh" extra="-Wno-atomic-alignment -Wno-address-of-packed-member -latomic" ;;
     *) echo "FAIL: unknown fuzz target '$target'"; exit 1 ;;
 esac
