@@ -16,11 +16,19 @@ secs=${2:?usage: run.sh TARGET SECONDS}
 # What each target links: its file plus the project sources it reaches.
 util="src/util/mh-util.c src/util/mh-error.c"
 conf="src/conf/mh-conf.c src/conf/mh-conf-parse.c src/conf/mh-conf-edit.c src/conf/mh-conf-qemu.c src/conf/mh-qemu-opts.c"
+owner="src/owner/mh-sev-secret.c src/owner/mh-sev-crypto.c src/owner/mh-sev-cert.c"
+mh="sim/mh/mh-guest-ram.c sim/mh/mh-handler.c sim/mh/mh-handler-save.c sim/mh/mh-page-digest.c sim/mh/mh-transport.c sim/mh/mh-transport-session.c sim/mh/mh-vcpu.c sim/mh/mh-vcpu-restore.c"
+# The MH mailbox is a packed struct: clang calls libatomic for its fields.
+extra=""
 case $target in
     fuzz-qmp-split) sources="sim/qemu/mh-qmp-split.c" ;;
-    fuzz-secret-table) sources="$util src/owner/mh-sev-secret.c src/owner/mh-sev-crypto.c src/owner/mh-sev-cert.c" ;;
+    fuzz-secret-table) sources="$util $owner" ;;
     fuzz-domain-xml) sources="$util $conf" ;;
     fuzz-qemu-args) sources="$util $conf sim/qemu/mh-qemu-args.c" ;;
+    fuzz-sev-cert) sources="$util src/owner/mh-sev-cert.c" ;;
+    fuzz-launch) sources="$util $conf $owner src/owner/mh-sev-owner.c src/owner/mh-owner-launch.c sim/psp/mh-sev-platform.c" ;;
+    fuzz-base64-ovmf) sources="$util sim/qemu/mh-qemu-fw.c" ;;
+    fuzz-mh-restore) sources="$util $conf $owner $mh" extra="-Wno-atomic-alignment -Wno-address-of-packed-member -latomic" ;;
     *) echo "FAIL: unknown fuzz target '$target'"; exit 1 ;;
 esac
 
@@ -40,7 +48,7 @@ clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
     -I"$build" -I"$src" -Isrc \
     $(pkg-config --cflags glib-2.0 gio-2.0 libxml-2.0 json-glib-1.0 libcrypto) \
     "tests/fuzz/$target.c" $sources \
-    $(pkg-config --libs glib-2.0 gio-2.0 libxml-2.0 json-glib-1.0 libcrypto) \
+    $(pkg-config --libs glib-2.0 gio-2.0 libxml-2.0 json-glib-1.0 libcrypto) $extra \
     -o "$out/$target"
 # The committed seeds, plus what earlier runs here found.
 cp -n "tests/fuzz/corpus/$target"/* "$out/corpus/" 2>/dev/null || true
