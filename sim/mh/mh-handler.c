@@ -245,6 +245,30 @@ mhMhHostCheckStarted(MhMh *mh, GError **error)
     return true;
 }
 
+/* Restore and save calls after the session failed: refused until a new
+ * session (mhMhSessionBegin) or a reset, whatever the rest of the stream
+ * holds, so that a failure the host side saw (a stream cut inside a
+ * record) cannot be followed by a restore that looks complete. */
+static bool
+mhMhHostCheckSession(MhMh *mh, GError **error)
+{
+    g_autofree char *why = NULL;
+
+    if (!mhMhHostCheckStarted(mh, error))
+        return false;
+    g_mutex_lock(&mh->status_lock);
+    if (mh->state == MH_MH_STATE_FAILED)
+        why = g_strdup(mh->last_error ? mh->last_error : "?");
+    g_mutex_unlock(&mh->status_lock);
+    if (why) {
+        g_set_error(error, MH_ERROR, MH_ERROR_STATE,
+                    _("the migration handler's session failed earlier (%s); start a new one"),
+                    why);
+        return false;
+    }
+    return true;
+}
+
 /* Returns with host_lock held on success, so the caller's key setup
  * runs before anyone else talks to the MH. */
 static bool
@@ -445,7 +469,7 @@ mhMhRestoreRecords(MhMh *mh, const void *data, size_t len, size_t *consumed,
     if (consumed)
         *consumed = 0;
     g_mutex_lock(&mh->host_lock);
-    if (!mhMhHostCheckStarted(mh, error))
+    if (!mhMhHostCheckSession(mh, error))
         goto out;
     k = hostRestoreFill(mh, p, len, 0, area, &win, &ferr);
     while (k > 0) {
@@ -501,7 +525,8 @@ mhMhRestoreFinish(MhMh *mh, GError **error)
     bool ok;
 
     g_mutex_lock(&mh->host_lock);
-    ok = mhMhHostCheckStarted(mh, error) && mhMhHostCall(mh, 0, MH_MAILBOX_CMD_RESTORE_END, 0, error);
+    ok = mhMhHostCheckSession(mh, error) &&
+        mhMhHostCall(mh, 0, MH_MAILBOX_CMD_RESTORE_END, 0, error);
     g_mutex_unlock(&mh->host_lock);
     return ok;
 }
@@ -516,7 +541,7 @@ mhMhRestorePage(MhMh *mh, uint64_t gpa, const void *record, size_t len, GError *
     bool ok = false;
 
     g_mutex_lock(&mh->host_lock);
-    if (!mhMhHostCheckStarted(mh, error))
+    if (!mhMhHostCheckSession(mh, error))
         goto out;
     if (len != meta + MH_TRANSPORT_TAG_SIZE &&
         len != meta + MH_PAGE_SIZE + MH_TRANSPORT_TAG_SIZE) {

@@ -368,6 +368,17 @@ tamper(Tamper how, int want_code)
     g_assert_cmpstr(info.last_error, ==, err->message);
     if (how != TAMPER_CUT && how != TAMPER_NO_FINAL)
         g_assert_cmpuint(info.records_rejected, ==, 1);
+    /* A failed restore stays failed: the rest of the stream, complete and
+     * authentic, does not make it succeed (only a new session would). */
+    if (how == TAMPER_CUT) {
+        g_clear_error(&err);
+        g_assert_false(mhMhRestoreRecords(p.dst, stream->data + starts[3],
+                                          stream->len - starts[3], NULL, &err));
+        g_assert_error(err, MH_ERROR, MH_ERROR_STATE);
+        g_clear_error(&err);
+        g_assert_false(mhMhRestoreFinish(p.dst, &err));
+        g_assert_error(err, MH_ERROR, MH_ERROR_STATE);
+    }
     mhMhInfoClear(&info);
     pairClear(&p);
 }
