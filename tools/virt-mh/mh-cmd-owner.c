@@ -12,6 +12,7 @@
  * writes its files all-or-nothing. */
 #include "mh-cmd.h"
 #include "mh-cmd-owner-priv.h"
+#include "owner/mh-sev-chain.h"
 
 #include "owner/mh-sev-cert.h"
 #include "owner/mh-sev-owner.h"
@@ -253,30 +254,12 @@ mhCmdOwnerLoadPdh(MhCmdGlobal *global, const char *pdh_path, const char *chain_p
     }
     if (chain_text) {
         g_autoptr(GBytes) raw = NULL;
-        g_autoptr(MhSevCert) pek = NULL;
-        g_autoptr(MhSevCert) oca = NULL;
-        g_autoptr(MhSevCert) cek = NULL;
-        const uint8_t *p;
-        gsize n;
+        g_autoptr(GBytes) pdh_bytes = mhSevCertToBytes(pdh);
+        g_autoptr(MhSevChain) chain = NULL;
 
-        if (!mhUtilDecodeBase64(_("certificate chain"), chain_text, &raw, error))
+        if (!mhUtilDecodeBase64(_("certificate chain"), chain_text, &raw, error) ||
+            !(chain = mhSevChainFromBytes(pdh_bytes, raw, error)))
             return NULL;
-        p = g_bytes_get_data(raw, &n);
-        if (n != 3 * MH_SEV_CERT_SIZE) {
-            g_set_error(error, MH_ERROR, MH_ERROR_INVALID,
-                        _("certificate chain: expected PEK, OCA and CEK (%d bytes), got %zu"),
-                        3 * MH_SEV_CERT_SIZE, (size_t)n);
-            return NULL;
-        }
-        if (!(pek = mhSevCertParse(p, MH_SEV_CERT_SIZE, error)) ||
-            !(oca = mhSevCertParse(p + MH_SEV_CERT_SIZE, MH_SEV_CERT_SIZE, error)) ||
-            !(cek = mhSevCertParse(p + 2 * MH_SEV_CERT_SIZE, MH_SEV_CERT_SIZE, error)) ||
-            !mhSevCertVerify(pdh, pek, error) ||
-            !mhSevCertVerify(pek, oca, error) ||
-            !mhSevCertVerify(pek, cek, error)) {
-            mhErrorPrefix(error, _("certificate chain: "));
-            return NULL;
-        }
     }
     return g_steal_pointer(&pdh);
 }
