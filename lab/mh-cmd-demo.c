@@ -18,6 +18,7 @@
  *
  * Any failure: "error: ...", the lab is torn down, exit 1. */
 #include "mh-cmd.h"
+#include "mh-start.h"
 #include "lab/mh-demo.h"
 #include "virt/mh-virt-migrate.h"
 
@@ -320,7 +321,7 @@ mhDemoLaunch(MhDemo *demo, GError **error)
     mhDemoStep(_("Starting '%s' on host 1 through the broker (as 'virt-mh start': bundle, "
                  "start paused, attest, inject, resume)"), MH_DEMO_DOMAIN);
     t0 = g_get_monotonic_time();
-    if (!mhCmdStartDomain(h1->conn, dom, mhDemoBrokerCa(demo->broker), &report, error) ||
+    if (!mhStartDomain(h1->conn, dom, mhDemoBrokerCa(demo->broker), &report, error) ||
         !mhDemoBrokerPrintLog(demo->broker, error))
         return NULL;
     mhDemoSay(_("launch measured by SEV API %u.%u build %u with policy 0x%04x; the broker "

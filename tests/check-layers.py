@@ -29,6 +29,8 @@ ALLOWED = {
     "src/broker": ["util", "conf", "owner", "broker"],
     "tools/virt-mh": PRODUCT + ["broker", "lab"],
     "tools/mh-hook": ["util", "conf", "owner", "broker"],
+    "tools/common": PRODUCT + ["broker"],
+    "tools/virt-mhd": PRODUCT + ["broker"],
     "lab": PRODUCT + ["broker", "lab"],
     "sim/psp": ["util", "conf", "owner", "sim/psp"],
     "sim/mh": ["util", "conf", "owner", "sim/mh"],

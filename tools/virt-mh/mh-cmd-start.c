@@ -1,11 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* virt-mh start: the first launch of a guest enrolled with a key broker,
- * for owners who do not start paused themselves: a launch bundle for this
- * host's platform into the persistent definition, start paused, attest
- * and inject through libvirt's SEV API with what the broker releases,
- * resume. On any failure the launch is destroyed: a guest never runs
- * without the secret its owner allowed. */
+ * for owners who do not start paused themselves (tools/common/mh-start.c). */
 #include "mh-cmd.h"
+#include "mh-start.h"
 
 #include "broker/mh-broker-launch.h"
 #include "broker/mh-broker-host.h"
@@ -15,95 +12,6 @@
 #include "util/mh-i18n.h"
 
 #include <stdio.h>
-
-static MhSevChain *
-mhCmdStartPlatform(virConnectPtr conn, GError **error)
-{
-    virTypedParameterPtr params = NULL;
-    int nparams = 0;
-    const char *pdh = NULL, *chain = NULL;
-    MhSevChain *out = NULL;
-
-    if (virNodeGetSEVInfo(conn, &params, &nparams, 0) < 0) {
-        mhVirtSetError(error, _("cannot read the host's SEV information"));
-        return NULL;
-    }
-    virTypedParamsGetString(params, nparams, VIR_NODE_SEV_PDH, &pdh);
-    virTypedParamsGetString(params, nparams, VIR_NODE_SEV_CERT_CHAIN, &chain);
-    if (!pdh || !chain)
-        g_set_error(error, MH_ERROR, MH_ERROR_LIBVIRT,
-                    _("the host's SEV information lacks the PDH or the certificate chain"));
-    else
-        out = mhSevChainParse(pdh, chain, error);
-    virTypedParamsFree(params, nparams);
-    return out;
-}
-
-/* Put this launch's session into the persistent definition. */
-static virDomainPtr
-mhCmdStartDefine(virConnectPtr conn, const char *xml, const MhBrokerBundle *bundle,
-                 GError **error)
-{
-    g_autofree char *fitted = NULL;
-    virDomainPtr dom;
-
-    if (!(fitted = mhConfDomainXMLSetLaunch(xml, bundle->godh_b64, bundle->session_b64, NULL,
-                                            error)))
-        return NULL;
-    if (!(dom = virDomainDefineXML(conn, fitted)))
-        mhVirtSetError(error, _("cannot store the launch session in the domain"));
-    return dom;
-}
-
-bool
-mhCmdStartDomain(virConnectPtr conn, virDomainPtr dom, const char *cacert,
-                 MhOwnerLaunchReport *report, GError **error)
-{
-    g_autoptr(virDomain) defined = NULL;
-    g_autoptr(MhConfDomain) conf = NULL;
-    g_autoptr(MhSevChain) chain = NULL;
-    g_autoptr(MhBrokerClient) client = NULL;
-    g_autofree char *xml = NULL;
-    const char *name = virDomainGetName(dom);
-    MhBrokerBundle bundle = { 0 };
-    MhOwnerLaunch launch;
-    bool ok = false;
-
-    if (!(xml = mhVirtGetInactiveXML(dom, error)) ||
-        !(conf = mhConfDomainParseString(xml, name, error)))
-        return false;
-    if (!conf->helper || !conf->helper->key_broker || !conf->has_sev) {
-        g_set_error(error, MH_ERROR, MH_ERROR_INVALID,
-                    _("domain '%s' is not an SEV domain whose <mh:helper> names a "
-                      "<keyBroker>; start it with virsh"), name);
-        return false;
-    }
-    if (virDomainIsActive(dom) == 1) {
-        g_set_error(error, MH_ERROR, MH_ERROR_STATE, _("domain '%s' is already running"), name);
-        return false;
-    }
-    if (!(chain = mhCmdStartPlatform(conn, error)) ||
-        !(client = mhBrokerClientNew(conf->helper->key_broker, cacert, NULL,
-                                     MH_BROKER_CLIENT_TIMEOUT_S, error)) ||
-        !mhBrokerRequestBundle(client, conf->uuid, chain, &bundle, error) ||
-        !(defined = mhCmdStartDefine(conn, xml, &bundle, error)))
-        goto out;
-    if (virDomainCreateWithFlags(defined, VIR_DOMAIN_START_PAUSED) < 0) {
-        mhVirtSetError(error, _("cannot start the domain paused"));
-        goto out;
-    }
-    launch = (MhOwnerLaunch){ &mhVirtLaunchOps, defined };
-    ok = mhBrokerAttestInject(client, bundle.launch_id, &launch, report, error);
-    if (ok && virDomainResume(defined) < 0) {
-        mhVirtSetError(error, _("cannot resume the domain"));
-        ok = false;
-    }
-    if (!ok)
-        virDomainDestroy(defined);
- out:
-    mhBrokerBundleClear(&bundle);
-    return ok;
-}
 
 static bool
 mhCmdStartRun(MhCmdGlobal *global, const char *name, const char *cacert, GError **error)
@@ -115,7 +23,7 @@ mhCmdStartRun(MhCmdGlobal *global, const char *name, const char *cacert, GError 
 
     if (!(conn = mhVirtConnect(global->connect_uri, error)) ||
         !(dom = mhVirtLookupDomain(conn, name, error)) ||
-        !mhCmdStartDomain(conn, dom, cacert, &report, error) ||
+        !mhStartDomain(conn, dom, cacert, &report, error) ||
         !(helper = mhVirtGetHelper(dom, error)))
         return false;
     printf(_("Domain '%s' started: launch attested by %s (policy 0x%04x, SEV API %u.%u "

@@ -70,11 +70,7 @@ int mhCmdShow(MhCmdGlobal *global, int argc, char **argv);
 int mhCmdBroker(MhCmdGlobal *global, int argc, char **argv);
 /* mh-cmd-start.c */
 int mhCmdStart(MhCmdGlobal *global, int argc, char **argv);
-/* The first launch of 'dom' through the key broker its <mh:helper> names:
- * bundle for this host, start paused, attest and inject, resume; the
- * launch is destroyed on failure. 'cacert' may be NULL. */
-bool mhCmdStartDomain(virConnectPtr conn, virDomainPtr dom, const char *cacert,
-                      MhOwnerLaunchReport *report, GError **error);
+
 /* mh-cmd-migrate.c */
 int mhCmdMigrate(MhCmdGlobal *global, int argc, char **argv);
 /* mh-cmd-demo.c */

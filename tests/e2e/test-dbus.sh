@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# virt-mhd on a private bus per lab host (dbus-daemon), real libvirtd:
+#   the introspection matches data/*.xml; the manager lists and looks up;
+#   Enable (with the key broker) and the properties; Start (the broker-backed
+#   first launch) over D-Bus; a migration driven only over D-Bus whose
+#   Progress signals carry growing memory_processed and whose Finished
+#   matches "virsh domjobinfo --completed"; a second Migrate refused while
+#   one runs; Abort mid-migration (source running, target empty); bad input
+#   (unknown domain, unknown or mistyped a{sv} keys, an empty destination)
+#   answered with named errors and the domain unchanged.
+set -euo pipefail
+source "${MH_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/e2e/test-migrate-common.sh"
+
+command -v dbus-daemon >/dev/null || mh_skip "dbus-daemon not installed (package dbus-daemon)"
+command -v gdbus >/dev/null || mh_skip "gdbus not installed (package libglib2.0-bin)"
+/usr/bin/python3 -c 'from gi.repository import Gio' 2>/dev/null || mh_skip "python3-gi not installed"
+MHD=$MH_BUILD_DIR/tools/virt-mhd/virt-mhd
+CLIENT=$MH_SOURCE_DIR/tests/e2e/mhd-client.py
+BUS=org.mirrorhelper.MirrorHelper1
+ROOT=/org/mirrorhelper/MirrorHelper1
+dom=dbusmig
+mig_setup 2
+mig_broker_up
+
+# One private bus and one virt-mhd per host.
+for h in 1 2; do
+    d=$MIG_W/bus$h
+    mkdir -p "$d"
+    cat >"$d/bus.conf" <<CONF
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path=$d/bus.sock</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*"/>
+    <allow own="*"/>
+    <allow receive_sender="*"/>
+    <allow send_type="signal"/>
+  </policy>
+</busconfig>
+CONF
+    dbus-daemon --config-file="$d/bus.conf" --nofork >"$d/daemon.log" 2>&1 &
+    mh_on_exit "kill $! 2>/dev/null"
+    mh_wait_for "bus $h" 10 test -S "$d/bus.sock"
+    printf -v "ADDR$h" '%s' "unix:path=$d/bus.sock"
+    a=ADDR$h
+    "$MHD" -c "$(mig_uri "$h")" --address "${!a}" >"$d/mhd.log" 2>&1 &
+    mh_on_exit "kill $! 2>/dev/null"
+done
+call() {  # call HOST OBJECT IFACE.METHOD ARGS...
+    local a=ADDR$1
+    gdbus call --address "${!a}" --dest "$BUS" --object-path "$2" --method "$BUS.$3" "${@:4}"
+}
+prop() {  # prop HOST OBJECT IFACE PROPERTY
+    local a=ADDR$1
+    gdbus call --address "${!a}" --dest "$BUS" --object-path "$2" \
+        --method org.freedesktop.DBus.Properties.Get "$BUS.$3" "$4"
+}
+mh_wait_for "virt-mhd on host 1" 20 call 1 "$ROOT" Manager.ListDomains
+
+# The introspection is the XML of data/.
+introspect() {
+    local a=ADDR$1
+    gdbus introspect --address "${!a}" --dest "$BUS" --object-path "$2" --xml
+}
+check_iface() {  # check_iface XML_FROM_BUS IFACE
+    /usr/bin/python3 - "$1" "$MH_SOURCE_DIR/data/$2.xml" "$2" <<'PY'
+import sys, xml.etree.ElementTree as ET
+def shape(root, name):
+    i = [x for x in root.iter('interface') if x.get('name') == name][0]
+    return sorted((c.tag, c.get('name'), tuple((a.get('name'), a.get('type'), a.get('direction'))
+                   for a in c.findall('arg')), c.get('type'), c.get('access')) for c in i)
+bus = ET.fromstring(open(sys.argv[1]).read())
+data = ET.parse(sys.argv[2]).getroot()
+a, b = shape(bus, sys.argv[3]), shape(data, sys.argv[3])
+assert a == b, f'{sys.argv[3]}: bus {a} != data {b}'
+PY
+}
+introspect 1 "$ROOT" >"$MIG_W/manager.xml"
+check_iface "$MIG_W/manager.xml" "$BUS.Manager" || mh_fail "the manager's introspection differs from data/"
+
+# A domain, enabled over D-Bus.
+mh_domain_xml "$MIG_W/$dom.xml" "$dom" "$MIG_MEM" "$MH_QEMU_MH" --loader "$MH_OVMF_CODE" \
+    --sev 0x0033 --kernel "$MIG_GUEST_EFI" \
+    --cmdline "mem=$MIG_GUEST_MEM rate=$MIG_RATE interval=1000 marker=$MIG_MARKER" \
+    --serial-log "$MIG_W/$dom-serial.log"
+mh_virsh 1 define "$MIG_W/$dom.xml" >/dev/null || mh_fail "cannot define $dom"
+mh_on_exit "for h in 1 2; do mh_virsh \$h destroy $dom >/dev/null 2>&1; mh_virsh \$h undefine $dom >/dev/null 2>&1; done"
+obj=$(call 1 "$ROOT" Manager.LookupByName "$dom" | sed -n "s/^(objectpath '\(.*\)',)$/\1/p")
+[ -n "$obj" ] || mh_fail "LookupByName returned no object"
+introspect 1 "$obj" >"$MIG_W/domain.xml"
+check_iface "$MIG_W/domain.xml" "$BUS.Domain" || mh_fail "the domain's introspection differs from data/"
+[ "$(prop 1 "$obj" Domain Enabled)" = "(<false>,)" ] || mh_fail "Enabled before Enable: $(prop 1 "$obj" Domain Enabled)"
+[ "$(call 1 "$ROOT" Manager.ListDomains)" = "(@ao [],)" ] || mh_fail "ListDomains before Enable: $(call 1 "$ROOT" Manager.ListDomains)"
+
+expect_error() {  # expect_error NAME CMD...: fails with the named D-Bus error
+    local name=$1 out
+    shift
+    if out=$("$@" 2>&1); then mh_fail "expected $name from: $*"; fi
+    grep -q "$BUS.Error.$name" <<<"$out" || mh_fail "expected $name, got: $out"
+    mh_log "refused as $name: $(grep -o "$BUS.Error.$name: .*" <<<"$out" | cut -c1-160)"
+}
+before=$(mh_virsh 1 dumpxml --inactive "$dom" | md5sum)
+expect_error NotFound call 1 "$ROOT" Manager.LookupByName nosuchdomain
+expect_error InvalidArgs call 1 "$obj" Domain.Enable "{'bogus': <1>}"
+expect_error InvalidArgs call 1 "$obj" Domain.Enable "{'vcpus': <'two'>}"
+expect_error InvalidArgs call 1 "$obj" Domain.Enable "{'mode': <'sometimes'>}"
+expect_error InvalidArgs call 1 "$obj" Domain.Migrate "''" "{}" 0
+[ "$(mh_virsh 1 dumpxml --inactive "$dom" | md5sum)" = "$before" ] || mh_fail "refused calls changed the domain"
+
+call 1 "$obj" Domain.Enable "{'vcpus': <uint32 2>, 'key_broker': <'$MIG_HOST_URL'>}" >/dev/null ||
+    mh_fail "Enable failed"
+[ "$(prop 1 "$obj" Domain Vcpus)" = "(<uint32 2>,)" ] || mh_fail "Vcpus after Enable: $(prop 1 "$obj" Domain Vcpus)"
+[ "$(prop 1 "$obj" Domain KeyBroker)" = "(<'$MIG_HOST_URL'>,)" ] || mh_fail "KeyBroker: $(prop 1 "$obj" Domain KeyBroker)"
+call 1 "$ROOT" Manager.ListDomains | grep -q "$obj" || mh_fail "ListDomains lacks the enabled domain"
+
+# The broker-backed first launch, over D-Bus.
+uuid=$(mh_virsh 1 domuuid "$dom" | head -1)
+"$VIRT_MH" owner new-key --out "$MIG_B/mk.bin" >/dev/null
+mig_broker enroll --uuid "$uuid" --policy 0x33 --firmware "$MH_OVMF_CODE" --migration-key "$MIG_B/mk.bin" >/dev/null ||
+    mh_fail "enroll failed"
+call 1 "$obj" Domain.Start "{}" >/dev/null || mh_fail "Start over D-Bus failed"
+mh_wait_for "'mh-guest: ready' on the serial log" 240 mig_serial_has "$dom" '^mh-guest: ready '
+mig_wait_passes 1 "$dom" 1
+
+# A migration driven only over D-Bus: 1 -> 2, peer-to-peer.
+FLAGS=$((1 | 2 | 8 | 16))   # LIVE | PEER2PEER | PERSIST_DEST | UNDEFINE_SOURCE
+/usr/bin/python3 "$CLIENT" "$ADDR1" migrate "$dom" "$MH_URI2" "tcp://127.0.0.1:$(mh_free_port)" "$FLAGS" \
+    --bandwidth 40 --second >"$MIG_W/client.out" 2>&1 || mh_fail "D-Bus migration 1 -> 2 failed: $(cat "$MIG_W/client.out")"
+mh_wait_for "$dom running on host 2" 30 mh_domstate_is 2 "$dom" running
+info=$(mh_virsh 2 domjobinfo "$dom" --completed)
+/usr/bin/python3 - "$MIG_W/client.out" "$info" <<'PY' || mh_fail "Progress/Finished wrong: $(cat "$MIG_W/client.out")"
+import json, re, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.startswith('{')]
+prog = [l['memory_processed'] for l in lines if l['kind'] == 'progress' and l.get('memory_processed')]
+assert len(prog) >= 2 and prog == sorted(prog) and prog[-1] > prog[0], f'progress {prog}'
+second = [l for l in lines if l['kind'] == 'second'][0]
+assert not second['ok'] and 'already migrating' in second['error'], second
+fin = [l for l in lines if l['kind'] == 'finished'][0]
+assert fin['ok'], fin
+m = re.search(r'Memory processed:\s+([0-9.]+) (\w+)', sys.argv[2])
+units = {'B': 1, 'KiB': 1024, 'MiB': 1024 ** 2, 'GiB': 1024 ** 3}
+virsh = float(m.group(1)) * units[m.group(2)]
+got = fin['stats']['memory_processed']
+assert abs(got - virsh) <= max(0.01 * virsh, 1024 ** 2 * 0.01 + 1024), (got, virsh)
+print(f"{len(prog)} Progress signals, memory_processed {prog[0]} -> {prog[-1]}; Finished {got} bytes = domjobinfo {m.group(0)}")
+PY
+mh_log "$(tail -n 1 "$MIG_W/client.out" | cut -c1-200)"
+mig_wait_passes 2 "$dom" 1
+
+# Abort over D-Bus mid-migration: 2 -> 1 at 1 MiB/s, aborted after 4 Progress signals.
+obj2=$(call 2 "$ROOT" Manager.LookupByName "$dom" | sed -n "s/^(objectpath '\(.*\)',)$/\1/p")
+[ "$obj2" = "$obj" ] || mh_fail "the domain's object path differs between hosts: $obj2 vs $obj"
+if /usr/bin/python3 "$CLIENT" "$ADDR2" migrate "$dom" "$MH_URI1" "tcp://127.0.0.1:$(mh_free_port)" "$FLAGS" \
+    --bandwidth 1 --abort-after 4 >"$MIG_W/abort.out" 2>&1; then
+    mh_fail "the aborted migration succeeded: $(cat "$MIG_W/abort.out")"
+fi
+grep -q '"kind": "abort"' "$MIG_W/abort.out" || mh_fail "no abort issued: $(cat "$MIG_W/abort.out")"
+grep -Eq '"finished".*"ok": false.*(cancel|abort)' "$MIG_W/abort.out" || mh_fail "Finished did not report the abort: $(cat "$MIG_W/abort.out")"
+mh_domstate_is 2 "$dom" running || mh_fail "the source is not running after the abort"
+mh_wait_for "nothing on host 1" 30 bash -c "[ -z \"\$(virsh -c '$MH_URI1' list --all --name | grep -x '$dom')\" ]"
+mig_wait_passes 2 "$dom" 1
+echo "PASS: virt-mhd on private buses: introspection = data/, lookups, Enable, Start through the broker, a D-Bus-driven migration with Progress and Finished (= domjobinfo), a second Migrate refused, Abort mid-migration, named errors for bad input"
