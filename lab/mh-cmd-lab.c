@@ -197,6 +197,8 @@ mhCmdLabStatus(MhCmdGlobal *global, int argc, char **argv)
                                                 host->uuid ? host->uuid : "-");
 
         puts(line);
+        if (host->bus)
+            printf(_("  D-Bus: %s (virt-mhd, org.mirrorhelper.MirrorHelper1)\n"), host->bus);
         if (alive)
             mhCmdLabPrintDomains(host);
     }

@@ -112,6 +112,15 @@ bool
 mhLabProcSpawnDaemon(const char *libvirtd, MhLabHost *host,
                      uid_t uid, gid_t gid, const char *user, GError **error)
 {
+    const char *const argv[] = { libvirtd, NULL };
+
+    return mhLabProcSpawn(argv, host, uid, gid, user, host->log, &host->pid, error);
+}
+
+bool
+mhLabProcSpawn(const char *const *argv, MhLabHost *host, uid_t uid, gid_t gid,
+               const char *user, const char *log, pid_t *pid_out, GError **error)
+{
     g_autofree char *runDir = g_build_filename(host->dir, "run", NULL);
     g_autofree char *confDir = g_build_filename(host->dir, "config", NULL);
     g_autofree char *cacheDir = g_build_filename(host->dir, "cache", NULL);
@@ -119,7 +128,6 @@ mhLabProcSpawnDaemon(const char *libvirtd, MhLabHost *host,
     g_autofree char *labDir = g_path_get_dirname(host->dir);
     g_autofree char *binDir = g_build_filename(labDir, "bin", NULL);
     g_autoptr(GPtrArray) envp = g_ptr_array_new_with_free_func(g_free);
-    char *argv[] = { (char *)libvirtd, NULL };
     int logfd;
     int nullfd;
     pid_t pid;
@@ -140,10 +148,10 @@ mhLabProcSpawnDaemon(const char *libvirtd, MhLabHost *host,
     g_ptr_array_add(envp, g_strdup("LC_ALL=C.UTF-8"));
     g_ptr_array_add(envp, NULL);
 
-    logfd = open(host->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    logfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (logfd < 0) {
         g_set_error(error, MH_ERROR, MH_ERROR_IO, _("cannot open log file '%s': %s"),
-                    host->log, g_strerror(errno));
+                    log, g_strerror(errno));
         return false;
     }
     nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -164,7 +172,7 @@ mhLabProcSpawnDaemon(const char *libvirtd, MhLabHost *host,
     if (pid == 0) {
         sigset_t all;
         static const char dropFailed[] = "virt-mh lab: cannot drop privileges\n";
-        static const char execFailed[] = "virt-mh lab: cannot execute libvirtd\n";
+        static const char execFailed[] = "virt-mh lab: cannot execute the daemon\n";
 
         sigemptyset(&all);
         sigprocmask(SIG_SETMASK, &all, NULL);
@@ -186,7 +194,7 @@ mhLabProcSpawnDaemon(const char *libvirtd, MhLabHost *host,
             }
             _exit(126);
         }
-        execve(libvirtd, argv, (char **)envp->pdata);
+        execve(argv[0], (char **)argv, (char **)envp->pdata);
         if (write(STDERR_FILENO, execFailed, sizeof(execFailed) - 1) < 0) {
             /* nothing more to say */
         }
@@ -194,7 +202,7 @@ mhLabProcSpawnDaemon(const char *libvirtd, MhLabHost *host,
     }
     close(logfd);
     close(nullfd);
-    host->pid = pid;
+    *pid_out = pid;
     return true;
 }
 

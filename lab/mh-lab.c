@@ -44,6 +44,7 @@ mhLabHostFree(gpointer data)
     g_free(host->uuid);
     g_free(host->platformDir);
     g_free(host->log);
+    g_free(host->bus);
     g_free(host);
 }
 
@@ -120,6 +121,8 @@ mhLabSave(const MhLab *lab, GError **error)
         g_key_file_set_int64(kf, group, "pid", host->pid);
         g_key_file_set_uint64(kf, group, "migration_port_min", host->migrationPortMin);
         g_key_file_set_uint64(kf, group, "migration_port_max", host->migrationPortMax);
+        if (host->bus)
+            g_key_file_set_string(kf, group, "bus", host->bus);
     }
     data = g_key_file_to_data(kf, &len, NULL);
     return mhUtilWriteFile(path, data, len, 0644, error);
@@ -169,6 +172,7 @@ mhLabLoad(const char *dir, GError **error)
         g_ptr_array_add(lab->hosts, host);
         host->uuid = g_key_file_get_string(kf, group, "uuid", NULL);
         host->pid = g_key_file_get_int64(kf, group, "pid", NULL);
+        host->bus = g_key_file_get_string(kf, group, "bus", NULL);
     }
     return g_steal_pointer(&lab);
 }
@@ -443,7 +447,7 @@ mhLabUpHosts(MhLab *lab, const char *libvirtd, guint nhosts, const char *qemuMh,
         if (!mhLabWaitHost(lab, g_ptr_array_index(lab->hosts, i), error))
             return false;
     }
-    return true;
+    return mhLabUpBuses(lab, error) && mhLabSave(lab, error);
 }
 
 MhLab *

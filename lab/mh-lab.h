@@ -33,6 +33,7 @@ typedef struct {
     char *uuid;             /* host_uuid */
     char *platformDir;      /* DIR/hostN/mh-platform */
     char *log;              /* DIR/hostN/libvirtd.log */
+    char *bus;              /* virt-mhd's private bus address, or NULL */
     guint migrationPortMin;
     guint migrationPortMax;
     pid_t pid;              /* libvirtd, 0 when not started */
@@ -81,6 +82,9 @@ bool mhLabProcCheckAccess(const char *dir, int mode, uid_t uid, gid_t gid, GErro
 
 /* Start libvirtd for 'host' as uid/gid (dropping privileges when root),
  * detached in its own session, stdout/stderr into host->log. */
+/* Any daemon of a host, as the lab user with the host's environment. */
+bool mhLabProcSpawn(const char *const *argv, MhLabHost *host, uid_t uid, gid_t gid,
+                    const char *user, const char *log, pid_t *pid, GError **error);
 bool mhLabProcSpawnDaemon(const char *libvirtd, MhLabHost *host,
                           uid_t uid, gid_t gid, const char *user, GError **error);
 
@@ -120,6 +124,9 @@ char *mhLabFindQemuMh(char **tried);
 bool mhLabPrepareHostPlatforms(const MhLab *lab, const char *qemuMh, GError **error);
 /* (Re)write a host's host.conf; 'cacert' (may be NULL) verifies brokers. */
 bool mhLabWriteHostConf(const MhLabHost *host, const char *cacert, GError **error);
+/* mh-lab-bus.c: a private bus and virt-mhd per host (a warning, no
+ * failure, when dbus-daemon or virt-mhd is missing). */
+bool mhLabUpBuses(MhLab *lab, GError **error);
 /* The hook built next to this program ($MH_HOOK overrides), or NULL. */
 char *mhLabFindHook(void);
 /* Put this build's hook into /etc/libvirt/hooks/qemu.d when it is missing
