@@ -28,6 +28,8 @@ case $target in
     fuzz-sev-cert) sources="$util src/owner/mh-sev-cert.c" ;;
     fuzz-launch) sources="$util $conf $owner src/owner/mh-sev-owner.c src/owner/mh-owner-launch.c sim/psp/mh-sev-platform.c" ;;
     fuzz-base64-ovmf) sources="$util sim/qemu/mh-qemu-fw.c" ;;
+    fuzz-qmp-proxy) sources="$util sim/qemu/mh-qmp.c sim/qemu/mh-qmp-channel.c sim/qemu/mh-qmp-split.c" ;;
+    fuzz-migrate-stream) sources="$util sim/qemu/mh-qemu-stream.c" ;;
     fuzz-mh-restore) sources="$util $conf $owner $mh" extra="-Wno-atomic-alignment -Wno-address-of-packed-member -latomic" ;;
     *) echo "FAIL: unknown fuzz target '$target'"; exit 1 ;;
 esac
