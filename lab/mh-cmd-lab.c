@@ -127,6 +127,34 @@ mhCmdLabDown(MhCmdGlobal *global, int argc, char **argv)
     return MH_EXIT_OK;
 }
 
+static int
+mhCmdLabRestart(MhCmdGlobal *global, int argc, char **argv)
+{
+    g_autofree char *dir = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(MhLab) lab = NULL;
+    gint host = 0;
+    GOptionEntry entries[] = {
+        { "dir", 'd', 0, G_OPTION_ARG_FILENAME, &dir,
+          N_("lab directory given to 'lab up'"), N_("DIR") },
+        { "host", 0, 0, G_OPTION_ARG_INT, &host, N_("the host whose libvirtd restarts"),
+          N_("N") },
+        { NULL }
+    };
+
+    if (!mhCmdParseOptions(global, "lab restart", NULL,
+                           N_("Restart one lab host's libvirtd; its domains keep running."),
+                           entries, &argc, &argv))
+        return MH_EXIT_FAIL;
+    if (!mhCmdLabNeedDir("lab restart", dir))
+        return MH_EXIT_FAIL;
+    if (!(lab = mhLabLoad(dir, &error)) || !mhLabRestartHost(lab, host, &error)) {
+        mhCmdPrintError(error);
+        return MH_EXIT_FAIL;
+    }
+    return MH_EXIT_OK;
+}
+
 static void
 mhCmdLabQuietLibvirt(void *opaque, virErrorPtr err)
 {
@@ -208,6 +236,7 @@ mhCmdLabStatus(MhCmdGlobal *global, int argc, char **argv)
 static const MhCmd mhCmdLabSubs[] = {
     { "down", N_("stop everything the lab started"), mhCmdLabDown },
     { "relay", N_("relay TCP and record every byte (demo's capture)"), mhCmdLabRelay },
+    { "restart", N_("restart one host's libvirtd"), mhCmdLabRestart },
     { "status", N_("list hosts and their domains"), mhCmdLabStatus },
     { "up", N_("start N local libvirt hosts"), mhCmdLabUp },
     { NULL, NULL, NULL }
@@ -215,7 +244,7 @@ static const MhCmd mhCmdLabSubs[] = {
 
 static const MhCmdFamily mhCmdLabFamily = {
     N_("Usage: virt-mh lab SUBCOMMAND --dir DIR [OPTIONS...]\n\nSubcommands:\n"), 8,
-    N_("lab: unknown subcommand '%s' (expected up, down, status or relay)"), false, mhCmdLabSubs,
+    N_("lab: unknown subcommand '%s' (expected up, down, status, restart or relay)"), false, mhCmdLabSubs,
 };
 
 int

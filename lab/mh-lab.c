@@ -517,6 +517,26 @@ mhLabUp(const char *dir, guint nhosts, const char *qemuMh, GError **error)
     return g_steal_pointer(&lab);
 }
 
+bool
+mhLabRestartHost(MhLab *lab, guint index, GError **error)
+{
+    g_autofree char *libvirtd = NULL;
+    MhLabHost *host;
+
+    if (index < 1 || index > lab->hosts->len) {
+        g_set_error(error, MH_ERROR, MH_ERROR_INVALID, _("the lab has no host %u"), index);
+        return false;
+    }
+    host = g_ptr_array_index(lab->hosts, index - 1);
+    if (!(libvirtd = mhLabFindLibvirtd(error)))
+        return false;
+    /* Its domains keep running, as on a real host whose libvirtd restarts. */
+    if (mhLabHostAlive(lab, host))
+        mhLabProcStop(host->pid, 10 * 1000);
+    return mhLabProcSpawnDaemon(libvirtd, host, lab->uid, lab->gid, lab->user, error) &&
+        mhLabSave(lab, error) && mhLabWaitHost(lab, host, error);
+}
+
 static void
 mhLabDestroyDomains(const MhLabHost *host)
 {

@@ -57,6 +57,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(MhLab, mhLabFree)
  * DIR/bin (NULL: no copy). */
 MhLab *mhLabUp(const char *dir, guint nhosts, const char *qemuMh, GError **error);
 
+/* Stop host N's libvirtd and start it again (its domains keep running). */
+bool mhLabRestartHost(MhLab *lab, guint index, GError **error);
+
 /* Read DIR/lab.ini. */
 MhLab *mhLabLoad(const char *dir, GError **error);
 

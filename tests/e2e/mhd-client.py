@@ -32,6 +32,8 @@ def main():
     ap.add_argument('flags', type=int)
     ap.add_argument('--bandwidth', type=int, default=0)
     ap.add_argument('--abort-after', type=int, default=0)
+    ap.add_argument('--exit-after', type=int, default=0,
+                    help='leave (exit at once) after N Progress signals')
     ap.add_argument('--second', action='store_true',
                     help='try a second Migrate while the first runs')
     args = ap.parse_args()
@@ -59,6 +61,11 @@ def main():
             progress.append(stats)
             emit('progress', n=len(progress), memory_processed=stats.get('memory_processed'),
                  memory_total=stats.get('memory_total'), type=stats.get('type'))
+            if args.exit_after and len(progress) == args.exit_after:
+                emit('exit', n=len(progress), job=path)
+                sys.stdout.flush()
+                import os
+                os._exit(3)
             if args.abort_after and len(progress) == args.abort_after:
                 call(path, 'Job', 'Abort', None, None)
                 emit('abort', n=len(progress))

@@ -91,8 +91,17 @@ expect_error InvalidArgs call 1 "$obj" Domain.Enable "{'mode': <'sometimes'>}"
 expect_error InvalidArgs call 1 "$obj" Domain.Migrate "''" "{}" 0
 [ "$(mh_virsh 1 dumpxml --inactive "$dom" | md5sum)" = "$before" ] || mh_fail "refused calls changed the domain"
 
+gdbus monitor --address "$ADDR1" --dest "$BUS" >"$MIG_W/monitor.out" 2>&1 &
+mon=$!
+sleep 0.5
 call 1 "$obj" Domain.Enable "{'vcpus': <uint32 2>, 'key_broker': <'$MIG_HOST_URL'>}" >/dev/null ||
     mh_fail "Enable failed"
+sleep 0.5
+kill "$mon" 2>/dev/null || true
+grep -q "HelperChanged (objectpath '$obj', true)" "$MIG_W/monitor.out" ||
+    mh_fail "no HelperChanged signal for Enable: $(cat "$MIG_W/monitor.out")"
+grep -q "PropertiesChanged ('$BUS.Domain', {'Enabled': <true>" "$MIG_W/monitor.out" ||
+    mh_fail "no PropertiesChanged for Enable: $(cat "$MIG_W/monitor.out")"
 [ "$(prop 1 "$obj" Domain Vcpus)" = "(<uint32 2>,)" ] || mh_fail "Vcpus after Enable: $(prop 1 "$obj" Domain Vcpus)"
 [ "$(prop 1 "$obj" Domain KeyBroker)" = "(<'$MIG_HOST_URL'>,)" ] || mh_fail "KeyBroker: $(prop 1 "$obj" Domain KeyBroker)"
 call 1 "$ROOT" Manager.ListDomains | grep -q "$obj" || mh_fail "ListDomains lacks the enabled domain"
@@ -129,7 +138,26 @@ assert abs(got - virsh) <= max(0.01 * virsh, 1024 ** 2 * 0.01 + 1024), (got, vir
 print(f"{len(prog)} Progress signals, memory_processed {prog[0]} -> {prog[-1]}; Finished {got} bytes = domjobinfo {m.group(0)}")
 PY
 mh_log "$(tail -n 1 "$MIG_W/client.out" | cut -c1-200)"
+job=$(sed -n 's/.*"kind": "job", "path": "\([^"]*\)".*/\1/p' "$MIG_W/client.out")
+introspect 1 "$job" >"$MIG_W/job.xml"
+check_iface "$MIG_W/job.xml" "$BUS.Job" || mh_fail "the job's introspection differs from data/"
+[ "$(prop 1 "$job" Job State)" = "(<'completed'>,)" ] || mh_fail "job State: $(prop 1 "$job" Job State)"
 mig_wait_passes 2 "$dom" 1
+
+# A destination that does not answer: the job fails with libvirt's error,
+# the domain stays where it is.
+/usr/bin/python3 "$CLIENT" "$ADDR2" migrate "$dom" "qemu+unix:///session?socket=$MIG_W/nowhere.sock" \
+    "tcp://127.0.0.1:$(mh_free_port)" "$FLAGS" >"$MIG_W/nowhere.out" 2>&1 &&
+    mh_fail "a migration to an unreachable URI succeeded: $(cat "$MIG_W/nowhere.out")"
+grep -q '"finished".*"ok": false' "$MIG_W/nowhere.out" || mh_fail "no failed Finished: $(cat "$MIG_W/nowhere.out")"
+mh_log "unreachable destination: $(grep -o '"error": "[^"]*"' "$MIG_W/nowhere.out" | cut -c1-160)"
+mh_domstate_is 2 "$dom" running || mh_fail "$dom is not running on host 2 after the failed migration"
+
+# libvirtd of host 2 restarts under virt-mhd: the objects come back.
+"$VIRT_MH" lab restart --dir "$MH_LAB_DIR" --host 2 || mh_fail "lab restart of host 2 failed"
+[ "$(prop 2 "$obj" Domain Enabled)" = "(<true>,)" ] || mh_fail "after libvirtd's restart: $(prop 2 "$obj" Domain Enabled 2>&1)"
+[ "$(call 2 "$ROOT" Manager.LookupByUUID "$uuid")" = "(objectpath '$obj',)" ] || mh_fail "LookupByUUID after libvirtd's restart"
+mh_log "host 2's libvirtd restarted; virt-mhd reconnected and serves $obj"
 
 # Abort over D-Bus mid-migration: 2 -> 1 at 1 MiB/s, aborted after 4 Progress signals.
 obj2=$(call 2 "$ROOT" Manager.LookupByName "$dom" | sed -n "s/^(objectpath '\(.*\)',)$/\1/p")
@@ -143,4 +171,13 @@ grep -Eq '"finished".*"ok": false.*(cancel|abort)' "$MIG_W/abort.out" || mh_fail
 mh_domstate_is 2 "$dom" running || mh_fail "the source is not running after the abort"
 mh_wait_for "nothing on host 1" 30 bash -c "[ -z \"\$(virsh -c '$MH_URI1' list --all --name | grep -x '$dom')\" ]"
 mig_wait_passes 2 "$dom" 1
-echo "PASS: virt-mhd on private buses: introspection = data/, lookups, Enable, Start through the broker, a D-Bus-driven migration with Progress and Finished (= domjobinfo), a second Migrate refused, Abort mid-migration, named errors for bad input"
+# A client that leaves mid-migration: the migration goes on to its end,
+# its job object stays until then and reports it.
+/usr/bin/python3 "$CLIENT" "$ADDR2" migrate "$dom" "$MH_URI1" "tcp://127.0.0.1:$(mh_free_port)" "$FLAGS" \
+    --bandwidth 40 --exit-after 2 >"$MIG_W/leave.out" 2>&1 && mh_fail "the leaving client did not leave"
+job=$(sed -n 's/.*"kind": "exit", "n": 2, "job": "\([^"]*\)".*/\1/p' "$MIG_W/leave.out")
+[ -n "$job" ] || mh_fail "no job from the leaving client: $(cat "$MIG_W/leave.out")"
+mh_wait_for "the job of the left client to complete" 120 bash -c "gdbus call --address '$ADDR2' --dest $BUS --object-path '$job' --method org.freedesktop.DBus.Properties.Get $BUS.Job State | grep -q completed"
+mh_wait_for "$dom running on host 1" 30 mh_domstate_is 1 "$dom" running
+mig_wait_passes 1 "$dom" 1
+echo "PASS: virt-mhd on private buses: introspection = data/, lookups, Enable, Start through the broker, a D-Bus-driven migration with Progress and Finished (= domjobinfo), a second Migrate refused, Abort mid-migration, named errors for bad input, an unreachable destination, libvirtd restarting under it, a client leaving mid-migration"
