@@ -14,7 +14,7 @@ static const MhCmd mhCommands[] = {
     { "demo", N_("the main job: SEV live migration through the mirror helper, end to end"), mhCmdDemo },
     { "disable", N_("remove the mirror helper from a domain"), mhCmdDisable },
     { "enable", N_("enable the mirror helper in a domain"), mhCmdEnable },
-    { "lab", N_("local libvirt hosts: lab up|down|status"), mhCmdLab },
+    { "lab", N_("local libvirt hosts: lab up|down|status|restart|relay"), mhCmdLab },
     { "migrate", N_("live-migrate a domain (through its mirror helper)"), mhCmdMigrate },
     { "owner", N_("guest owner: SEV session, measurement, secrets"), mhCmdOwner },
     { "show", N_("show a domain's mirror-helper settings"), mhCmdShow },
