@@ -17,8 +17,11 @@
 void
 mhI18nInit(void)
 {
+    const char *dir = g_getenv("MH_LOCALEDIR");
+
     setlocale(LC_ALL, "");
-    bindtextdomain(GETTEXT_PACKAGE, MH_LOCALEDIR);
+    /* $MH_LOCALEDIR: the build tree's catalogs, for tests. */
+    bindtextdomain(GETTEXT_PACKAGE, dir && *dir ? dir : MH_LOCALEDIR);
     bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
 }
 
