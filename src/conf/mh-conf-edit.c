@@ -249,7 +249,6 @@ mhConfDomainXMLUpdate(const char *xml, const MhConfHelper *helper, GError **erro
     xmlDocPtr doc = mhConfXmlParse(xml, NULL, error);
     xmlNodePtr root;
     xmlNodePtr cmdline;
-    xmlBufferPtr buf = NULL;
     char *out = NULL;
 
     if (!doc)
@@ -270,17 +269,24 @@ mhConfDomainXMLUpdate(const char *xml, const MhConfHelper *helper, GError **erro
     else if ((cmdline = mhConfQemuCommandline(root)) && !mhConfHasElementChild(cmdline))
         mhConfUnlinkFree(cmdline);
 
-    buf = xmlBufferCreate();
-    if (xmlNodeDump(buf, doc, root, 0, 0) < 0) {
-        g_set_error(error, MH_ERROR, MH_ERROR_FAILED, _("cannot format the domain XML"));
-        goto cleanup;
-    }
-    out = g_strdup_printf("%s\n", (const char *) xmlBufferContent(buf));
+    out = mhConfXmlFormatRoot(doc, error);
 
  cleanup:
-    if (buf)
-        xmlBufferFree(buf);
     xmlFreeDoc(doc);
+    return out;
+}
+
+char *
+mhConfXmlFormatRoot(xmlDocPtr doc, GError **error)
+{
+    xmlBufferPtr buf = xmlBufferCreate();
+    char *out = NULL;
+
+    if (xmlNodeDump(buf, doc, xmlDocGetRootElement(doc), 0, 0) < 0)
+        g_set_error(error, MH_ERROR, MH_ERROR_FAILED, _("cannot format the domain XML"));
+    else
+        out = g_strdup_printf("%s\n", (const char *) xmlBufferContent(buf));
+    xmlBufferFree(buf);
     return out;
 }
 

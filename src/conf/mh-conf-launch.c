@@ -106,7 +106,6 @@ mhConfDomainXMLSetLaunch(const char *xml, const char *dh_cert, const char *sessi
     xmlDocPtr doc = mhConfXmlParse(xml, NULL, error);
     xmlNodePtr root, ls;
     g_autofree char *type = NULL;
-    xmlBufferPtr buf = NULL;
     char *out = NULL;
 
     if (!doc)
@@ -126,16 +125,9 @@ mhConfDomainXMLSetLaunch(const char *xml, const char *dh_cert, const char *sessi
     mhConfSetChildText(ls, "dhCert", dh_cert);
     mhConfSetChildText(ls, "session", session);
     mhConfSetOwnerMonitor(root, owner_socket);
-    buf = xmlBufferCreate();
-    if (xmlNodeDump(buf, doc, root, 0, 0) < 0) {
-        g_set_error(error, MH_ERROR, MH_ERROR_FAILED, _("cannot format the domain XML"));
-        goto cleanup;
-    }
-    out = g_strdup_printf("%s\n", (const char *) xmlBufferContent(buf));
+    out = mhConfXmlFormatRoot(doc, error);
 
  cleanup:
-    if (buf)
-        xmlBufferFree(buf);
     xmlFreeDoc(doc);
     return out;
 }

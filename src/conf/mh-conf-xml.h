@@ -14,6 +14,9 @@
  * gives "SOURCE:LINE: malformed XML: libxml2's message". */
 xmlDocPtr mhConfXmlParse(const char *xml, const char *source, GError **error);
 
+/* The document's root element as text, with a final newline. */
+char *mhConfXmlFormatRoot(xmlDocPtr doc, GError **error);
+
 /* Whitespace-stripped text content of a node. */
 char *mhConfXmlNodeText(xmlNodePtr node);
 /* Attribute without namespace, or NULL. */
