@@ -398,30 +398,62 @@ mhLabProcHomeUnder(GStrv env, const char *prefix)
     return false;
 }
 
+typedef bool (*MhLabProcEnvMatch)(GStrv env, const char *what);
+
+/* Every other process whose environment matches; 'act' stops it and says
+ * whether it did. Returns how many were stopped. */
+static guint
+mhLabProcEachMatching(MhLabProcEnvMatch match, const char *what, bool (*act)(pid_t pid))
+{
+    g_autoptr(GDir) proc = g_dir_open("/proc", 0, NULL);
+    const char *name;
+    pid_t self = getpid();
+    guint done = 0;
+
+    while (proc && (name = g_dir_read_name(proc))) {
+        char *end = NULL;
+        long pid = strtol(name, &end, 10);
+        g_auto(GStrv) env = NULL;
+
+        if (pid <= 0 || *end || pid == self)
+            continue;
+        env = mhLabProcReadList(pid, "environ");
+        if (match(env, what) && act(pid))
+            done++;
+    }
+    return done;
+}
+
+static bool
+mhLabProcSigkill(pid_t pid)
+{
+    return kill(pid, SIGKILL) == 0;
+}
+
+static bool
+mhLabProcTerminate(pid_t pid)
+{
+    /* Services stop cleanly on SIGTERM (the broker commits). */
+    mhLabProcStop(pid, 5000);
+    return true;
+}
+
+static bool
+mhLabProcHasEntry(GStrv env, const char *entry)
+{
+    return env && g_strv_contains((const char *const *)env, entry);
+}
+
 guint
 mhLabProcKillOrphans(const char *dir)
 {
     g_autofree char *abs = g_canonicalize_filename(dir, NULL);
     g_autofree char *prefix = g_strdup_printf("HOME=%s/host", abs);
-    pid_t self = getpid();
     guint total = 0;
 
     for (guint round = 0; round < 50; round++) {
-        g_autoptr(GDir) proc = g_dir_open("/proc", 0, NULL);
-        const char *name;
-        guint killed = 0;
+        guint killed = mhLabProcEachMatching(mhLabProcHomeUnder, prefix, mhLabProcSigkill);
 
-        while (proc && (name = g_dir_read_name(proc))) {
-            char *end = NULL;
-            long pid = strtol(name, &end, 10);
-            g_auto(GStrv) env = NULL;
-
-            if (pid <= 0 || *end || pid == self)
-                continue;
-            env = mhLabProcReadList(pid, "environ");
-            if (mhLabProcHomeUnder(env, prefix) && kill(pid, SIGKILL) == 0)
-                killed++;
-        }
         if (killed == 0)
             break;
         total += killed;
@@ -435,29 +467,8 @@ mhLabProcKillServices(const char *dir)
 {
     g_autofree char *abs = g_canonicalize_filename(dir, NULL);
     g_autofree char *tag = g_strdup_printf("%s=%s", MH_LAB_SERVICE_ENV, abs);
-    g_autoptr(GDir) proc = g_dir_open("/proc", 0, NULL);
-    const char *name;
-    pid_t self = getpid();
-    guint killed = 0;
 
-    while (proc && (name = g_dir_read_name(proc))) {
-        char *end = NULL;
-        long pid = strtol(name, &end, 10);
-        g_auto(GStrv) env = NULL;
-
-        if (pid <= 0 || *end || pid == self)
-            continue;
-        env = mhLabProcReadList(pid, "environ");
-        for (char **e = env; e && *e; e++) {
-            if (strcmp(*e, tag) == 0) {
-                /* Services stop cleanly on SIGTERM (the broker commits). */
-                mhLabProcStop(pid, 5000);
-                killed++;
-                break;
-            }
-        }
-    }
-    return killed;
+    return mhLabProcEachMatching(mhLabProcHasEntry, tag, mhLabProcTerminate);
 }
 
 static uid_t mhLabChownUid;
