@@ -79,7 +79,7 @@ mhBrokerFieldUInt(JsonObject *body, const char *name, guint64 max, guint64 *out,
         return true;
     } else {
         g_set_error(error, MH_ERROR, MH_ERROR_INVALID,
-                    _("'%s' must be an integer from 0 to %" G_GUINT64_FORMAT), name, max);
+                    _("'%s' must be an integer from 0 to %llu"), name, (unsigned long long)max);
     }
     outcome->kind = MH_BROKER_REFUSE_BAD_REQUEST;
     outcome->field = name;

@@ -34,6 +34,8 @@ def main():
     ap.add_argument('--abort-after', type=int, default=0)
     ap.add_argument('--exit-after', type=int, default=0,
                     help='leave (exit at once) after N Progress signals')
+    ap.add_argument('--tune', action='store_true',
+                    help='SetMaxSpeed and SetMaxDowntime after 2 Progress signals')
     ap.add_argument('--second', action='store_true',
                     help='try a second Migrate while the first runs')
     args = ap.parse_args()
@@ -61,6 +63,13 @@ def main():
             progress.append(stats)
             emit('progress', n=len(progress), memory_processed=stats.get('memory_processed'),
                  memory_total=stats.get('memory_total'), type=stats.get('type'))
+            if args.tune and len(progress) == 2:
+                for method, value in (('SetMaxSpeed', 2), ('SetMaxDowntime', 300)):
+                    try:
+                        call(path, 'Job', method, GLib.Variant('(t)', (value,)), None)
+                        emit('tune', method=method, ok=True)
+                    except GLib.Error as e:
+                        emit('tune', method=method, ok=False, error=e.message)
             if args.exit_after and len(progress) == args.exit_after:
                 emit('exit', n=len(progress), job=path)
                 sys.stdout.flush()

@@ -159,14 +159,29 @@ mh_domstate_is 2 "$dom" running || mh_fail "$dom is not running on host 2 after 
 [ "$(call 2 "$ROOT" Manager.LookupByUUID "$uuid")" = "(objectpath '$obj',)" ] || mh_fail "LookupByUUID after libvirtd's restart"
 mh_log "host 2's libvirtd restarted; virt-mhd reconnected and serves $obj"
 
+# The rest of the interface on the running domain.
+plat=$(call 2 "$ROOT" Manager.GetPlatform) || mh_fail "GetPlatform failed"
+grep -q "'qemu-mh')$" <<<"$plat" || mh_fail "GetPlatform does not name qemu-mh: ${plat:0:80}...${plat: -40}"
+meas=$(call 2 "$obj" Domain.GetLaunchMeasurement) || mh_fail "GetLaunchMeasurement failed: $meas"
+grep -Eq "^\('[A-Za-z0-9+/]{64}', uint32 51, byte 0x00, byte 0x18, byte 0x0f\)$" <<<"$meas" ||
+    mh_fail "GetLaunchMeasurement: $meas"
+expect_error Refused call 2 "$obj" Domain.InjectLaunchSecret "'AAAA'" "'AAAA'" "{}"
+call 2 "$obj" Domain.Arm >/dev/null || mh_fail "Arm failed on a helper in mode auto"
+call 2 "$obj" Domain.Disable >/dev/null || mh_fail "Disable failed"
+[ "$(prop 2 "$obj" Domain Enabled)" = "(<false>,)" ] || mh_fail "Enabled after Disable"
+call 2 "$obj" Domain.Enable "{'vcpus': <uint32 2>, 'key_broker': <'$MIG_HOST_URL'>}" >/dev/null ||
+    mh_fail "Enable again failed"
+
 # Abort over D-Bus mid-migration: 2 -> 1 at 1 MiB/s, aborted after 4 Progress signals.
 obj2=$(call 2 "$ROOT" Manager.LookupByName "$dom" | sed -n "s/^(objectpath '\(.*\)',)$/\1/p")
 [ "$obj2" = "$obj" ] || mh_fail "the domain's object path differs between hosts: $obj2 vs $obj"
 if /usr/bin/python3 "$CLIENT" "$ADDR2" migrate "$dom" "$MH_URI1" "tcp://127.0.0.1:$(mh_free_port)" "$FLAGS" \
-    --bandwidth 1 --abort-after 4 >"$MIG_W/abort.out" 2>&1; then
+    --bandwidth 1 --abort-after 4 --tune >"$MIG_W/abort.out" 2>&1; then
     mh_fail "the aborted migration succeeded: $(cat "$MIG_W/abort.out")"
 fi
 grep -q '"kind": "abort"' "$MIG_W/abort.out" || mh_fail "no abort issued: $(cat "$MIG_W/abort.out")"
+[ "$(grep -c '"kind": "tune", "method": "[A-Za-z]*", "ok": true' "$MIG_W/abort.out")" = 2 ] ||
+    mh_fail "SetMaxSpeed/SetMaxDowntime on the job failed: $(grep tune "$MIG_W/abort.out")"
 grep -Eq '"finished".*"ok": false.*(cancel|abort)' "$MIG_W/abort.out" || mh_fail "Finished did not report the abort: $(cat "$MIG_W/abort.out")"
 mh_domstate_is 2 "$dom" running || mh_fail "the source is not running after the abort"
 mh_wait_for "nothing on host 1" 30 bash -c "[ -z \"\$(virsh -c '$MH_URI1' list --all --name | grep -x '$dom')\" ]"

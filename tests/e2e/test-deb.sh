@@ -37,6 +37,8 @@ for f in /usr/bin/virt-mh /usr/bin/qemu-mh /usr/bin/mh-sevctl /usr/sbin/virt-mhd
          /usr/share/polkit-1/actions/org.mirrorhelper.MirrorHelper1.policy \
          /usr/share/mirror-helper/schemas/mirror-helper.rng \
          /usr/share/bash-completion/completions/virt-mh \
+         /usr/share/locale/de/LC_MESSAGES/mirror-helper.mo /usr/share/man/man1/virt-mh.1.gz \
+         /usr/share/man/man8/virt-mhd.8.gz /usr/share/man/man8/mirror-helper-hook.8.gz \
          ${MH_DEB_EXTRA_FILES:-}; do
     grep -qx "$f" "$W/files" || mh_fail "the package lacks $f: $(cat "$W/files")"
 done

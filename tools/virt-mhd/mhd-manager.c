@@ -88,6 +88,26 @@ mhdManagerLookupByUUID(gpointer object, GVariant *params, GDBusMethodInvocation 
     mhdManagerLookup(object, inv, virDomainLookupByUUIDString, uuid);
 }
 
+/* Whether the host's default emulator (the domain capabilities' <path>,
+ * symlinks followed) is qemu-mh, the simulation, rather than a QEMU on
+ * SEV hardware. */
+static bool
+mhdManagerEmulatorIsQemuMh(const char *caps)
+{
+    const char *a, *b;
+    g_autofree char *path = NULL;
+    g_autofree char *real = NULL;
+    g_autofree char *base = NULL;
+
+    if (!caps || !(a = strstr(caps, "<path>")) || !(b = strstr(a, "</path>")))
+        return false;
+    a += strlen("<path>");
+    path = g_strndup(a, b - a);
+    real = realpath(path, NULL);
+    base = g_path_get_basename(real ? real : path);
+    return strcmp(base, "qemu-mh") == 0;
+}
+
 static void
 mhdManagerGetPlatform(gpointer object, GVariant *params, GDBusMethodInvocation *inv)
 {
@@ -110,11 +130,10 @@ mhdManagerGetPlatform(gpointer object, GVariant *params, GDBusMethodInvocation *
     }
     virTypedParamsGetString(p, np, VIR_NODE_SEV_PDH, &pdh);
     virTypedParamsGetString(p, np, VIR_NODE_SEV_CERT_CHAIN, &chain);
-    /* qemu-mh names itself in the domain capabilities' emulator path. */
     caps = virConnectGetDomainCapabilities(conn, NULL, NULL, NULL, NULL, 0);
     g_dbus_method_invocation_return_value(
         inv, g_variant_new("(sss)", pdh ? pdh : "", chain ? chain : "",
-                           caps && strstr(caps, "qemu-mh") ? "qemu-mh" : "hardware"));
+                           mhdManagerEmulatorIsQemuMh(caps) ? "qemu-mh" : "hardware"));
     virTypedParamsFree(p, np);
 }
 
