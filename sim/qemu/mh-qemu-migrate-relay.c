@@ -110,8 +110,7 @@ mhQemuMigrateRelay(MhQemuMigrateJob *job, MhQemuStream *stream, int local,
                 remote_eof = true;
                 break;
             case MH_QEMU_STREAM_MSG_ERROR: {
-                g_autofree char *reason = g_utf8_make_valid((const char *)payload->data,
-                                                            payload->len);
+                g_autofree char *reason = mhQemuStreamErrorReason(payload);
 
                 g_set_error(error, MH_ERROR, MH_ERROR_FAILED,
                             _("migration peer reported: %s"), reason);

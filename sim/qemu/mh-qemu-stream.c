@@ -313,6 +313,15 @@ mhQemuStreamReadable(MhQemuStream *stream)
     return poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN);
 }
 
+char *
+mhQemuStreamErrorReason(const GByteArray *payload)
+{
+    /* An empty GByteArray may have no data at all. */
+    if (!payload->len)
+        return g_strdup(_("no reason given"));
+    return g_utf8_make_valid((const char *)payload->data, payload->len);
+}
+
 bool
 mhQemuStreamExpect(MhQemuStream *stream, MhQemuStreamMsg want,
                    GByteArray *payload, GError **error)
@@ -322,7 +331,7 @@ mhQemuStreamExpect(MhQemuStream *stream, MhQemuStreamMsg want,
     if (!mhQemuStreamRecv(stream, &type, payload, error))
         return false;
     if (type == MH_QEMU_STREAM_MSG_ERROR) {
-        g_autofree char *reason = g_utf8_make_valid((const char *)payload->data, payload->len);
+        g_autofree char *reason = mhQemuStreamErrorReason(payload);
 
         g_set_error(error, MH_ERROR, MH_ERROR_FAILED,
                     _("migration peer reported: %s"), reason);

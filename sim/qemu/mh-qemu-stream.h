@@ -97,6 +97,9 @@ bool mhQemuStreamReadable(MhQemuStream *stream);
 bool mhQemuStreamExpect(MhQemuStream *stream, MhQemuStreamMsg want,
                         GByteArray *payload, GError **error);
 
+/* The reason a peer's ERROR message gives, valid UTF-8 (never NULL). */
+char *mhQemuStreamErrorReason(const GByteArray *payload);
+
 /* ITERATION payload. */
 void mhQemuStreamIterationPack(uint32_t pass, uint64_t pages, uint8_t out[12]);
 bool mhQemuStreamIterationUnpack(const void *buf, size_t len, uint32_t *pass,

@@ -286,6 +286,7 @@ testRefusals(Fixture *f, gconstpointer data)
         g_assert_null(secret(f, &b3, l3, &err));
         g_assert_nonnull(strstr(err->message, "revoked"));
         g_clear_error(&err);
+        mhBrokerBundleClear(&b3);
         g_assert_false(bundle(f, f->platform, &b3, &err));
         g_assert_nonnull(strstr(err->message, "revoked"));
         mhBrokerBundleClear(&b3);

@@ -209,6 +209,13 @@ testPeerError(void)
     g_assert_nonnull(strstr(err->message, "target has no migration key"));
     g_clear_error(&err);
 
+    /* An ERROR without a reason (a fuzzer's find: GLib was handed NULL). */
+    g_assert_true(mhQemuStreamSend(&p.a, MH_QEMU_STREAM_MSG_ERROR, NULL, 0, &err));
+    g_assert_false(mhQemuStreamExpect(&p.b, MH_QEMU_STREAM_MSG_HELLO, payload, &err));
+    g_assert_error(err, MH_ERROR, MH_ERROR_FAILED);
+    g_assert_nonnull(strstr(err->message, "no reason given"));
+    g_clear_error(&err);
+
     /* Another type than expected is a protocol error naming both. */
     g_assert_true(mhQemuStreamSend(&p.a, MH_QEMU_STREAM_MSG_FINAL, "x", 1, &err));
     g_assert_false(mhQemuStreamExpect(&p.b, MH_QEMU_STREAM_MSG_RAM_DONE, payload, &err));
