@@ -7,6 +7,7 @@
 
 #include "mh-start.h"
 
+#include "broker/mh-broker-host.h"
 #include "conf/mh-conf.h"
 #include "owner/mh-owner-launch.h"
 #include "virt/mh-virt-conf.h"
@@ -408,6 +409,7 @@ mhdDomainStart(gpointer object, GVariant *params, GDBusMethodInvocation *inv)
     g_autoptr(virDomain) vdom = NULL;
     g_autoptr(GError) err = NULL;
     const char *cacert = NULL;
+    g_autoptr(MhBrokerHostConf) host = NULL;
     MhOwnerLaunchReport report;
 
     g_variant_get(params, "(@a{sv})", &opts);
@@ -418,6 +420,9 @@ mhdDomainStart(gpointer object, GVariant *params, GDBusMethodInvocation *inv)
         return;
     }
     g_variant_lookup(opts, "cacert", "&s", &cacert);
+    /* As "virt-mh start": the host's CA for the broker unless given. */
+    if (!cacert && (host = mhBrokerHostConfLoad(NULL)))
+        cacert = host->cacert;
     if (!mhStartDomain(dom->mhd->conn, vdom, cacert, &report, &err)) {
         mhdReturnError(inv, err);
         return;
