@@ -165,7 +165,7 @@ grep -q "'qemu-mh')$" <<<"$plat" || mh_fail "GetPlatform does not name qemu-mh: 
 meas=$(call 2 "$obj" Domain.GetLaunchMeasurement) || mh_fail "GetLaunchMeasurement failed: $meas"
 grep -Eq "^\('[A-Za-z0-9+/]{64}', uint32 51, byte 0x00, byte 0x18, byte 0x0f\)$" <<<"$meas" ||
     mh_fail "GetLaunchMeasurement: $meas"
-expect_error Refused call 2 "$obj" Domain.InjectLaunchSecret "'AAAA'" "'AAAA'" "{}"
+expect_error Failed call 2 "$obj" Domain.InjectLaunchSecret "'AAAA'" "'AAAA'" "{}"
 call 2 "$obj" Domain.Arm >/dev/null || mh_fail "Arm failed on a helper in mode auto"
 call 2 "$obj" Domain.Disable >/dev/null || mh_fail "Disable failed"
 [ "$(prop 2 "$obj" Domain Enabled)" = "(<false>,)" ] || mh_fail "Enabled after Disable"

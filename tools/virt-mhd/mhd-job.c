@@ -31,7 +31,8 @@ struct _MhdJob {
     char *error;
     char *state;
     GVariant *stats;            /* a{sv}, the last figures */
-    guint timer;
+    GThread *poller;
+    gint stop_poll;
 };
 
 static GVariant *
@@ -85,19 +86,48 @@ mhdJobSetStats(MhdJob *job, GVariant *stats)
     g_mutex_unlock(&job->lock);
 }
 
+typedef struct {
+    MhdJob *job;
+    GVariant *stats;
+} MhdJobProgress;
+
 static gboolean
+mhdJobEmitProgress(gpointer data)
+{
+    MhdJobProgress *p = data;
+
+    if (!p->job->finished)
+        g_dbus_connection_emit_signal(p->job->mhd->bus, NULL, p->job->path, MHD_IFACE_JOB,
+                                      "Progress", g_variant_new("(@a{sv})", p->stats), NULL);
+    g_variant_unref(p->stats);
+    g_free(p);
+    return G_SOURCE_REMOVE;
+}
+
+/* The statistics are polled in a thread of their own: libvirt may hold
+ * a query back while the migration is between phases, and the main loop
+ * must go on serving every other caller meanwhile. */
+static gpointer
 mhdJobPoll(gpointer data)
 {
     MhdJob *job = data;
-    GVariant *stats = mhdJobReadStats(job->vdom, 0);
 
-    if (stats) {
-        mhdJobSetStats(job, g_variant_ref(stats));
-        g_dbus_connection_emit_signal(job->mhd->bus, NULL, job->path, MHD_IFACE_JOB, "Progress",
-                                      g_variant_new("(@a{sv})", stats), NULL);
-        g_variant_unref(stats);
+    while (!g_atomic_int_get(&job->stop_poll)) {
+        GVariant *stats = mhdJobReadStats(job->vdom, 0);
+
+        if (stats && !g_atomic_int_get(&job->stop_poll)) {
+            MhdJobProgress *p = g_new0(MhdJobProgress, 1);
+
+            mhdJobSetStats(job, g_variant_ref(stats));
+            p->job = job;
+            p->stats = stats;
+            g_idle_add(mhdJobEmitProgress, p);
+        } else if (stats) {
+            g_variant_unref(stats);
+        }
+        g_usleep(MHD_JOB_POLL_MS * 1000);
     }
-    return G_SOURCE_CONTINUE;
+    return NULL;
 }
 
 /* libvirt's completed-job figures: the source keeps them unless it
@@ -158,8 +188,9 @@ mhdJobFinishedIdle(gpointer data)
 
     g_thread_join(job->thread);
     job->thread = NULL;
-    g_source_remove(job->timer);
-    job->timer = 0;
+    g_atomic_int_set(&job->stop_poll, 1);
+    g_thread_join(job->poller);
+    job->poller = NULL;
     if (job->ok && (stats = mhdJobCompletedStats(job)))
         mhdJobSetStats(job, g_variant_ref(stats));
     if (!stats)
@@ -355,7 +386,7 @@ mhdJobStart(Mhd *mhd, MhdDomain *dom, virDomainPtr vdom, MhdMigrateArgs *args, G
         g_free(job);
         return NULL;
     }
-    job->timer = g_timeout_add(MHD_JOB_POLL_MS, mhdJobPoll, job);
     job->thread = g_thread_new("mhd-migrate", mhdJobRun, job);
+    job->poller = g_thread_new("mhd-poll", mhdJobPoll, job);
     return job;
 }
