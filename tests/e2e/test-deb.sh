@@ -29,6 +29,7 @@ mh_log "dpkg-buildpackage -us -uc -b (nocheck)"
 deb=$(ls "$W"/mirror-helper_*.deb)
 dpkg-deb -c "$deb" | awk '{print $6}' | sed 's|^\./|/|' >"$W/files"
 for f in /usr/bin/virt-mh /usr/bin/qemu-mh /usr/bin/mh-sevctl /usr/sbin/virt-mhd \
+         /usr/libexec/mirror-helper/mirror-helper-hook \
          /etc/libvirt/hooks/qemu.d/mirror-helper-hook /etc/mirror-helper/qemu-mh.conf \
          /lib/systemd/system/virt-mhd.service \
          /usr/share/dbus-1/system.d/org.mirrorhelper.MirrorHelper1.conf \
@@ -44,7 +45,7 @@ for f in /usr/bin/virt-mh /usr/bin/qemu-mh /usr/bin/mh-sevctl /usr/sbin/virt-mhd
 done
 mh_log "the package holds $(wc -l <"$W/files") paths"
 if command -v lintian >/dev/null; then
-    lintian --fail-on error --no-tag-display-limit "$deb" >"$W/lintian.out" 2>&1 ||
+    lintian --fail-on error --tag-display-limit 0 "$deb" >"$W/lintian.out" 2>&1 ||
         mh_fail "lintian reports errors: $(cat "$W/lintian.out")"
     mh_log "lintian: $(grep -c '^E:' "$W/lintian.out") errors, $(grep -c '^W:' "$W/lintian.out") warnings"
 else
@@ -53,7 +54,7 @@ fi
 
 # Install for real, run, purge; the hook of this build's tests is kept aside.
 hook=/etc/libvirt/hooks/qemu.d/mirror-helper-hook
-[ -f "$hook" ] && cp -p "$hook" "$W/hook.saved"
+if [ -e "$hook" ]; then cp -pL "$hook" "$W/hook.saved"; fi
 mh_on_exit "dpkg --purge mirror-helper >/dev/null 2>&1; [ -f '$W/hook.saved' ] && install -D -m 0755 '$W/hook.saved' '$hook'"
 rm -f "$hook"
 dpkg -i "$deb" >"$W/install.log" 2>&1 || mh_fail "dpkg -i failed: $(cat "$W/install.log")"
@@ -62,7 +63,7 @@ v=$(/usr/bin/virt-mh --version) || mh_fail "the installed virt-mh does not run"
 /usr/sbin/virt-mhd --help >/dev/null || mh_fail "the installed virt-mhd does not run"
 dpkg -L mirror-helper | while read -r f; do [ -d "$f" ] || echo "$f"; done >"$W/installed"
 dpkg --purge mirror-helper >"$W/purge.log" 2>&1 || mh_fail "dpkg --purge failed: $(cat "$W/purge.log")"
-left=$(while read -r f; do [ -e "$f" ] && echo "$f"; done <"$W/installed")
+left=$(while read -r f; do if [ -e "$f" ] || [ -L "$f" ]; then echo "$f"; fi; done <"$W/installed")
 [ -z "$left" ] || mh_fail "files left after purge: $left"
 [ ! -e /etc/mirror-helper ] || mh_fail "/etc/mirror-helper left after purge"
 echo "PASS: the package builds, holds the tools, hook, daemons, unit, D-Bus, polkit, schema and completion, lintian has no error, installs, runs ($v) and purges without leftovers"
