@@ -432,6 +432,24 @@ mhQemuClear(MhQemu *qemu)
     g_mutex_clear(&qemu->mh_lock);
 }
 
+static int
+mhQemuVersion(const char *real, const char *option)
+{
+    const char *argv[] = { real, option, NULL };
+    g_autofree char *out = NULL;
+    g_autoptr(GError) err = NULL;
+    gint status = 0;
+
+    if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, NULL,
+                      &status, &err)) {
+        fprintf(stderr, "%s: cannot run '%s': %s\n", mhQemuProgName, real, err->message);
+        return 1;
+    }
+    fputs(out ? out : "", stdout);
+    printf("qemu-mh (mirror-helper) %s\n", PACKAGE_VERSION);
+    return g_spawn_check_wait_status(status, NULL) ? 0 : 1;
+}
+
 int
 mhQemuMain(int argc, char **argv)
 {
@@ -454,8 +472,11 @@ mhQemuMain(int argc, char **argv)
         mhQemuError(err->message);
         return 1;
     }
-    /* Nothing for qemu-mh to do ("-version", "-machine help", ...): be
-     * the real QEMU. */
+    /* "-version" alone: QEMU's own lines first (what a caller parses),
+     * then qemu-mh's, as libvirt's tools name their package. */
+    if (argc == 2 && (strcmp(argv[1], "-version") == 0 || strcmp(argv[1], "--version") == 0))
+        return mhQemuVersion(real, argv[1]);
+    /* Nothing for qemu-mh to do ("-machine help", ...): be the real QEMU. */
     if (qemu->args->monitors->len == 0 && !qemu->args->sev && !qemu->args->helper) {
         argv[0] = (char *)real;
         mhQemuArgsFree(qemu->args);

@@ -59,7 +59,7 @@ mh_on_exit "dpkg --purge mirror-helper >/dev/null 2>&1; [ -f '$W/hook.saved' ] &
 rm -f "$hook"
 dpkg -i "$deb" >"$W/install.log" 2>&1 || mh_fail "dpkg -i failed: $(cat "$W/install.log")"
 v=$(/usr/bin/virt-mh --version) || mh_fail "the installed virt-mh does not run"
-[ "$v" = "virt-mh 0.1.0" ] || mh_fail "virt-mh --version: $v"
+[ "$v" = "virt-mh (mirror-helper) 0.1.0" ] || mh_fail "virt-mh --version: $v"
 /usr/sbin/virt-mhd --help >/dev/null || mh_fail "the installed virt-mhd does not run"
 dpkg -L mirror-helper | while read -r f; do [ -d "$f" ] || echo "$f"; done >"$W/installed"
 dpkg --purge mirror-helper >"$W/purge.log" 2>&1 || mh_fail "dpkg --purge failed: $(cat "$W/purge.log")"

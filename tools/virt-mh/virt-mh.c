@@ -52,7 +52,7 @@ main(int argc, char **argv)
             mhUsage(stdout);
             return MH_EXIT_OK;
         } else if (strcmp(argv[i], "-V") == 0 || strcmp(argv[i], "--version") == 0) {
-            printf("virt-mh %s\n", PACKAGE_VERSION);
+            printf("virt-mh (mirror-helper) %s\n", PACKAGE_VERSION);
             return MH_EXIT_OK;
         } else {
             mhCmdErrorf(_("unknown option '%s'"), argv[i]);

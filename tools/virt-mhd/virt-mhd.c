@@ -44,7 +44,7 @@ int
 main(int argc, char **argv)
 {
     g_autofree char *uri = NULL, *address = NULL;
-    gboolean system_bus = FALSE, session_bus = FALSE;
+    gboolean system_bus = FALSE, session_bus = FALSE, version = FALSE;
     GOptionEntry entries[] = {
         { "connect", 'c', 0, G_OPTION_ARG_STRING, &uri, N_("libvirt URI (default qemu:///system)"),
           N_("URI") },
@@ -52,6 +52,8 @@ main(int argc, char **argv)
         { "session", 0, 0, G_OPTION_ARG_NONE, &session_bus, N_("the session bus"), NULL },
         { "address", 0, 0, G_OPTION_ARG_STRING, &address, N_("the bus at this address"),
           N_("ADDR") },
+        { "version", 'V', 0, G_OPTION_ARG_NONE, &version, N_("print the version and exit"),
+          NULL },
         { NULL }
     };
     g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
@@ -69,6 +71,10 @@ main(int argc, char **argv)
         fprintf(stderr, "virt-mhd: %s\n",
                 err ? err->message : _("give one of --system, --session, --address"));
         return 1;
+    }
+    if (version) {
+        printf("virt-mhd (mirror-helper) %s\n", PACKAGE_VERSION);
+        return 0;
     }
     mhd.uri = g_strdup(uri ? uri : "qemu:///system");
     mhd.domains = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
