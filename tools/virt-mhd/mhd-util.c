@@ -87,10 +87,10 @@ mhdAuthorize(Mhd *mhd, GDBusMethodInvocation *inv, const char *action)
     reply = g_dbus_connection_call_sync(
         mhd->bus, "org.freedesktop.PolicyKit1", "/org/freedesktop/PolicyKit1/Authority",
         "org.freedesktop.PolicyKit1.Authority", "CheckAuthorization",
-        g_variant_new("((sa{sv})sa{ss}us)", "system-bus-name",
+        g_variant_new("((s@a{sv})sa{ss}us)", "system-bus-name",
                       g_variant_new_parsed("{'name': <%s>}",
                                            g_dbus_method_invocation_get_sender(inv)),
-                      action, &details, 1 /* allow user interaction */, ""),
+                      action, &details, 0 /* no interaction: a daemon has no agent */, ""),
         G_VARIANT_TYPE("((bba{ss}))"), G_DBUS_CALL_FLAGS_NONE, 30000, NULL, &err);
     if (reply)
         g_variant_get(reply, "((bb@a{ss}))", &authorized, &challenge, NULL);
