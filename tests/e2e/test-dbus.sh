@@ -186,6 +186,18 @@ grep -Eq '"finished".*"ok": false.*(cancel|abort)' "$MIG_W/abort.out" || mh_fail
 mh_domstate_is 2 "$dom" running || mh_fail "the source is not running after the abort"
 mh_wait_for "nothing on host 1" 30 bash -c "[ -z \"\$(virsh -c '$MH_URI1' list --all --name | grep -x '$dom')\" ]"
 mig_wait_passes 2 "$dom" 1
+# Changes made by others (virt-mh, not virt-mhd) are announced too, from
+# libvirt's events.
+gdbus monitor --address "$ADDR2" --dest "$BUS" >"$MIG_W/monitor2.out" 2>&1 &
+mon=$!
+sleep 0.5
+"$VIRT_MH" -c "$MH_URI2" disable "$dom" >/dev/null || mh_fail "virt-mh disable failed"
+mh_wait_for "HelperChanged false from virt-mh disable" 10 grep -q "HelperChanged (objectpath '$obj', false)" "$MIG_W/monitor2.out"
+"$VIRT_MH" -c "$MH_URI2" enable "$dom" --vcpus 2 --key-broker "$MIG_HOST_URL" >/dev/null || mh_fail "virt-mh enable failed"
+mh_wait_for "HelperChanged true from virt-mh enable" 10 grep -q "HelperChanged (objectpath '$obj', true)" "$MIG_W/monitor2.out"
+kill "$mon" 2>/dev/null || true
+mh_log "virt-mh disable/enable announced on the bus: $(grep -c HelperChanged "$MIG_W/monitor2.out") HelperChanged signal(s)"
+
 # A client that leaves mid-migration: the migration goes on to its end,
 # its job object stays until then and reports it.
 /usr/bin/python3 "$CLIENT" "$ADDR2" migrate "$dom" "$MH_URI1" "tcp://127.0.0.1:$(mh_free_port)" "$FLAGS" \

@@ -26,6 +26,7 @@ struct _MhdDomain {
     char *path;
     guint reg_id;
     MhdJob *job;                /* the migration in progress, or NULL */
+    int enabled;                /* the helper as last announced: -1 unknown */
 };
 
 static const MhdMethod mhdDomainMethods[];
@@ -57,6 +58,7 @@ mhdDomainGet(Mhd *mhd, virDomainPtr vdom, GError **error)
         return dom;
     dom = g_new0(MhdDomain, 1);
     dom->mhd = mhd;
+    dom->enabled = -1;
     dom->uuid = g_strdup(uuid);
     dom->path = g_strdup_printf("%s/_%s", MHD_DOMAIN_PATH, uuid);
     g_strdelimit(dom->path + strlen(MHD_DOMAIN_PATH) + 1, "-", '_');
@@ -318,7 +320,24 @@ mhdDomainApply(MhdDomain *dom, virDomainPtr vdom, const MhConfHelper *helper, GE
     }
     mhdDomainSettingsChanged(dom);
     mhdManagerHelperChanged(dom->mhd, dom, helper != NULL);
+    dom->enabled = helper != NULL;
     return true;
+}
+
+void
+mhdDomainRefresh(MhdDomain *dom)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(MhConfHelper) helper = mhdDomainHelper(dom, &err);
+    int enabled = helper != NULL;
+
+    /* A domain gone or unreadable is not news. */
+    if (err)
+        return;
+    mhdDomainSettingsChanged(dom);
+    if (enabled != dom->enabled)
+        mhdManagerHelperChanged(dom->mhd, dom, enabled);
+    dom->enabled = enabled;
 }
 
 static void

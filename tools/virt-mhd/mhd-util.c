@@ -68,7 +68,8 @@ mhdConnection(Mhd *mhd, GError **error)
         virConnectClose(mhd->conn);
         mhd->conn = NULL;
     }
-    mhd->conn = mhVirtConnect(mhd->uri, error);
+    if ((mhd->conn = mhVirtConnect(mhd->uri, error)))
+        mhdEventsRegister(mhd, mhd->conn);
     return mhd->conn;
 }
 

@@ -83,6 +83,15 @@ const char *mhdDomainUUID(const MhdDomain *dom);
 virDomainPtr mhdDomainLookup(MhdDomain *dom, GError **error);
 void mhdDomainFree(MhdDomain *dom);
 void mhdDomainJobEnded(MhdDomain *dom);
+/* Re-read the helper setting; announce it (PropertiesChanged, and
+ * HelperChanged when it was gained or lost). */
+void mhdDomainRefresh(MhdDomain *dom);
+
+/* mhd-events.c: libvirt's events (run in a thread of their own) for
+ * changes made by others (virsh, virt-mh enable): call after each
+ * (re)connection. */
+void mhdEventsInit(void);
+void mhdEventsRegister(Mhd *mhd, virConnectPtr conn);
 void mhdEmitPropertiesChanged(Mhd *mhd, const char *path, const char *iface,
                               const char *const *names, GVariant *const *values, guint n);
 

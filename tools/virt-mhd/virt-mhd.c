@@ -76,6 +76,7 @@ main(int argc, char **argv)
         printf("virt-mhd (mirror-helper) %s\n", PACKAGE_VERSION);
         return 0;
     }
+    mhdEventsInit();
     mhd.uri = g_strdup(uri ? uri : "qemu:///system");
     mhd.domains = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
                                         (GDestroyNotify)mhdDomainFree);
