@@ -45,8 +45,13 @@ class Instance:
         self.uuid = uuid
 
 
+EMIT_LOCK = threading.Lock()
+
+
 def emit(kind, **fields):
-    print(json.dumps(dict(kind=kind, **fields)), flush=True)
+    # The monitor and the downtime thread both print: one line at a time.
+    with EMIT_LOCK:
+        print(json.dumps(dict(kind=kind, **fields)), flush=True)
 
 
 def main():
@@ -99,8 +104,21 @@ def main():
     # side: Nova's own functions, in Nova's order.
     steps = list(libvirt_migrate.downtime_steps(args.data_gb))
     completion_timeout = int(CONF.libvirt.live_migration_completion_timeout * args.data_gb)
-    curdowntime = None
+    curdowntime = [None]
     aborted = False
+    downtime_busy = threading.Event()
+
+    def set_downtime(elapsed):
+        new = libvirt_migrate.update_downtime(guest, instance, curdowntime[0], steps, elapsed)
+        if new != curdowntime[0]:
+            try:
+                emit('downtime', t=round(elapsed, 2), ms=new,
+                     read_back=dom.migrateGetMaxDowntime(0))
+            except libvirt.libvirtError as e:
+                emit('downtime', t=round(elapsed, 2), ms=new, error=e.get_error_message())
+        curdowntime[0] = new
+        downtime_busy.clear()
+
     while True:
         info = guest.get_job_info()
         elapsed = time.monotonic() - start
@@ -120,21 +138,13 @@ def main():
                     aborted = True
                 except libvirt.libvirtError as e:
                     emit('abort', t=round(elapsed, 2), error=e.get_error_message())
-            # Only once RAM moves (the one departure from Nova's loop): a
-            # downtime call that reaches libvirt while the job is still in
-            # Begin/Prepare waits for the whole migration, and would hold
-            # up the monitor and its abort.
-            if info.memory_total:
-                new = libvirt_migrate.update_downtime(guest, instance, curdowntime, steps,
-                                                      elapsed)
-                if new != curdowntime:
-                    try:
-                        emit('downtime', t=round(elapsed, 2), ms=new,
-                             read_back=dom.migrateGetMaxDowntime(0))
-                    except libvirt.libvirtError as e:
-                        emit('downtime', t=round(elapsed, 2), ms=new,
-                             error=e.get_error_message())
-                curdowntime = new
+            # Nova's update_downtime, in a thread of its own (the one
+            # departure from Nova's loop): libvirt may hold a downtime call
+            # back for as long as the migration runs (seen here once RAM
+            # moved), which would hold up this monitor and its abort.
+            if info.memory_total and not downtime_busy.is_set():
+                downtime_busy.set()
+                threading.Thread(target=set_downtime, args=(elapsed,), daemon=True).start()
         elif info.type in (libvirt.VIR_DOMAIN_JOB_COMPLETED, libvirt.VIR_DOMAIN_JOB_FAILED,
                            libvirt.VIR_DOMAIN_JOB_CANCELLED):
             emit('job', t=round(elapsed, 2), type=info.type)
