@@ -474,8 +474,12 @@ mhQemuMain(int argc, char **argv)
     }
     /* "-version" alone: QEMU's own lines first (what a caller parses),
      * then qemu-mh's, as libvirt's tools name their package. */
-    if (argc == 2 && (strcmp(argv[1], "-version") == 0 || strcmp(argv[1], "--version") == 0))
-        return mhQemuVersion(real, argv[1]);
+    if (argc == 2 && (strcmp(argv[1], "-version") == 0 || strcmp(argv[1], "--version") == 0)) {
+        ret = mhQemuVersion(real, argv[1]);
+        mhQemuArgsFree(qemu->args);
+        mhQemuConfFree(qemu->conf);
+        return ret;
+    }
     /* Nothing for qemu-mh to do ("-machine help", ...): be the real QEMU. */
     if (qemu->args->monitors->len == 0 && !qemu->args->sev && !qemu->args->helper) {
         argv[0] = (char *)real;
