@@ -246,7 +246,7 @@ mhConfSetMetadataHelper(xmlNodePtr root, const MhConfHelper *helper, GError **er
 char *
 mhConfDomainXMLUpdate(const char *xml, const MhConfHelper *helper, GError **error)
 {
-    xmlDocPtr doc = mhConfXmlParse(xml, NULL, error);
+    xmlDocPtr doc = mhConfXmlParseDomain(xml, error);
     xmlNodePtr root;
     xmlNodePtr cmdline;
     char *out = NULL;
@@ -254,11 +254,6 @@ mhConfDomainXMLUpdate(const char *xml, const MhConfHelper *helper, GError **erro
     if (!doc)
         return NULL;
     root = xmlDocGetRootElement(doc);
-    if (root->ns || !xmlStrEqual(root->name, (const xmlChar *) "domain")) {
-        g_set_error(error, MH_ERROR, MH_ERROR_INVALID,
-                    _("root element is <%s>, expected <domain>"), (const char *) root->name);
-        goto cleanup;
-    }
     if (!mhConfSetMetadataHelper(root, helper, error))
         goto cleanup;
     /* Regenerated from scratch so that no stale or duplicate argument can
@@ -274,6 +269,24 @@ mhConfDomainXMLUpdate(const char *xml, const MhConfHelper *helper, GError **erro
  cleanup:
     xmlFreeDoc(doc);
     return out;
+}
+
+xmlDocPtr
+mhConfXmlParseDomain(const char *xml, GError **error)
+{
+    xmlDocPtr doc = mhConfXmlParse(xml, NULL, error);
+    xmlNodePtr root;
+
+    if (!doc)
+        return NULL;
+    root = xmlDocGetRootElement(doc);
+    if (root->ns || !xmlStrEqual(root->name, (const xmlChar *) "domain")) {
+        g_set_error(error, MH_ERROR, MH_ERROR_INVALID,
+                    _("root element is <%s>, expected <domain>"), (const char *) root->name);
+        xmlFreeDoc(doc);
+        return NULL;
+    }
+    return doc;
 }
 
 char *

@@ -103,7 +103,7 @@ char *
 mhConfDomainXMLSetLaunch(const char *xml, const char *dh_cert, const char *session,
                          const char *owner_socket, GError **error)
 {
-    xmlDocPtr doc = mhConfXmlParse(xml, NULL, error);
+    xmlDocPtr doc = mhConfXmlParseDomain(xml, error);
     xmlNodePtr root, ls;
     g_autofree char *type = NULL;
     char *out = NULL;
@@ -111,11 +111,6 @@ mhConfDomainXMLSetLaunch(const char *xml, const char *dh_cert, const char *sessi
     if (!doc)
         return NULL;
     root = xmlDocGetRootElement(doc);
-    if (root->ns || !xmlStrEqual(root->name, (const xmlChar *) "domain")) {
-        g_set_error(error, MH_ERROR, MH_ERROR_INVALID,
-                    _("root element is <%s>, expected <domain>"), (const char *) root->name);
-        goto cleanup;
-    }
     if (!(ls = mhConfXmlChild(root, "launchSecurity")) ||
         !(type = mhConfXmlGetProp(ls, "type")) || strcmp(type, "sev") != 0) {
         g_set_error(error, MH_ERROR, MH_ERROR_INVALID,

@@ -14,6 +14,9 @@
  * gives "SOURCE:LINE: malformed XML: libxml2's message". */
 xmlDocPtr mhConfXmlParse(const char *xml, const char *source, GError **error);
 
+/* Parse a domain document: as mhConfXmlParse(), and the root must be
+ * <domain> (MH_ERROR_INVALID naming it otherwise). */
+xmlDocPtr mhConfXmlParseDomain(const char *xml, GError **error);
 /* The document's root element as text, with a final newline. */
 char *mhConfXmlFormatRoot(xmlDocPtr doc, GError **error);
 

@@ -3,6 +3,7 @@
  * client (trust-platform, enroll, revoke, list, log). docs/key-broker.md
  * describes the API these commands speak. */
 #include "mh-cmd.h"
+#include "mh-cmd-owner-priv.h"
 
 #include "broker/mh-broker-client.h"
 #include "broker/mh-broker-server.h"
@@ -207,46 +208,27 @@ mhCmdBrokerTrust(MhCmdGlobal *global, int argc, char **argv)
 
 /* ---- enroll, revoke ---- */
 
-/* The launch digest the guest's firmware (and kernel hashes) give. */
-static char *
-mhCmdBrokerFirmwareDigest(const char *firmware, const char *kernel, const char *initrd,
-                          const char *cmdline, GError **error)
-{
-    g_autofree char *data = NULL;
-    g_autoptr(GBytes) fw = NULL;
-    g_autoptr(GBytes) table = NULL;
-    uint8_t digest[MH_SEV_DIGEST_SIZE];
-    size_t len = 0;
-
-    if (!mhUtilReadFile(firmware, &data, &len, error))
-        return NULL;
-    fw = g_bytes_new_take(g_steal_pointer(&data), len);
-    if (kernel && !(table = mhSevKernelHashesTableFromFiles(kernel, initrd, cmdline, error)))
-        return NULL;
-    if (!mhSevOwnerLaunchDigest(fw, table, digest, error))
-        return NULL;
-    return mhUtilFormatHex(digest, sizeof(digest));
-}
-
 static int
 mhCmdBrokerEnroll(MhCmdGlobal *global, int argc, char **argv)
 {
     g_auto(MhCmdBrokerConn) c = { 0 };
-    g_autofree char *uuid = NULL, *policy_text = NULL, *firmware = NULL, *digest = NULL;
-    g_autofree char *kernel = NULL, *initrd = NULL, *cmdline = NULL, *key_path = NULL;
+    g_autofree char *uuid = NULL, *policy_text = NULL, *key_path = NULL;
+    g_autofree char *digest_hex = NULL;
+    g_auto(MhCmdOwnerImage) image = { NULL };
+    uint8_t digest[MH_SEV_DIGEST_SIZE];
     GOptionEntry entries[] = {
         MH_CMD_BROKER_CONN_ENTRIES(c),
         { "uuid", 0, 0, G_OPTION_ARG_STRING, &uuid, N_("the domain's UUID"), N_("UUID") },
         { "policy", 0, 0, G_OPTION_ARG_STRING, &policy_text, N_("SEV guest policy"), N_("HEX") },
-        { "firmware", 0, 0, G_OPTION_ARG_FILENAME, &firmware,
+        { "firmware", 0, 0, G_OPTION_ARG_FILENAME, &image.firmware,
           N_("the firmware image the guest may run"), N_("FILE") },
-        { "firmware-digest", 0, 0, G_OPTION_ARG_STRING, &digest,
+        { "firmware-digest", 0, 0, G_OPTION_ARG_STRING, &image.digest,
           N_("or its launch digest (SHA-256, hex)"), N_("HEX") },
-        { "kernel", 0, 0, G_OPTION_ARG_FILENAME, &kernel,
+        { "kernel", 0, 0, G_OPTION_ARG_FILENAME, &image.kernel,
           N_("with kernel-hashes: the kernel measured after the firmware"), N_("FILE") },
-        { "initrd", 0, 0, G_OPTION_ARG_FILENAME, &initrd, N_("with --kernel: the initrd"),
+        { "initrd", 0, 0, G_OPTION_ARG_FILENAME, &image.initrd, N_("with --kernel: the initrd"),
           N_("FILE") },
-        { "cmdline", 0, 0, G_OPTION_ARG_STRING, &cmdline,
+        { "cmdline", 0, 0, G_OPTION_ARG_STRING, &image.cmdline,
           N_("with --kernel: the command line"), N_("TEXT") },
         { "migration-key", 0, 0, G_OPTION_ARG_FILENAME, &key_path,
           N_("the owner's migration key (default: the broker makes one)"), N_("FILE") },
@@ -263,20 +245,20 @@ mhCmdBrokerEnroll(MhCmdGlobal *global, int argc, char **argv)
                            N_("Enrol a guest: its policy, firmware and migration key."),
                            entries, &argc, &argv))
         return MH_EXIT_FAIL;
-    if (!uuid || !policy_text || (!firmware == !digest)) {
+    if (!uuid || !policy_text || (!image.firmware == !image.digest)) {
         mhCmdErrorf(_("broker enroll: give --uuid, --policy and one of --firmware or "
                       "--firmware-digest"));
         return MH_EXIT_FAIL;
     }
     if (!(client = mhCmdBrokerConnect("broker enroll", &c, &error)) ||
         !mhUtilParseU64("--policy", policy_text, G_MAXUINT32, &policy, &error) ||
-        (firmware && !(digest = mhCmdBrokerFirmwareDigest(firmware, kernel, initrd, cmdline,
-                                                          &error))) ||
+        !mhCmdOwnerImageDigest(&image, digest, &error) ||
         (key_path && !(key = mhSevMigrationKeyLoad(key_path, &error))))
         return mhCmdBrokerDone(error);
     json_object_set_string_member(body, "uuid", uuid);
     json_object_set_int_member(body, "policy", policy);
-    json_object_set_string_member(body, "firmware_digest", digest);
+    digest_hex = mhUtilFormatHex(digest, sizeof(digest));
+    json_object_set_string_member(body, "firmware_digest", digest_hex);
     if (key) {
         g_autofree char *b64 = g_base64_encode(key->data, key->len);
 

@@ -17,6 +17,7 @@ typedef struct {
 } MhCmdOwnerImage;
 
 void mhCmdOwnerImageClear(MhCmdOwnerImage *image);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(MhCmdOwnerImage, mhCmdOwnerImageClear)
 /* Launch digest of firmware || kernel-hashes table, or the given digest. */
 bool mhCmdOwnerImageDigest(const MhCmdOwnerImage *image, uint8_t digest[MH_SEV_DIGEST_SIZE],
                            GError **error);
