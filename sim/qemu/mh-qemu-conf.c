@@ -9,7 +9,8 @@
 
 #define MH_QEMU_CONF_DEFAULT_REAL_QEMU "/usr/bin/qemu-system-x86_64"
 #define MH_QEMU_CONF_DEFAULT_KEY_WAIT_S 30
-#define MH_QEMU_CONF_MAX_KEY_WAIT_S 3600
+#define MH_QEMU_CONF_DEFAULT_STALL_TIMEOUT_S 120
+#define MH_QEMU_CONF_MAX_SECONDS 3600
 
 char *
 mhQemuConfPath(void)
@@ -58,20 +59,23 @@ mhQemuConfSet(MhQemuConf *conf, const char *key, const char *value, GError **err
         *field = str;
         return true;
     }
-    if (g_str_equal(key, "migrate_key_wait")) {
+    if (g_str_equal(key, "migrate_key_wait") || g_str_equal(key, "migrate_stall_timeout")) {
+        unsigned int *field = g_str_equal(key, "migrate_key_wait") ? &conf->migrate_key_wait_s
+                                                                  : &conf->migrate_stall_timeout_s;
         guint64 v;
 
-        if (!g_ascii_string_to_unsigned(value, 10, 1, MH_QEMU_CONF_MAX_KEY_WAIT_S, &v, NULL)) {
+        if (!g_ascii_string_to_unsigned(value, 10, 1, MH_QEMU_CONF_MAX_SECONDS, &v, NULL)) {
             g_set_error(error, MH_ERROR, MH_ERROR_INVALID,
                         _("%s must be a number of seconds from 1 to %d, not %s"), key,
-                        MH_QEMU_CONF_MAX_KEY_WAIT_S, value);
+                        MH_QEMU_CONF_MAX_SECONDS, value);
             return false;
         }
-        conf->migrate_key_wait_s = v;
+        *field = v;
         return true;
     }
     g_set_error(error, MH_ERROR, MH_ERROR_INVALID,
-                _("unknown setting '%s' (known: real_qemu, platform_dir, migrate_key_wait)"),
+                _("unknown setting '%s' (known: real_qemu, platform_dir, migrate_key_wait, "
+                  "migrate_stall_timeout)"),
                 key);
     return false;
 }
@@ -138,6 +142,7 @@ mhQemuConfLoad(const char *path, GError **error)
 
     conf->real_qemu = g_strdup(MH_QEMU_CONF_DEFAULT_REAL_QEMU);
     conf->migrate_key_wait_s = MH_QEMU_CONF_DEFAULT_KEY_WAIT_S;
+    conf->migrate_stall_timeout_s = MH_QEMU_CONF_DEFAULT_STALL_TIMEOUT_S;
     if (!g_file_get_contents(file, &text, NULL, &err)) {
         if (g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT))
             return g_steal_pointer(&conf);

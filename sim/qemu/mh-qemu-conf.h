@@ -8,6 +8,9 @@
  *   migrate_key_wait = 30
  *                        seconds an incoming migration waits for the guest
  *                        owner to inject this launch's migration key
+ *   migrate_stall_timeout = 120
+ *                        seconds a migration waits for its peer (or the
+ *                        real QEMU) to move anything before it fails
  *
  * The file: $MH_QEMU_CONF (a test override); else, when running as an
  * ordinary user, ~/.config/mirror-helper/qemu-mh.conf of the HOME libvirt
@@ -26,6 +29,7 @@ typedef struct {
     char *real_qemu;
     char *platform_dir;         /* NULL: the default for the user */
     unsigned int migrate_key_wait_s;
+    unsigned int migrate_stall_timeout_s;
 } MhQemuConf;
 
 /* The file qemu-mh reads (which may not exist). */

@@ -191,7 +191,7 @@ mhQemuMigrateTargetThread(gpointer data)
     close(job->listen_fd);
     job->listen_fd = -1;
     stream.fd = job->fd;
-    stream.idle_timeout_s = MH_QEMU_STREAM_IDLE_TIMEOUT_S;
+    stream.idle_timeout_s = mhQemuMigrateStallTimeout(job);
     {
         int sz = 8 * 1024 * 1024;
 

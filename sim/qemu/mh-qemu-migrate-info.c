@@ -134,6 +134,10 @@ mhQemuMigrateInfoReply(MhQmpRequest *req, JsonObject *reply, gpointer data)
     if (g_str_equal(status, "setup"))
         status = "active";
     g_mutex_lock(&ctx->mig->lock);
+    /* The real QEMU's migration ends because ours failed (qemu-mh
+     * cancelled it): ours is the status and the reason libvirt reports. */
+    if (job->error_desc && (g_str_equal(status, "failed") || g_str_equal(status, "cancelled")))
+        status = g_atomic_int_get(&job->cancel) ? "cancelled" : "failed";
     info = mhQemuMigrateInfoBuild(job, status, ret);
     g_mutex_unlock(&ctx->mig->lock);
     msg = json_object_new();

@@ -118,10 +118,16 @@ void mhQemuMigrateEmit(MhQemuMigrateJob *job, const char *event, JsonObject *dat
 void mhQemuMigrateSetStatus(MhQemuMigrateJob *job, MhQemuMigrateStatus status);
 /* Wait for the real QEMU's migration to reach completed/failed/cancelled;
  * returns the final status name (static): "cancelled" on a cancel, and
- * "failed" after MH_QEMU_STREAM_IDLE_TIMEOUT_S without an end. */
+ * "failed" after the stall timeout without an end. */
 const char *mhQemuMigrateWaitQemu(MhQemuMigrateJob *job);
+/* Seconds without progress before a migration gives up (qemu-mh.conf's
+ * migrate_stall_timeout): the peer's stream, the device-state relay, the
+ * wait for the real QEMU's end and the source's connect. */
+unsigned int mhQemuMigrateStallTimeout(const MhQemuMigrateJob *job);
 /* Set the cancel flag, and end a connect under way. */
 void mhQemuMigrateJobCancel(MhQemuMigrateJob *job);
+/* Record why the job is failing, for query-migrate, before its end. */
+void mhQemuMigrateSetErrorDesc(MhQemuMigrateJob *job, const GError *error);
 /* The job ends: status completed, or failed/cancelled with the reason. */
 void mhQemuMigrateFinish(MhQemuMigrateJob *job, const GError *error);
 

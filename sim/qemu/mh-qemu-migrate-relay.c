@@ -44,7 +44,8 @@ mhQemuMigrateRelay(MhQemuMigrateJob *job, MhQemuStream *stream, int local,
     /* A link that dies without a reset moves nothing: after as long as the
      * stream waits for a message, the device phase fails instead of
      * leaving the source guest paused until someone aborts. */
-    gint64 deadline = g_get_monotonic_time() + MH_QEMU_STREAM_IDLE_TIMEOUT_S * G_USEC_PER_SEC;
+    const gint64 stall = (gint64)mhQemuMigrateStallTimeout(job) * G_USEC_PER_SEC;
+    gint64 deadline = g_get_monotonic_time() + stall;
 
     while (!local_eof || !remote_eof) {
         struct pollfd pfd[2] = {
@@ -65,12 +66,12 @@ mhQemuMigrateRelay(MhQemuMigrateJob *job, MhQemuStream *stream, int local,
             if (g_get_monotonic_time() >= deadline) {
                 g_set_error(error, MH_ERROR, MH_ERROR_IO,
                             _("migration connection: no progress for %u seconds in the "
-                              "device-state phase"), MH_QEMU_STREAM_IDLE_TIMEOUT_S);
+                              "device-state phase"), mhQemuMigrateStallTimeout(job));
                 return false;
             }
             continue;
         }
-        deadline = g_get_monotonic_time() + MH_QEMU_STREAM_IDLE_TIMEOUT_S * G_USEC_PER_SEC;
+        deadline = g_get_monotonic_time() + stall;
         if (pfd[0].revents) {
             ssize_t n = recv(local, buf, MH_QEMU_RELAY_CHUNK, MSG_DONTWAIT);
 

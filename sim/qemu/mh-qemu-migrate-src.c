@@ -497,7 +497,7 @@ mhQemuMigrateSrcConnect(MhQemuMigrateSrc *src, GError **error)
     g_autoptr(GCancellable) cancel = g_cancellable_new();
     g_autoptr(GError) err = NULL;
 
-    g_socket_client_set_timeout(client, MH_QEMU_STREAM_IDLE_TIMEOUT_S);
+    g_socket_client_set_timeout(client, mhQemuMigrateStallTimeout(job));
     g_mutex_lock(&job->mig->lock);
     job->connecting = cancel;
     if (g_atomic_int_get(&job->cancel))
@@ -527,7 +527,7 @@ mhQemuMigrateSourceThread(gpointer data)
     mhQemuStreamInit(&src.stream, job->fd, &job->cancel);
     if (job->connect_to && !mhQemuMigrateSrcConnect(&src, &err))
         goto fail;
-    src.stream.idle_timeout_s = MH_QEMU_STREAM_IDLE_TIMEOUT_S;
+    src.stream.idle_timeout_s = mhQemuMigrateStallTimeout(job);
     {
         int sz = 8 * 1024 * 1024;
 
@@ -563,6 +563,9 @@ mhQemuMigrateSourceThread(gpointer data)
     goto cleanup;
 
  fail:
+    /* The reason first: cancelling the real QEMU's migration makes libvirt
+     * ask query-migrate at once, and the answer must carry it. */
+    mhQemuMigrateSetErrorDesc(job, err);
     mhQemuMigrateSrcRecover(&src, err);
     /* Our own statuses again: the real QEMU may never have started. */
     if (!job->real_started || job->status != MH_QEMU_MIGRATE_STATUS_DEVICE)

@@ -101,14 +101,17 @@ mhQemuMigrateEventFilter(MhQmpProxy *proxy, const char *event, JsonObject *messa
     MhQemuMigrateJob *job = mig->job;
     JsonObject *edata;
     const char *status;
-    bool device_phase;
+    bool device_phase, failing;
 
     if (!job || job->role != MH_QEMU_MIGRATE_ROLE_SOURCE)
         return TRUE;
     g_mutex_lock(&mig->lock);
     device_phase = job->real_started && mhQemuMigrateJobActive(job);
+    /* Ours failed (not a cancel asked for): qemu-mh cancels the real
+     * QEMU's migration and reports "failed" with the reason itself. */
+    failing = job->real_started && job->error_desc && !g_atomic_int_get(&job->cancel);
     g_mutex_unlock(&mig->lock);
-    if (!device_phase)
+    if (!device_phase && !failing)
         return TRUE;
     if (g_str_equal(event, "MIGRATION_PASS"))
         return FALSE;
@@ -117,6 +120,9 @@ mhQemuMigrateEventFilter(MhQmpProxy *proxy, const char *event, JsonObject *messa
         !(edata = json_object_get_object_member(message, "data")) ||
         !(status = json_object_get_string_member_with_default(edata, "status", NULL)))
         return TRUE;
+    if (failing)
+        return !g_str_equal(status, "cancelling") && !g_str_equal(status, "cancelled") &&
+               !g_str_equal(status, "failed");
     return !g_str_equal(status, "setup") && !g_str_equal(status, "active");
 }
 
@@ -238,18 +244,27 @@ mhQemuMigrateSetStatus(MhQemuMigrateJob *job, MhQemuMigrateStatus status)
     g_mutex_lock(&job->mig->lock);
     job->status = status;
     g_mutex_unlock(&job->mig->lock);
-    /* Once the real QEMU migrates, it announces the statuses itself. */
-    if (job->real_started)
+    /* Once the real QEMU migrates, it announces the statuses itself, but
+     * for a failure of ours, whose cancel of its migration the event
+     * filter hides. */
+    if (job->real_started && status != MH_QEMU_MIGRATE_STATUS_FAILED)
         return;
     data = json_object_new();
     json_object_set_string_member(data, "status", mhQemuMigrateStatusTypeToString(status));
     mhQemuMigrateEmit(job, "MIGRATION", data);
 }
 
+unsigned int
+mhQemuMigrateStallTimeout(const MhQemuMigrateJob *job)
+{
+    return job->mig->qemu->conf->migrate_stall_timeout_s;
+}
+
 const char *
 mhQemuMigrateWaitQemu(MhQemuMigrateJob *job)
 {
-    gint64 deadline = g_get_monotonic_time() + MH_QEMU_STREAM_IDLE_TIMEOUT_S * G_USEC_PER_SEC;
+    gint64 deadline = g_get_monotonic_time() +
+        (gint64)mhQemuMigrateStallTimeout(job) * G_USEC_PER_SEC;
 
     for (;;) {
         g_autofree char *status = g_async_queue_timeout_pop(job->qemu_events, 200 * 1000);
@@ -260,7 +275,7 @@ mhQemuMigrateWaitQemu(MhQemuMigrateJob *job)
             /* The real QEMU never finished its side: as failed. */
             if (g_get_monotonic_time() >= deadline) {
                 mhQemuLog("MH migration: the real QEMU reported no end of its migration "
-                          "within %u s", MH_QEMU_STREAM_IDLE_TIMEOUT_S);
+                          "within %u s", mhQemuMigrateStallTimeout(job));
                 return "failed";
             }
             continue;
@@ -275,18 +290,26 @@ mhQemuMigrateWaitQemu(MhQemuMigrateJob *job)
 }
 
 void
+mhQemuMigrateSetErrorDesc(MhQemuMigrateJob *job, const GError *error)
+{
+    g_mutex_lock(&job->mig->lock);
+    g_free(job->error_desc);
+    job->error_desc = g_strdup(error->message);
+    g_mutex_unlock(&job->mig->lock);
+}
+
+void
 mhQemuMigrateFinish(MhQemuMigrateJob *job, const GError *error)
 {
     MhQemuMigrateStatus status = MH_QEMU_MIGRATE_STATUS_COMPLETED;
 
-    g_mutex_lock(&job->mig->lock);
-    job->end_us = g_get_monotonic_time();
     if (error) {
         status = g_atomic_int_get(&job->cancel) ? MH_QEMU_MIGRATE_STATUS_CANCELLED
                                                 : MH_QEMU_MIGRATE_STATUS_FAILED;
-        g_free(job->error_desc);
-        job->error_desc = g_strdup(error->message);
+        mhQemuMigrateSetErrorDesc(job, error);
     }
+    g_mutex_lock(&job->mig->lock);
+    job->end_us = g_get_monotonic_time();
     g_mutex_unlock(&job->mig->lock);
     if (error)
         mhQemuLog("migration %s: %s", mhQemuMigrateStatusTypeToString(status), error->message);

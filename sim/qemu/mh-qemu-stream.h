@@ -65,8 +65,6 @@ typedef struct {
     unsigned int idle_timeout_s;
 } MhQemuStream;
 
-#define MH_QEMU_STREAM_IDLE_TIMEOUT_S 120
-
 void mhQemuStreamInit(MhQemuStream *stream, int fd, volatile gint *cancel);
 
 bool mhQemuStreamSendHeader(MhQemuStream *stream, GError **error);

@@ -11,6 +11,10 @@
 #                          live migration (MODE p2p|direct); the owner injects
 #                          the key into the target during Prepare
 #   mig_wait_passes N DOM MORE   the guest verified MORE more passes on host N
+#   mig_qemu_pid N DOM     the pid of DOM's qemu-mh on host N ("" if none)
+#   mig_after_failure DOM WHAT   after a failed migration from host 1 to 2:
+#                          DOM runs on host 1 only, its guest verifies its
+#                          memory, qemu-mh left nothing in /tmp
 #   mig_broker_up          the guest owner's key broker on loopback, behind
 #                          a recording relay; hosts 1 and 2 trusted
 #   mig_broker_domain DOM  define DOM on host 1 with the helper naming the
@@ -163,6 +167,23 @@ $(mig_serial "$dom" | grep 'INTEGRITY' | head)"
     done
     [ "$(mig_field dirtied "$st")" -gt "$d0" ] || mh_fail "the workload did not dirty pages on host $n: $st"
     mh_log "guest on host $n: $(tr '\n' ' ' <<<"$st")"
+}
+
+mig_qemu_pid() {
+    find "$MH_LAB_DIR/host$1" -name "$2.pid" -exec cat {} \; 2>/dev/null | head -1
+}
+
+mig_after_failure() {
+    local dom=$1 what=$2 left
+    mh_log "$what: virsh said: $(tr '\n' ' ' <"$MIG_W/migrate.out")"
+    mh_wait_for "$dom running on host 1 after $what" 30 mh_domstate_is 1 "$dom" running
+    mh_wait_for "no $dom on host 2 after $what" 30 test -z "$(mh_domstate 2 "$dom")"
+    mig_wait_passes 1 "$dom" 1
+    # qemu-mh's socket to its QEMU lives in the domain's directory, which
+    # libvirt removes even after a kill -9; nothing goes to /tmp
+    [ -e "$MIG_W/t0" ] || touch -d '@0' "$MIG_W/t0"
+    left=$(find /tmp -maxdepth 1 -name 'qemu-mh-migrate-*' -newer "$MIG_W/t0")
+    [ -z "$left" ] || mh_fail "$what: qemu-mh left $left behind"
 }
 
 # ---- the guest owner's key broker (docs/key-broker.md) ----

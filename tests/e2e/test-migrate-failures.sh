@@ -26,19 +26,7 @@ mig_define_start "$dom"
 mig_wait_passes 1 "$dom" 1
 touch "$MIG_W/t0"
 
-# after_failure WHAT: libvirt said why, the guest runs on host 1 only.
-after_failure() {
-    local what=$1
-    mh_log "$what: virsh said: $(tr '\n' ' ' <"$MIG_W/migrate.out")"
-    mh_wait_for "$dom running on host 1 after $what" 30 mh_domstate_is 1 "$dom" running
-    mh_wait_for "no $dom on host 2 after $what" 30 test -z "$(mh_domstate 2 "$dom")"
-    mig_wait_passes 1 "$dom" 1
-    # qemu-mh's socket to its QEMU lives in the domain's directory, which
-    # libvirt removes even after a kill -9; nothing goes to /tmp
-    local left
-    left=$(find /tmp -maxdepth 1 -name 'qemu-mh-migrate-*' -newer "$MIG_W/t0")
-    [ -z "$left" ] || mh_fail "$what: qemu-mh left $left behind"
-}
+after_failure() { mig_after_failure "$dom" "$1"; }
 
 # --- wrong key on the target
 "$VIRT_MH" owner new-key --out "$MIG_W/wrong.bin" >/dev/null
@@ -98,9 +86,7 @@ mig_migrate "$dom" 1 2 p2p --bandwidth 8 &
 mpid=$!
 mh_wait_for "the migration job on host 1" 60 bash -c "virsh -q -c '$(mig_uri 1)' domjobinfo $dom | grep -q 'Unbounded'"
 sleep 1
-tpid=$(cat "$MH_LAB_DIR"/host2/config/libvirt/qemu/run/"$dom".pid 2>/dev/null ||
-       cat "$MH_LAB_DIR"/host2/run/libvirt/qemu/run/"$dom".pid 2>/dev/null ||
-       find "$MH_LAB_DIR/host2" -name "$dom.pid" -exec cat {} \; | head -1)
+tpid=$(mig_qemu_pid 2 "$dom")
 [ -n "$tpid" ] || mh_fail "cannot find the target's qemu-mh pid"
 kill -9 "$tpid"
 if wait "$mpid"; then
@@ -113,7 +99,7 @@ mig_migrate "$dom" 1 2 p2p --bandwidth 8 &
 mpid=$!
 mh_wait_for "the migration job on host 1" 60 bash -c "virsh -q -c '$(mig_uri 1)' domjobinfo $dom | grep -q 'Unbounded'"
 sleep 1
-tpid=$(find "$MH_LAB_DIR/host2" -name "$dom.pid" -exec cat {} \; 2>/dev/null | head -1)
+tpid=$(mig_qemu_pid 2 "$dom")
 qpid=$(pgrep -P "$tpid" qemu-system || true)
 [ -n "$qpid" ] || mh_fail "cannot find the target's real QEMU (child of qemu-mh $tpid)"
 kill -9 "$qpid"
@@ -125,9 +111,6 @@ after_failure "target QEMU killed"
 # --- the target's qemu-mh dies while the source guest is stopped for the
 # final pass: a large downtime limit makes the source stop the guest after
 # the first (throttled) pass with nearly all of RAM still to send.
-target_pid() {
-    find "$MH_LAB_DIR/host2" -name "$dom.pid" -exec cat {} \; 2>/dev/null | head -1
-}
 mig_migrate "$dom" 1 2 p2p --bandwidth 64 &
 mpid=$!
 mh_wait_for "the migration job on host 1" 60 bash -c "virsh -q -c '$(mig_uri 1)' domjobinfo $dom | grep -q 'Unbounded'"
@@ -137,7 +120,7 @@ for ((i = 0; i < 3000; i++)); do
     sleep 0.01
 done
 [ "$(mh_domstate 1 "$dom")" = paused ] || mh_fail "the source never stopped the guest for the final pass"
-tpid=$(target_pid)
+tpid=$(mig_qemu_pid 2 "$dom")
 [ -n "$tpid" ] || mh_fail "cannot find the target's qemu-mh pid"
 kill -9 "$tpid"
 mh_log "target qemu-mh $tpid killed while the source guest was paused for the final pass"

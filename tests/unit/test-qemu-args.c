@@ -402,6 +402,7 @@ testConf(void)
         { "# a comment\nplatform_dir = \"relative\"\n", "line 2: platform_dir" },
         { "migrate_key_wait = 0\n", "migrate_key_wait must be a number of seconds" },
         { "migrate_key_wait = 30s\n", "not 30s" },
+        { "migrate_stall_timeout = 3601\n", "migrate_stall_timeout must be a number of seconds" },
         { "colour = \"blue\"\n", "unknown setting 'colour'" },
         { "real_qemu\n", "expected 'key = value'" },
         { "real_qemu = \"/a\" trailing\n", "unexpected text after the value" },
@@ -417,16 +418,19 @@ testConf(void)
     g_assert_cmpstr(defaults->real_qemu, ==, "/usr/bin/qemu-system-x86_64");
     g_assert_null(defaults->platform_dir);
     g_assert_cmpuint(defaults->migrate_key_wait_s, ==, 30);
+    g_assert_cmpuint(defaults->migrate_stall_timeout_s, ==, 120);
 
     g_assert_true(g_file_set_contents(path,
         "# qemu-mh.conf\n\nreal_qemu = \"/opt/q/bin/qemu\"   # patched\n"
-        "platform_dir = \"/srv/psp\"\nmigrate_key_wait = 5 # s\n", -1, NULL));
+        "platform_dir = \"/srv/psp\"\nmigrate_key_wait = 5 # s\nmigrate_stall_timeout = 9\n",
+        -1, NULL));
     conf = mhQemuConfLoad(path, &err);
     g_assert_no_error(err);
     g_assert_cmpstr(conf->path, ==, path);
     g_assert_cmpstr(conf->real_qemu, ==, "/opt/q/bin/qemu");
     g_assert_cmpstr(conf->platform_dir, ==, "/srv/psp");
     g_assert_cmpuint(conf->migrate_key_wait_s, ==, 5);
+    g_assert_cmpuint(conf->migrate_stall_timeout_s, ==, 9);
 
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
         g_autoptr(MhQemuConf) none = NULL;
