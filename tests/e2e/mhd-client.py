@@ -5,6 +5,7 @@ migration over D-Bus and follow its job's Progress and Finished signals.
 
     mhd-client.py ADDRESS migrate DOMAIN_NAME DEST_URI MIGRATE_URI FLAGS
                   [--bandwidth MiB/s] [--abort-after N_PROGRESS] [--second]
+                  [--dest-xml FILE]
 
 Prints one JSON object per line ("job", "progress", "second", "finished");
 exit status 0 when Finished said success, 1 otherwise."""
@@ -38,6 +39,7 @@ def main():
                     help='SetMaxSpeed and SetMaxDowntime after 2 Progress signals')
     ap.add_argument('--second', action='store_true',
                     help='try a second Migrate while the first runs')
+    ap.add_argument('--dest-xml', help='the domain XML for the destination')
     args = ap.parse_args()
 
     bus = Gio.DBusConnection.new_for_address_sync(
@@ -53,6 +55,9 @@ def main():
     params = {'migrate_uri': GLib.Variant('s', args.migrate_uri)}
     if args.bandwidth:
         params['bandwidth'] = GLib.Variant('t', args.bandwidth)
+    if args.dest_xml:
+        with open(args.dest_xml) as f:
+            params['destination_xml'] = GLib.Variant('s', f.read())
     loop = GLib.MainLoop()
     result = {}
     progress = []

@@ -61,6 +61,30 @@ PY
 }
 introspect 1 "$ROOT" >"$MIG_W/manager.xml"
 check_iface "$MIG_W/manager.xml" "$BUS.Manager" || mh_fail "the manager's introspection differs from data/"
+version=$("$MHD" --version | sed -n 's/^virt-mhd (mirror-helper) //p')
+[ "$(prop 1 "$ROOT" Manager Version)" = "(<'$version'>,)" ] ||
+    mh_fail "Manager Version: $(prop 1 "$ROOT" Manager Version), virt-mhd --version: $version"
+[ "$(prop 2 "$ROOT" Manager LibvirtURI)" = "(<'$MH_URI2'>,)" ] ||
+    mh_fail "Manager LibvirtURI of host 2: $(prop 2 "$ROOT" Manager LibvirtURI), not $MH_URI2"
+
+# check_live HOST OBJECT DOM: the handler properties say what the
+# domain's qemu-mh itself reports (query-migration-handler).
+check_live() {
+    local h=$1 o=$2 d=$3 direct running keyid vcpus
+    direct=$(mh_virsh "$h" qemu-monitor-command "$d" '{"execute":"query-migration-handler"}') ||
+        mh_fail "query-migration-handler on host $h failed: $direct"
+    read -r running keyid vcpus < <(/usr/bin/python3 -c '
+import json, sys
+r = json.loads(sys.argv[1])["return"]
+print("true" if r.get("state") == "running" else "false", r.get("key-id", 0), r.get("vcpus", 0))' "$direct")
+    [ "$(prop "$h" "$o" Domain HandlerRunning)" = "(<$running>,)" ] ||
+        mh_fail "HandlerRunning $(prop "$h" "$o" Domain HandlerRunning) but qemu-mh says $direct"
+    [ "$(prop "$h" "$o" Domain KeyId)" = "(<uint32 $keyid>,)" ] ||
+        mh_fail "KeyId $(prop "$h" "$o" Domain KeyId) but qemu-mh says $direct"
+    [ "$(prop "$h" "$o" Domain HandlerVcpus)" = "(<uint32 $vcpus>,)" ] ||
+        mh_fail "HandlerVcpus $(prop "$h" "$o" Domain HandlerVcpus) but qemu-mh says $direct"
+    mh_log "host $h: HandlerRunning=$running KeyId=$keyid HandlerVcpus=$vcpus, as qemu-mh reports"
+}
 
 # A domain, enabled over D-Bus.
 mh_domain_xml "$MIG_W/$dom.xml" "$dom" "$MIG_MEM" "$MH_QEMU_MH" --loader "$MH_OVMF_CODE" \
@@ -115,8 +139,13 @@ call 1 "$obj" Domain.Start "{}" >/dev/null || mh_fail "Start over D-Bus failed"
 mh_wait_for "'mh-guest: ready' on the serial log" 240 mig_serial_has "$dom" '^mh-guest: ready '
 mig_wait_passes 1 "$dom" 1
 
+check_live 1 "$obj" "$dom"
+
 # A migration driven only over D-Bus: 1 -> 2, peer-to-peer.
 FLAGS=$((1 | 2 | 8 | 16))   # LIVE | PEER2PEER | PERSIST_DEST | UNDEFINE_SOURCE
+gdbus monitor --address "$ADDR2" --dest "$BUS" >"$MIG_W/monitor-in.out" 2>&1 &
+mon=$!
+sleep 0.5
 /usr/bin/python3 "$CLIENT" "$ADDR1" migrate "$dom" "$MH_URI2" "tcp://127.0.0.1:$(mh_free_port)" "$FLAGS" \
     --bandwidth 40 --second >"$MIG_W/client.out" 2>&1 || mh_fail "D-Bus migration 1 -> 2 failed: $(cat "$MIG_W/client.out")"
 mh_wait_for "$dom running on host 2" 30 mh_domstate_is 2 "$dom" running
@@ -139,6 +168,18 @@ print(f"{len(prog)} Progress signals, memory_processed {prog[0]} -> {prog[-1]}; 
 PY
 mh_log "$(tail -n 1 "$MIG_W/client.out" | cut -c1-200)"
 job=$(sed -n 's/.*"kind": "job", "path": "\([^"]*\)".*/\1/p' "$MIG_W/client.out")
+# The target announces the arrival: its last migration's figures, which
+# are libvirt's completed-job statistics.
+mh_wait_for "PropertiesChanged with LastMigration on host 2" 60 \
+    grep -q "'LastMigration': <{.*'memory_processed'" "$MIG_W/monitor-in.out"
+kill "$mon" 2>/dev/null || true
+last=$(prop 2 "$obj" Domain LastMigration)
+got=$(sed -n "s/.*'memory_processed': <uint64 \([0-9]*\)>.*/\1/p" <<<"$last")
+want=$(sed -n 's/.*"memory_processed": \([0-9]*\).*/\1/p' <<<"$(grep '"kind": "finished"' "$MIG_W/client.out")")
+[ -n "$got" ] && [ "$got" = "$want" ] ||
+    mh_fail "LastMigration on host 2 ($got) is not the Finished figure ($want): ${last:0:300}"
+mh_log "host 2: LastMigration memory_processed=$got bytes, as Finished said"
+check_live 2 "$obj" "$dom"
 introspect 1 "$job" >"$MIG_W/job.xml"
 check_iface "$MIG_W/job.xml" "$BUS.Job" || mh_fail "the job's introspection differs from data/"
 [ "$(prop 1 "$job" Job State)" = "(<'completed'>,)" ] || mh_fail "job State: $(prop 1 "$job" Job State)"
@@ -207,4 +248,54 @@ job=$(sed -n 's/.*"kind": "exit", "n": 2, "job": "\([^"]*\)".*/\1/p' "$MIG_W/lea
 mh_wait_for "the job of the left client to complete" 120 bash -c "gdbus call --address '$ADDR2' --dest $BUS --object-path '$job' --method org.freedesktop.DBus.Properties.Get $BUS.Job State | grep -q completed"
 mh_wait_for "$dom running on host 1" 30 mh_domstate_is 1 "$dom" running
 mig_wait_passes 1 "$dom" 1
-echo "PASS: virt-mhd on private buses: introspection = data/, lookups, Enable, Start through the broker, a D-Bus-driven migration with Progress and Finished (= domjobinfo), a second Migrate refused, Abort mid-migration, named errors for bad input, an unreachable destination, libvirtd restarting under it, a client leaving mid-migration"
+# The guest owner's own flow over D-Bus, for a second guest: launched
+# paused with a session for host 1, its measurement read and checked, the
+# migration key sealed for it and injected with InjectLaunchSecret; then
+# a client-managed Migrate (no PEER2PEER) to host 2, whose launch the
+# owner attests through the target's owner monitor (libvirt holds its own
+# API back during an incoming migration).
+mh_virsh 1 destroy "$dom" >/dev/null || mh_fail "destroy $dom failed"
+dom2=dbusinj
+extra="<qemu:commandline xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>"
+extra+="<qemu:arg value='-chardev'/><qemu:arg value='socket,id=mhowner,path=$MIG_W/owner-$dom2-1.sock,server=on,wait=off'/>"
+extra+="<qemu:arg value='-mon'/><qemu:arg value='chardev=mhowner,mode=control'/></qemu:commandline>"
+mh_domain_xml "$MIG_W/$dom2.xml" "$dom2" "$MIG_MEM" "$MH_QEMU_MH" --loader "$MH_OVMF_CODE" \
+    --sev 0x0033 --extra "$extra" --kernel "$MIG_GUEST_EFI" \
+    --cmdline "mem=$MIG_GUEST_MEM rate=$MIG_RATE interval=1000 marker=$MIG_MARKER" \
+    --serial-log "$MIG_W/$dom2-serial.log"
+mh_xml_add_session "$MIG_W/$dom2.xml" "$MIG_W/sess1"
+mh_virsh 1 define "$MIG_W/$dom2.xml" >/dev/null || mh_fail "cannot define $dom2"
+mh_on_exit "for h in 1 2; do mh_virsh \$h destroy $dom2 >/dev/null 2>&1; mh_virsh \$h undefine --nvram $dom2 >/dev/null 2>&1; done"
+obj3=$(call 1 "$ROOT" Manager.LookupByName "$dom2" | sed -n "s/^(objectpath '\(.*\)',)$/\1/p")
+call 1 "$obj3" Domain.Enable "{'vcpus': <uint32 2>}" >/dev/null || mh_fail "Enable of $dom2 failed"
+mh_virsh 1 start --paused "$dom2" >/dev/null || mh_fail "cannot start $dom2 paused"
+meas=$(call 1 "$obj3" Domain.GetLaunchMeasurement) || mh_fail "GetLaunchMeasurement of $dom2: $meas"
+read -r m pol amaj amin bid < <(sed -E "s/^\('([^']*)', uint32 ([0-9]+), byte (0x[0-9a-f]+), byte (0x[0-9a-f]+), byte (0x[0-9a-f]+)\)$/\1 \2 \3 \4 \5/" <<<"$meas")
+"$VIRT_MH" owner verify --firmware "$MH_OVMF_CODE" --tk "$MIG_W/sess1/tk.bin" --measurement "$m" \
+    --policy "$(printf '0x%x' "$pol")" --api-major $((amaj)) --api-minor $((amin)) --build-id $((bid)) \
+    >"$MIG_W/verify.out" 2>&1 || mh_fail "the owner refused $dom2's measurement: $(cat "$MIG_W/verify.out")"
+mkdir -p "$MIG_W/pkt"
+"$VIRT_MH" owner secret --tk "$MIG_W/sess1/tk.bin" --measurement "$m" --migration-key "$MIG_W/mk.bin" \
+    --out "$MIG_W/pkt" >/dev/null || mh_fail "owner secret failed"
+call 1 "$obj3" Domain.InjectLaunchSecret "'$(cat "$MIG_W/pkt/header.b64")'" \
+    "'$(cat "$MIG_W/pkt/secret.b64")'" "{'gpa': <uint64 $MIG_SECRET_GPA>}" >/dev/null ||
+    mh_fail "InjectLaunchSecret of a verified launch failed"
+mh_virsh 1 resume "$dom2" >/dev/null || mh_fail "resume $dom2 failed"
+mh_wait_for "'mh-guest: ready' from $dom2" 240 mig_serial_has "$dom2" '^mh-guest: ready '
+mig_wait_passes 1 "$dom2" 1
+check_live 1 "$obj3" "$dom2"
+
+mig_target_xml "$dom2" 1 2 || mh_fail "cannot read $dom2's migratable XML"
+rm -f "$MIG_W/owner-$dom2-2.sock"
+mig_owner_target "$dom2" 2 >"$MIG_W/owner.out" 2>&1 &
+opid=$!
+FLAGS_CM=$((1 | 8 | 16))   # LIVE | PERSIST_DEST | UNDEFINE_SOURCE: client-managed
+/usr/bin/python3 "$CLIENT" "$ADDR1" migrate "$dom2" "$MH_URI2" "tcp://127.0.0.1:$(mh_free_port)" \
+    "$FLAGS_CM" --dest-xml "$MIG_W/$dom2-2.xml" >"$MIG_W/cm.out" 2>&1 ||
+    mh_fail "client-managed D-Bus migration failed: $(cat "$MIG_W/cm.out"; cat "$MIG_W/owner.out")"
+wait "$opid" || mh_fail "the owner's injection on host 2 failed: $(cat "$MIG_W/owner.out")"
+mh_wait_for "$dom2 running on host 2" 30 mh_domstate_is 2 "$dom2" running
+mh_wait_for "no $dom2 on host 1" 30 test -z "$(mh_domstate 1 "$dom2")"
+mig_wait_passes 2 "$dom2" 2
+mh_log "client-managed: $(grep '"kind": "finished"' "$MIG_W/cm.out" | cut -c1-160)"
+echo "PASS: virt-mhd on private buses: introspection = data/, lookups, Enable, Start through the broker, a D-Bus-driven migration with Progress and Finished (= domjobinfo), a second Migrate refused, Abort mid-migration, named errors for bad input, an unreachable destination, libvirtd restarting under it, a client leaving mid-migration; handler and last-migration properties agree with qemu-mh and libvirt; the owner's measurement check and InjectLaunchSecret over D-Bus, and a client-managed D-Bus migration"

@@ -2,7 +2,7 @@
 /* Changes made by others: libvirt's metadata-change and definition events
  * (virsh, "virt-mh enable", another management application) turn into
  * the same PropertiesChanged and HelperChanged that virt-mhd's own
- * methods send. libvirt calls back in its event thread; the objects are
+ * methods send; lifecycle events into the live state's PropertiesChanged. libvirt calls back in its event thread; the objects are
  * only touched on the main loop. */
 #include "mhd.h"
 
@@ -14,6 +14,7 @@
 typedef struct {
     Mhd *mhd;
     char uuid[VIR_UUID_STRING_BUFLEN];
+    bool state;                 /* the live state changed, not the setting */
 } MhdEvent;
 
 static gpointer
@@ -42,8 +43,12 @@ mhdEventDispatch(gpointer data)
     virDomainPtr vdom = conn ? virDomainLookupByUUIDString(conn, ev->uuid) : NULL;
     MhdDomain *dom;
 
-    if (vdom && (dom = mhdDomainGet(ev->mhd, vdom, NULL)))
-        mhdDomainRefresh(dom);
+    if (vdom && (dom = mhdDomainGet(ev->mhd, vdom, NULL))) {
+        if (ev->state)
+            mhdDomainRefreshState(dom);
+        else
+            mhdDomainRefresh(dom);
+    }
     if (vdom)
         virDomainFree(vdom);
     g_free(ev);
@@ -51,11 +56,12 @@ mhdEventDispatch(gpointer data)
 }
 
 static void
-mhdEventQueue(Mhd *mhd, virDomainPtr dom)
+mhdEventQueue(Mhd *mhd, virDomainPtr dom, bool state)
 {
     MhdEvent *ev = g_new0(MhdEvent, 1);
 
     ev->mhd = mhd;
+    ev->state = state;
     if (virDomainGetUUIDString(dom, ev->uuid) < 0) {
         g_free(ev);
         return;
@@ -68,7 +74,7 @@ mhdEventMetadata(virConnectPtr conn, virDomainPtr dom, int type, const char *nsu
                  void *opaque)
 {
     if (type == VIR_DOMAIN_METADATA_ELEMENT && g_strcmp0(nsuri, MH_CONF_NAMESPACE_URI) == 0)
-        mhdEventQueue(opaque, dom);
+        mhdEventQueue(opaque, dom, false);
 }
 
 static void
@@ -77,7 +83,12 @@ mhdEventLifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, v
     /* A redefinition may add or drop the element without a metadata
      * event (virsh define of an edited XML). */
     if (event == VIR_DOMAIN_EVENT_DEFINED)
-        mhdEventQueue(opaque, dom);
+        mhdEventQueue(opaque, dom, false);
+    /* A start (the handler's first run), an incoming migration ending,
+     * a stop: HandlerRunning, KeyId and LastMigration move. */
+    else if (event == VIR_DOMAIN_EVENT_STARTED || event == VIR_DOMAIN_EVENT_RESUMED ||
+             event == VIR_DOMAIN_EVENT_STOPPED)
+        mhdEventQueue(opaque, dom, true);
 }
 
 void

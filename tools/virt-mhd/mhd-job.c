@@ -60,9 +60,8 @@ mhdTypedParamsToVariant(virTypedParameterPtr p, int n)
     return g_variant_ref_sink(g_variant_builder_end(&b));
 }
 
-/* virDomainGetJobStats as a{sv} (with "type"), or NULL. */
-static GVariant *
-mhdJobReadStats(virDomainPtr vdom, unsigned int flags)
+GVariant *
+mhdReadJobStats(virDomainPtr vdom, unsigned int flags)
 {
     virTypedParameterPtr p = NULL;
     int n = 0, type = 0;
@@ -113,7 +112,7 @@ mhdJobPoll(gpointer data)
     MhdJob *job = data;
 
     while (!g_atomic_int_get(&job->stop_poll)) {
-        GVariant *stats = mhdJobReadStats(job->vdom, 0);
+        GVariant *stats = mhdReadJobStats(job->vdom, 0);
 
         if (stats && !g_atomic_int_get(&job->stop_poll)) {
             MhdJobProgress *p = g_new0(MhdJobProgress, 1);
@@ -137,7 +136,7 @@ mhdJobPoll(gpointer data)
 static GVariant *
 mhdJobCompletedStats(MhdJob *job)
 {
-    GVariant *stats = mhdJobReadStats(job->vdom, VIR_DOMAIN_JOB_STATS_COMPLETED |
+    GVariant *stats = mhdReadJobStats(job->vdom, VIR_DOMAIN_JOB_STATS_COMPLETED |
                                                       VIR_DOMAIN_JOB_STATS_KEEP_COMPLETED);
     virConnectPtr dconn;
     virDomainPtr ddom;
@@ -147,7 +146,7 @@ mhdJobCompletedStats(MhdJob *job)
     if (!(dconn = virConnectOpen(job->args.dest_uri)))
         return NULL;
     if ((ddom = virDomainLookupByUUIDString(dconn, job->uuid))) {
-        stats = mhdJobReadStats(ddom, VIR_DOMAIN_JOB_STATS_COMPLETED |
+        stats = mhdReadJobStats(ddom, VIR_DOMAIN_JOB_STATS_COMPLETED |
                                 VIR_DOMAIN_JOB_STATS_KEEP_COMPLETED);
         virDomainFree(ddom);
     }

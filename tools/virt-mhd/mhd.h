@@ -86,6 +86,10 @@ void mhdDomainJobEnded(MhdDomain *dom);
 /* Re-read the helper setting; announce it (PropertiesChanged, and
  * HelperChanged when it was gained or lost). */
 void mhdDomainRefresh(MhdDomain *dom);
+/* Re-read the live state (handler, key, last migration) in a thread of its
+ * own, since libvirt may hold the query back while a job runs, and
+ * announce it from the main loop. */
+void mhdDomainRefreshState(MhdDomain *dom);
 
 /* mhd-events.c: libvirt's events (run in a thread of their own) for
  * changes made by others (virsh, virt-mh enable): call after each
@@ -96,6 +100,8 @@ void mhdEmitPropertiesChanged(Mhd *mhd, const char *path, const char *iface,
                               const char *const *names, GVariant *const *values, guint n);
 
 /* mhd-job.c */
+/* virDomainGetJobStats as a{sv} (with "type"), or NULL. */
+GVariant *mhdReadJobStats(virDomainPtr vdom, unsigned int flags);
 typedef struct {
     char *dest_uri;
     char *migrate_uri;
