@@ -63,9 +63,12 @@ mhQemuMigrateSrcEmit(const uint8_t *record, size_t len, gpointer data, GError **
         return false;
     /* libvirt's bandwidth limit (migrate-set-parameters max-bandwidth)
      * holds for the MH phase as for QEMU's own: sleep off any excess,
-     * record by record, and notice a cancel while sleeping. */
+     * record by record, and notice a cancel while sleeping. The bytes on
+     * the wire count record by record too: at a low limit a batch takes
+     * many seconds, and query-migrate would show no progress meanwhile. */
     g_mutex_lock(&src->job->mig->lock);
     limit = src->job->mig->max_bandwidth;
+    src->job->wire_bytes = src->stream.bytes_sent;
     g_mutex_unlock(&src->job->mig->lock);
     if (!limit || src->job->guest_stopped)
         return true;

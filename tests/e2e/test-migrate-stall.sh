@@ -39,6 +39,10 @@ watch_source() {
     /usr/bin/python3 "$MH_SOURCE_DIR/tests/e2e/qmp-migrate-watch.py" "$owner1" "$@"
 }
 
+processed() {
+    mh_virsh 1 domjobinfo --rawstats "$dom" | sed -n 's/^memory_processed: *//p'
+}
+
 # stall_case WHAT BANDWIDTH STATUSES [WATCH_OPTS...]: migrate, stop the
 # target's qemu-mh once the source's migration status is one of STATUSES.
 stall_case() {
@@ -48,6 +52,15 @@ stall_case() {
     mpid=$!
     watch_source --until "$statuses" --timeout 180 "$@" >"$MIG_W/watch.out" ||
         mh_fail "$what: the source's migration never reached $statuses: $(cat "$MIG_W/watch.out")"
+    if [ "$what" = "RAM phase" ]; then
+        # At 1 MiB/s a batch of pages takes many seconds; libvirt's
+        # figures must move within it (they stood still for a whole batch).
+        local p1 p2
+        p1=$(processed); sleep 4; p2=$(processed)
+        [ -n "$p1" ] && [ -n "$p2" ] && [ "$p2" -gt "$p1" ] ||
+            mh_fail "$what: memory_processed did not grow in 4 s at 1 MiB/s: '$p1' -> '$p2'"
+        mh_log "$what: memory_processed $p1 -> $p2 bytes in 4 s"
+    fi
     tpid=$(mig_qemu_pid 2 "$dom")
     [ -n "$tpid" ] || mh_fail "$what: cannot find the target's qemu-mh pid"
     kill -STOP "$tpid"
