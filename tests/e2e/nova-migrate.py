@@ -45,13 +45,8 @@ class Instance:
         self.uuid = uuid
 
 
-EMIT_LOCK = threading.Lock()
-
-
 def emit(kind, **fields):
-    # The monitor and the downtime thread both print: one line at a time.
-    with EMIT_LOCK:
-        print(json.dumps(dict(kind=kind, **fields)), flush=True)
+    print(json.dumps(dict(kind=kind, **fields)), flush=True)
 
 
 def main():
@@ -106,7 +101,6 @@ def main():
     completion_timeout = int(CONF.libvirt.live_migration_completion_timeout * args.data_gb)
     curdowntime = [None]
     aborted = False
-    downtime_busy = threading.Event()
 
     def set_downtime(elapsed):
         new = libvirt_migrate.update_downtime(guest, instance, curdowntime[0], steps, elapsed)
@@ -117,7 +111,6 @@ def main():
             except libvirt.libvirtError as e:
                 emit('downtime', t=round(elapsed, 2), ms=new, error=e.get_error_message())
         curdowntime[0] = new
-        downtime_busy.clear()
 
     while True:
         info = guest.get_job_info()
@@ -138,13 +131,9 @@ def main():
                     aborted = True
                 except libvirt.libvirtError as e:
                     emit('abort', t=round(elapsed, 2), error=e.get_error_message())
-            # Nova's update_downtime, in a thread of its own (the one
-            # departure from Nova's loop): libvirt may hold a downtime call
-            # back for as long as the migration runs (seen here once RAM
-            # moved), which would hold up this monitor and its abort.
-            if info.memory_total and not downtime_busy.is_set():
-                downtime_busy.set()
-                threading.Thread(target=set_downtime, args=(elapsed,), daemon=True).start()
+            # Nova's update_downtime, in Nova's loop.
+            if info.memory_total:
+                set_downtime(elapsed)
         elif info.type in (libvirt.VIR_DOMAIN_JOB_COMPLETED, libvirt.VIR_DOMAIN_JOB_FAILED,
                            libvirt.VIR_DOMAIN_JOB_CANCELLED):
             emit('job', t=round(elapsed, 2), type=info.type)
