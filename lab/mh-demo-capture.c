@@ -27,8 +27,6 @@
 #define MH_DEMO_LINKTYPE_ETHERNET 1
 #define MH_DEMO_LINKTYPE_LINUX_SLL 113
 #define MH_DEMO_LINKTYPE_LINUX_SLL2 276
-#define MH_DEMO_MAX_NEEDLE 64
-#define MH_DEMO_STREAM_MAGIC "MHMS"
 
 struct _MhDemoCapture {
     GSubprocess *proc;
@@ -182,20 +180,7 @@ mhDemoCaptureProbe(MhDemoCapture *cap, const char *marker, GError **error)
     return ok;
 }
 
-typedef struct {
-    uint8_t tail[MH_DEMO_MAX_NEEDLE];
-    size_t tail_len;
-} MhDemoDirection;
-
-typedef struct {
-    const uint8_t *data;
-    size_t len;
-    uint64_t *hits;
-} MhDemoNeedle;
-
-/* Search 'payload' appended to the direction's tail; a hit counts when it
- * ends inside the new bytes, so none is counted twice. */
-static void
+void
 mhDemoSearch(MhDemoDirection *dir, const uint8_t *payload, size_t len,
              MhDemoNeedle *needles, size_t nneedles)
 {

@@ -49,6 +49,7 @@ typedef struct {
     unsigned int guest_mib;
     unsigned int rate;
     MhConfMode helper_mode;
+    bool relay_only;            /* --capture relay: no tcpdump even as root */
     char *firmware;             /* the <loader> (measured) */
     char *guest;                /* DIR/files/mh-guest.efi */
     char *cmdline;
@@ -145,6 +146,26 @@ bool mhDemoGuestIntegrity(virDomainPtr dom, const char *serial_log, uint64_t off
 
 /* ---- mh-demo-capture.c: the migration connection's bytes ---- */
 
+#define MH_DEMO_MAX_NEEDLE 64
+#define MH_DEMO_STREAM_MAGIC "MHMS"
+
+/* One direction of a connection, searched as its bytes arrive. */
+typedef struct {
+    uint8_t tail[MH_DEMO_MAX_NEEDLE];
+    size_t tail_len;
+} MhDemoDirection;
+
+typedef struct {
+    const uint8_t *data;
+    size_t len;
+    uint64_t *hits;
+} MhDemoNeedle;
+
+/* Search 'payload' appended to the direction's tail; a hit counts when it
+ * ends inside the new bytes, so none is counted twice. */
+void mhDemoSearch(MhDemoDirection *dir, const uint8_t *payload, size_t len,
+                  MhDemoNeedle *needles, size_t nneedles);
+
 typedef struct _MhDemoCapture MhDemoCapture;
 
 /* tcpdump on lo for TCP port 'port'; NULL with *why_not set when the
@@ -163,6 +184,22 @@ typedef struct {
     uint64_t key_hits;
     uint64_t stream_magic_hits; /* MH stream headers seen: it is the right connection */
 } MhDemoCaptureResult;
+
+/* ---- mh-demo-relay.c: the same check without root ---- */
+
+typedef struct _MhDemoRelay MhDemoRelay;
+
+/* The migration connection through a relay of the demo's: it listens on
+ * 127.0.0.1:port (the migration URI), the target's QEMU on
+ * 127.0.0.2:port (libvirt's listen address), and it searches what it
+ * carries for the marker, the key and the MH stream header. */
+MhDemoRelay *mhDemoRelayStart(guint port, const char *marker, const MhSecret *key,
+                              GError **error);
+/* The positive control through the relay, as mhDemoCaptureProbe. */
+bool mhDemoRelayProbe(MhDemoRelay *relay, const char *marker, GError **error);
+/* Stop the relay; its counts (packets: reads, dropped: 0). */
+void mhDemoRelayFinish(MhDemoRelay *relay, MhDemoCaptureResult *res);
+void mhDemoRelayFree(MhDemoRelay *relay);
 
 /* Stop tcpdump and search the capture for the marker and the key. */
 bool mhDemoCaptureFinish(MhDemoCapture *cap, const char *marker, const MhSecret *key,

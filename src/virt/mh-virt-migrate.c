@@ -263,7 +263,10 @@ mhMigrateBuildParams(const MhMigrateOptions *opts, MhMigrateCall *call, GError *
                                  VIR_MIGRATE_PARAM_DEST_XML, opts->dest_xml) < 0) ||
         (opts->persist_xml &&
          virTypedParamsAddString(&call->params, &call->nparams, &maxparams,
-                                 VIR_MIGRATE_PARAM_PERSIST_XML, opts->persist_xml) < 0)) {
+                                 VIR_MIGRATE_PARAM_PERSIST_XML, opts->persist_xml) < 0) ||
+        (opts->listen_address &&
+         virTypedParamsAddString(&call->params, &call->nparams, &maxparams,
+                                 VIR_MIGRATE_PARAM_LISTEN_ADDRESS, opts->listen_address) < 0)) {
         mhVirtSetError(error, _("cannot build the migration parameters"));
         return false;
     }

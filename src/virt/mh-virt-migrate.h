@@ -25,6 +25,8 @@ typedef struct {
     const char *migrate_uri;    /* VIR_MIGRATE_PARAM_URI, e.g. tcp://127.0.0.1:49152 */
     const char *dest_xml;       /* VIR_MIGRATE_PARAM_DEST_XML (live definition on the target) */
     const char *persist_xml;    /* VIR_MIGRATE_PARAM_PERSIST_XML */
+    const char *listen_address; /* VIR_MIGRATE_PARAM_LISTEN_ADDRESS: where the target's
+                                 * QEMU listens, when not the migrate_uri's host */
     bool p2p;
     bool live;
     bool persistent;            /* VIR_MIGRATE_PERSIST_DEST */
