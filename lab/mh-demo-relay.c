@@ -46,9 +46,14 @@ mhDemoRelaySocket(const char *addr, guint port, bool listening, GError **error)
         (listening && (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
                        bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 4) < 0)) ||
         (!listening && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)) {
-        g_set_error(error, MH_ERROR, MH_ERROR_IO, _("relay: %s %s:%u: %s"),
-                    listening ? _("cannot listen on") : _("cannot connect to"), addr, port,
-                    g_strerror(errno));
+        int saved = errno;
+
+        if (listening)
+            g_set_error(error, MH_ERROR, MH_ERROR_IO, _("relay: cannot listen on %s:%u: %s"),
+                        addr, port, g_strerror(saved));
+        else
+            g_set_error(error, MH_ERROR, MH_ERROR_IO, _("relay: cannot connect to %s:%u: %s"),
+                        addr, port, g_strerror(saved));
         if (fd >= 0)
             close(fd);
         return -1;
