@@ -5,7 +5,7 @@ migration over D-Bus and follow its job's Progress and Finished signals.
 
     mhd-client.py ADDRESS migrate DOMAIN_NAME DEST_URI MIGRATE_URI FLAGS
                   [--bandwidth MiB/s] [--abort-after N_PROGRESS] [--second]
-                  [--dest-xml FILE]
+                  [--dest-xml FILE] [--persist-xml FILE] [--sev-helper]
 
 Prints one JSON object per line ("job", "progress", "second", "finished");
 exit status 0 when Finished said success, 1 otherwise."""
@@ -40,6 +40,9 @@ def main():
     ap.add_argument('--second', action='store_true',
                     help='try a second Migrate while the first runs')
     ap.add_argument('--dest-xml', help='the domain XML for the destination')
+    ap.add_argument('--persist-xml', help='the persistent domain XML for the destination')
+    ap.add_argument('--sev-helper', action='store_true',
+                    help='arm an on-request helper for this migration')
     args = ap.parse_args()
 
     bus = Gio.DBusConnection.new_for_address_sync(
@@ -58,6 +61,11 @@ def main():
     if args.dest_xml:
         with open(args.dest_xml) as f:
             params['destination_xml'] = GLib.Variant('s', f.read())
+    if args.persist_xml:
+        with open(args.persist_xml) as f:
+            params['persistent_xml'] = GLib.Variant('s', f.read())
+    if args.sev_helper:
+        params['sev_helper'] = GLib.Variant('b', True)
     loop = GLib.MainLoop()
     result = {}
     progress = []
@@ -101,7 +109,7 @@ def main():
                  GLib.Variant('(sa{sv}u)', (args.dest, params, args.flags)), '(o)')
             emit('second', ok=True)
         except GLib.Error as e:
-            emit('second', ok=False, error=e.message)
+            emit('second', ok=False, error=e.message, name=Gio.DBusError.get_remote_error(e))
     GLib.timeout_add_seconds(300, loop.quit)
     loop.run()
     return 0 if result.get('ok') else 1

@@ -157,6 +157,7 @@ prog = [l['memory_processed'] for l in lines if l['kind'] == 'progress' and l.ge
 assert len(prog) >= 2 and prog == sorted(prog) and prog[-1] > prog[0], f'progress {prog}'
 second = [l for l in lines if l['kind'] == 'second'][0]
 assert not second['ok'] and 'already migrating' in second['error'], second
+assert second['name'] == 'org.mirrorhelper.MirrorHelper1.Error.Refused', second
 fin = [l for l in lines if l['kind'] == 'finished'][0]
 assert fin['ok'], fin
 m = re.search(r'Memory processed:\s+([0-9.]+) (\w+)', sys.argv[2])
@@ -251,9 +252,10 @@ mig_wait_passes 1 "$dom" 1
 # The guest owner's own flow over D-Bus, for a second guest: launched
 # paused with a session for host 1, its measurement read and checked, the
 # migration key sealed for it and injected with InjectLaunchSecret; then
-# a client-managed Migrate (no PEER2PEER) to host 2, whose launch the
-# owner attests through the target's owner monitor (libvirt holds its own
-# API back during an incoming migration).
+# a client-managed Migrate (no PEER2PEER) to host 2 with destination and
+# persistent XML, its helper in mode on-request armed by sev_helper, whose
+# launch the owner attests through the target's owner monitor (libvirt
+# holds its own API back during an incoming migration).
 mh_virsh 1 destroy "$dom" >/dev/null || mh_fail "destroy $dom failed"
 dom2=dbusinj
 extra="<qemu:commandline xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>"
@@ -267,7 +269,8 @@ mh_xml_add_session "$MIG_W/$dom2.xml" "$MIG_W/sess1"
 mh_virsh 1 define "$MIG_W/$dom2.xml" >/dev/null || mh_fail "cannot define $dom2"
 mh_on_exit "for h in 1 2; do mh_virsh \$h destroy $dom2 >/dev/null 2>&1; mh_virsh \$h undefine --nvram $dom2 >/dev/null 2>&1; done"
 obj3=$(call 1 "$ROOT" Manager.LookupByName "$dom2" | sed -n "s/^(objectpath '\(.*\)',)$/\1/p")
-call 1 "$obj3" Domain.Enable "{'vcpus': <uint32 2>}" >/dev/null || mh_fail "Enable of $dom2 failed"
+call 1 "$obj3" Domain.Enable "{'vcpus': <uint32 2>, 'mode': <'on-request'>}" >/dev/null ||
+    mh_fail "Enable of $dom2 failed"
 mh_virsh 1 start --paused "$dom2" >/dev/null || mh_fail "cannot start $dom2 paused"
 meas=$(call 1 "$obj3" Domain.GetLaunchMeasurement) || mh_fail "GetLaunchMeasurement of $dom2: $meas"
 read -r m pol amaj amin bid < <(sed -E "s/^\('([^']*)', uint32 ([0-9]+), byte (0x[0-9a-f]+), byte (0x[0-9a-f]+), byte (0x[0-9a-f]+)\)$/\1 \2 \3 \4 \5/" <<<"$meas")
@@ -286,12 +289,21 @@ mig_wait_passes 1 "$dom2" 1
 check_live 1 "$obj3" "$dom2"
 
 mig_target_xml "$dom2" 1 2 || mh_fail "cannot read $dom2's migratable XML"
+# Unarmed, mode on-request is refused as QEMU 7.2 refuses SEV migration.
+rc=0
+/usr/bin/python3 "$CLIENT" "$ADDR1" migrate "$dom2" "$MH_URI2" "tcp://127.0.0.1:$(mh_free_port)" \
+    $((1 | 8 | 16)) --dest-xml "$MIG_W/$dom2-2.xml" >"$MIG_W/unarmed.out" 2>&1 || rc=$?
+[ $rc != 0 ] || mh_fail "an unarmed on-request helper migrated: $(cat "$MIG_W/unarmed.out")"
+grep -q '"finished".*SEV: Migration is not implemented' "$MIG_W/unarmed.out" ||
+    mh_fail "unarmed migration: unexpected result: $(cat "$MIG_W/unarmed.out")"
+mh_domstate_is 1 "$dom2" running || mh_fail "$dom2 not running on host 1 after the refusal"
 rm -f "$MIG_W/owner-$dom2-2.sock"
 mig_owner_target "$dom2" 2 >"$MIG_W/owner.out" 2>&1 &
 opid=$!
 FLAGS_CM=$((1 | 8 | 16))   # LIVE | PERSIST_DEST | UNDEFINE_SOURCE: client-managed
 /usr/bin/python3 "$CLIENT" "$ADDR1" migrate "$dom2" "$MH_URI2" "tcp://127.0.0.1:$(mh_free_port)" \
-    "$FLAGS_CM" --dest-xml "$MIG_W/$dom2-2.xml" >"$MIG_W/cm.out" 2>&1 ||
+    "$FLAGS_CM" --dest-xml "$MIG_W/$dom2-2.xml" --persist-xml "$MIG_W/$dom2-2.xml" --sev-helper \
+    >"$MIG_W/cm.out" 2>&1 ||
     mh_fail "client-managed D-Bus migration failed: $(cat "$MIG_W/cm.out"; cat "$MIG_W/owner.out")"
 wait "$opid" || mh_fail "the owner's injection on host 2 failed: $(cat "$MIG_W/owner.out")"
 mh_wait_for "$dom2 running on host 2" 30 mh_domstate_is 2 "$dom2" running

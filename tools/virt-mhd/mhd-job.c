@@ -242,11 +242,14 @@ mhdJobRun(gpointer data)
             rc = 0;
             virDomainFree(ddom);
         }
+        /* Every libvirt call resets the thread's error: keep it first. */
+        if (rc < 0)
+            job->error = g_strdup(virGetLastErrorMessage());
         if (dconn)
             virConnectClose(dconn);
     }
     job->ok = rc == 0;
-    if (rc < 0)
+    if (rc < 0 && !job->error)
         job->error = g_strdup(virGetLastErrorMessage());
     virTypedParamsFree(p, n);
     g_idle_add(mhdJobFinishedIdle, job);

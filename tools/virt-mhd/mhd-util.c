@@ -103,6 +103,46 @@ mhdAuthorize(Mhd *mhd, GDBusMethodInvocation *inv, const char *action)
     return false;
 }
 
+/* ---- work off the main loop ---- */
+
+typedef struct {
+    GDBusMethodInvocation *inv;
+    MhdThreadFunc func;
+    gpointer data;
+    GDestroyNotify free_data;
+} MhdThreadCall;
+
+static void
+mhdThreadCallFree(gpointer p)
+{
+    MhdThreadCall *call = p;
+
+    if (call->free_data)
+        call->free_data(call->data);
+    g_free(call);
+}
+
+static void
+mhdThreadCallRun(GTask *task, gpointer source, gpointer data, GCancellable *cancel)
+{
+    MhdThreadCall *call = data;
+
+    call->func(call->inv, call->data);
+    g_task_return_boolean(task, TRUE);
+}
+
+void
+mhdRunInThread(GDBusMethodInvocation *inv, MhdThreadFunc func, gpointer data,
+               GDestroyNotify free_data)
+{
+    g_autoptr(GTask) task = g_task_new(NULL, NULL, NULL, NULL);
+    MhdThreadCall *call = g_new0(MhdThreadCall, 1);
+
+    *call = (MhdThreadCall){ inv, func, data, free_data };
+    g_task_set_task_data(task, call, mhdThreadCallFree);
+    g_task_run_in_thread(task, mhdThreadCallRun);
+}
+
 /* ---- table dispatch ---- */
 
 typedef struct {

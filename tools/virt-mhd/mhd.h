@@ -9,6 +9,7 @@
 #include "virt/mh-virt.h"
 
 #include <gio/gio.h>
+#include <json-glib/json-glib.h>
 #include <libvirt/libvirt.h>
 #include <stdbool.h>
 
@@ -54,6 +55,14 @@ void mhdReturnErrorLiteral(GDBusMethodInvocation *inv, MhdError code, const char
 /* polkit on the system bus; elsewhere the bus policy decides (true). */
 bool mhdAuthorize(Mhd *mhd, GDBusMethodInvocation *inv, const char *action);
 
+/* Work that may wait on libvirt or the network (a launch, a query that
+ * libvirt holds back while a job runs) goes to a thread of its own, so
+ * that the main loop keeps answering: 'func' answers 'inv' there (GDBus
+ * lets any thread return an invocation), then 'free_data' runs. */
+typedef void (*MhdThreadFunc)(GDBusMethodInvocation *inv, gpointer data);
+void mhdRunInThread(GDBusMethodInvocation *inv, MhdThreadFunc func, gpointer data,
+                    GDestroyNotify free_data);
+
 /* Method and property tables, as libvirt-dbus dispatches them. */
 typedef void (*MhdMethodFunc)(gpointer object, GVariant *params, GDBusMethodInvocation *inv);
 typedef GVariant *(*MhdPropertyFunc)(gpointer object, GError **error);
@@ -76,6 +85,23 @@ bool mhdManagerRegister(Mhd *mhd, GError **error);
 void mhdManagerHelperChanged(Mhd *mhd, MhdDomain *dom, bool enabled);
 
 /* mhd-domain.c: the object of a domain (registered on first use). */
+struct _MhdDomain {
+    Mhd *mhd;
+    char *uuid;
+    char *path;
+    guint reg_id;
+    MhdJob *job;                /* the migration in progress, or NULL */
+    int enabled;                /* the helper as last announced: -1 unknown */
+    /* The handler's last report, for readers while a libvirt job holds
+     * the monitor (NULL: none yet, or the domain was not running). */
+    JsonObject *handler_info;
+    /* libvirt's figures of the last completed migration as last seen: a
+     * reader without KEEP_COMPLETED ("virsh domjobinfo --completed")
+     * takes libvirt's copy away. */
+    GVariant *last_migration;
+};
+
+
 MhdDomain *mhdDomainGet(Mhd *mhd, virDomainPtr dom, GError **error);
 const char *mhdDomainPath(const MhdDomain *dom);
 const char *mhdDomainUUID(const MhdDomain *dom);
@@ -90,6 +116,13 @@ void mhdDomainRefresh(MhdDomain *dom);
  * own, since libvirt may hold the query back while a job runs, and
  * announce it from the main loop. */
 void mhdDomainRefreshState(MhdDomain *dom);
+
+/* mhd-domain-state.c: the live-state properties. */
+GVariant *mhdPropHandlerRunning(gpointer object, GError **error);
+GVariant *mhdPropKeyId(gpointer object, GError **error);
+GVariant *mhdPropHandlerVcpus(gpointer object, GError **error);
+GVariant *mhdPropLastMigration(gpointer object, GError **error);
+void mhdDomainClearState(MhdDomain *dom);
 
 /* mhd-events.c: libvirt's events (run in a thread of their own) for
  * changes made by others (virsh, virt-mh enable): call after each
