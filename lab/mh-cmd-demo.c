@@ -428,6 +428,35 @@ mhDemoPrintConfidentiality(MhDemo *demo, const MhDemoLeg *leg, guint port)
     return pass && broker_ok;
 }
 
+/* Watch the migration connection on 'port': tcpdump where it can run
+ * (root), else the demo's relay, which the target's QEMU must then sit
+ * behind (listen address 127.0.0.2). Each starts with its positive
+ * control. */
+static bool
+mhDemoWatchStream(MhDemo *demo, MhDemoLeg *leg, guint port, MhDemoCapture **cap,
+                  MhDemoRelay **relay, GError **error)
+{
+    if (demo->relay_only)
+        leg->why_not = g_strdup(_("--capture relay"));
+    else if ((*cap = mhDemoCaptureStart(demo->dir, port, &leg->why_not))) {
+        mhDemoSay(_("capturing the migration connection: tcpdump on lo, TCP port %u"), port);
+        if (!mhDemoCaptureProbe(*cap, demo->marker, error))
+            return false;
+        mhDemoSay(_("control: the marker sent once over port %u, split across two TCP "
+                    "segments, before the migration"), port);
+        return true;
+    }
+    mhDemoSay(_("no packet capture (%s): the migration goes through the demo's relay "
+                "on 127.0.0.1:%u to host %u's QEMU listening on 127.0.0.2:%u"),
+              leg->why_not, port, leg->to, port);
+    if (!(*relay = mhDemoRelayStart(port, demo->marker, demo->key, error)) ||
+        !mhDemoRelayProbe(*relay, demo->marker, error))
+        return false;
+    mhDemoSay(_("control: the marker sent once through the relay, split across two TCP "
+                "segments, before the migration"));
+    return true;
+}
+
 static bool
 mhDemoMigrate(MhDemo *demo, virDomainPtr *dom, MhDemoLeg *leg, guint number, GError **error)
 {
@@ -450,27 +479,10 @@ mhDemoMigrate(MhDemo *demo, virDomainPtr *dom, MhDemoLeg *leg, guint number, GEr
     if (!(port = mhDemoFreePort(dst->lab, error)))
         return false;
     muri = g_strdup_printf("tcp://127.0.0.1:%u", port);
-    if (demo->relay_only)
-        leg->why_not = g_strdup(_("--capture relay"));
-    else if ((cap = mhDemoCaptureStart(demo->dir, port, &leg->why_not))) {
-        mhDemoSay(_("capturing the migration connection: tcpdump on lo, TCP port %u"), port);
-        if (!mhDemoCaptureProbe(cap, demo->marker, error))
-            goto cleanup;
-        mhDemoSay(_("control: the marker sent once over port %u, split across two TCP "
-                    "segments, before the migration"), port);
-    }
-    if (!cap) {
-        /* Without a capture the demo stands on the path itself. */
-        mhDemoSay(_("no packet capture (%s): the migration goes through the demo's relay "
-                    "on 127.0.0.1:%u to host %u's QEMU listening on 127.0.0.2:%u"),
-                  leg->why_not, port, leg->to, port);
-        if (!(relay = mhDemoRelayStart(port, demo->marker, demo->key, error)) ||
-            !mhDemoRelayProbe(relay, demo->marker, error))
-            goto cleanup;
-        mhDemoSay(_("control: the marker sent once through the relay, split across two TCP "
-                    "segments, before the migration"));
+    if (!mhDemoWatchStream(demo, leg, port, &cap, &relay, error))
+        goto cleanup;
+    if (relay)
         opts.listen_address = "127.0.0.2";
-    }
     if (!mhMigrateArmHelper(*dom, &mode, error))
         goto cleanup;
     if (g_str_equal(mode, "on-request"))

@@ -77,8 +77,7 @@ mhDemoCaptureStart(const char *dir, guint port, char **why_not)
     gint64 deadline;
 
     if (geteuid() != 0) {
-        *why_not = g_strdup(_("capturing packets on lo needs root (CAP_NET_RAW); run the "
-                              "demo as root to check confidentiality"));
+        *why_not = g_strdup(_("capturing packets on lo needs root (CAP_NET_RAW)"));
         return NULL;
     }
     if (!(tcpdump = mhDemoFindTcpdump())) {
