@@ -130,6 +130,7 @@ mhLabProcSpawn(const char *const *argv, MhLabHost *host, uid_t uid, gid_t gid,
     g_autoptr(GPtrArray) envp = g_ptr_array_new_with_free_func(g_free);
     int logfd;
     int nullfd;
+    int execPipe[2];
     pid_t pid;
 
     /* A clean environment: nothing of the caller's (XDG dirs, D-Bus address,
@@ -162,11 +163,22 @@ mhLabProcSpawn(const char *const *argv, MhLabHost *host, uid_t uid, gid_t gid,
         return false;
     }
 
+    /* Closed by a successful exec: until then the child is still root
+     * with our environment, and a cleanup of a failed "lab up" would not
+     * know it for a lab process. */
+    if (pipe2(execPipe, O_CLOEXEC) < 0) {
+        g_set_error(error, MH_ERROR, MH_ERROR_FAILED, _("pipe failed: %s"), g_strerror(errno));
+        close(logfd);
+        close(nullfd);
+        return false;
+    }
     pid = fork();
     if (pid < 0) {
         g_set_error(error, MH_ERROR, MH_ERROR_FAILED, _("fork failed: %s"), g_strerror(errno));
         close(logfd);
         close(nullfd);
+        close(execPipe[0]);
+        close(execPipe[1]);
         return false;
     }
     if (pid == 0) {
@@ -187,7 +199,10 @@ mhLabProcSpawn(const char *const *argv, MhLabHost *host, uid_t uid, gid_t gid,
         /* dup2 onto itself (caller had fd 0-2 closed) keeps O_CLOEXEC. */
         for (int fd = 0; fd <= 2; fd++)
             fcntl(fd, F_SETFD, 0);
-        close_range(3, ~0U, 0);
+        /* The exec pipe as fd 3, still closed by the exec. */
+        if (dup2(execPipe[1], 3) < 0 || fcntl(3, F_SETFD, FD_CLOEXEC) < 0)
+            _exit(126);
+        close_range(4, ~0U, 0);
         if (chdir(host->dir) < 0 || !mhLabProcDropPrivileges(uid, gid)) {
             if (write(STDERR_FILENO, dropFailed, sizeof(dropFailed) - 1) < 0) {
                 /* nothing more to say */
@@ -195,13 +210,29 @@ mhLabProcSpawn(const char *const *argv, MhLabHost *host, uid_t uid, gid_t gid,
             _exit(126);
         }
         execve(argv[0], (char **)argv, (char **)envp->pdata);
-        if (write(STDERR_FILENO, execFailed, sizeof(execFailed) - 1) < 0) {
+        if (write(STDERR_FILENO, execFailed, sizeof(execFailed) - 1) < 0 ||
+            write(3, "x", 1) < 0) {
             /* nothing more to say */
         }
         _exit(127);
     }
     close(logfd);
     close(nullfd);
+    close(execPipe[1]);
+    {
+        char failed;
+        ssize_t n;
+
+        while ((n = read(execPipe[0], &failed, 1)) < 0 && errno == EINTR)
+            ;
+        close(execPipe[0]);
+        if (n > 0) {
+            waitpid(pid, NULL, 0);
+            g_set_error(error, MH_ERROR, MH_ERROR_FAILED, _("cannot execute '%s' (see '%s')"),
+                        argv[0], log);
+            return false;
+        }
+    }
     *pid_out = pid;
     return true;
 }
