@@ -36,6 +36,9 @@ except ImportError as e:
     sys.exit(77)
 
 CONF = nova.conf.CONF
+# As LibvirtDriver.__init__ does: the migration module catches
+# libvirt.libvirtError through a global the driver fills in.
+libvirt_migrate.libvirt = libvirt
 
 
 class Instance:
