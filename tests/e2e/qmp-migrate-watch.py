@@ -44,7 +44,7 @@ def main():
     state = {"stopped": False, "hit": None}
     seen = []
 
-    def note(status, source):
+    def note(status):
         if not seen or seen[-1] != status:
             seen.append(status)
         if status in wanted and state["hit"] is None:
@@ -54,7 +54,7 @@ def main():
         if msg.get("event") == "STOP":
             state["stopped"] = True
         elif msg.get("event") == "MIGRATION" and args.after_stop and state["stopped"]:
-            note(msg.get("data", {}).get("status", "none"), "event")
+            note(msg.get("data", {}).get("status", "none"))
 
     def command(name):
         stream.write(json.dumps({"execute": name}) + "\n")
@@ -74,7 +74,7 @@ def main():
     while time.monotonic() - start < args.timeout:
         if not args.after_stop:
             reply = command("query-migrate")
-            note(reply.get("return", {}).get("status", "none"), "query")
+            note(reply.get("return", {}).get("status", "none"))
         else:
             command("query-status")  # drains the events that came meanwhile
         if state["hit"]:
