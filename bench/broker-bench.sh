@@ -54,11 +54,20 @@ grep -E 'hook host [0-9]: .* (migrate-begin|started-begin)' "$W/e2e.out" |
 import re, sys
 text = open(sys.argv[1]).read()
 hops = [int(m) for m in re.findall(r'hop \d -> \d: Time elapsed: (\d+) ms', text)]
-# hook.log lines carry their time: in time order, the first bundle and
-# attestation belong to the first hop, and so on.
-hook = [float(ms) for _, ms in sorted(re.findall(
-    r'hook host \d: (\S+) \S+ \S+ (?:migrate-begin bundle|started-begin attest) ([0-9.]+) ms ok', text))]
-per_hop = [hook[i] + hook[i + 1] for i in range(0, len(hook) - 1, 2)]
+# hook.log lines carry their time: in time order, a migration's bundle
+# and the next attestation on that host are that hop's (the test's paused
+# starts between the hops have attestations of their own, not counted).
+events = sorted(re.findall(
+    r'hook host (\d): (\S+) \S+ \S+ (migrate-begin bundle|started-begin attest|start-begin) '
+    r'(?:\S+ )*?([0-9.]+) ms ok', text), key=lambda e: e[1])
+per_hop, bundle = [], {}
+for host, _, what, ms in events:
+    if what == 'migrate-begin bundle':
+        bundle[host] = float(ms)
+    elif what == 'start-begin':
+        bundle.pop(host, None)
+    elif host in bundle:
+        per_hop.append(bundle.pop(host) + float(ms))
 per_hop = per_hop[:len(hops)]
 for i, (t, a) in enumerate(zip(hops, per_hop), 1):
     print("  hop %d: migration %d ms, of which the hook's attestation %.1f ms (%.1f %%)" % (i, t, a, 100 * a / t))

@@ -90,7 +90,7 @@ attestOnce(Bench *b, MhBrokerClient *client)
     gint64 t0 = g_get_monotonic_time();
     bool ok;
 
-    ok = mhBrokerRequestBundle(client, b->uuid, b->chain, &bundle, &err) &&
+    ok = mhBrokerRequestBundle(client, b->uuid, b->chain, NULL, &bundle, &err) &&
         mhUtilDecodeBase64("godh", bundle.godh_b64, &godh, &err) &&
         mhUtilDecodeBase64("session", bundle.session_b64, &session, &err);
     if (ok) {

@@ -276,6 +276,7 @@ static virDomainPtr
 mhDemoLaunch(MhDemo *demo, GError **error)
 {
     MhDemoHost *h1 = &demo->hosts[0];
+    g_autofree char *run_dir = mhLabHostRunDir(h1->lab);
     g_autoptr(MhConfHelper) helper = mhConfHelperNew();
     g_autoptr(GPtrArray) problems = g_ptr_array_new_with_free_func(g_free);
     g_autoptr(virDomain) dom = NULL;
@@ -321,7 +322,7 @@ mhDemoLaunch(MhDemo *demo, GError **error)
     mhDemoStep(_("Starting '%s' on host 1 through the broker (as 'virt-mh start': bundle, "
                  "start paused, attest, inject, resume)"), MH_DEMO_DOMAIN);
     t0 = g_get_monotonic_time();
-    if (!mhStartDomain(h1->conn, dom, mhDemoBrokerCa(demo->broker), &report, error) ||
+    if (!mhStartDomain(h1->conn, dom, mhDemoBrokerCa(demo->broker), run_dir, &report, error) ||
         !mhDemoBrokerPrintLog(demo->broker, error))
         return NULL;
     mhDemoSay(_("launch measured by SEV API %u.%u build %u with policy 0x%04x; the broker "

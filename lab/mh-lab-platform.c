@@ -64,18 +64,29 @@ mhLabRun(const char *const *argv, const char *qemu_mh_conf, GError **error)
     return true;
 }
 
+char *
+mhLabHostRunDir(const MhLabHost *host)
+{
+    return g_build_filename(host->dir, "run", "mh", NULL);
+}
+
 bool
 mhLabWriteHostConf(const MhLabHost *host, const char *cacert, GError **error)
 {
     g_autofree char *path = g_build_filename(host->home, ".config", "mirror-helper",
                                              "host.conf", NULL);
-    g_autofree char *run = g_build_filename(host->dir, "run", "mh", NULL);
+    g_autofree char *run = mhLabHostRunDir(host);
     g_autofree char *certs = g_build_filename(host->dir, "platform-certs", NULL);
     g_autofree char *broker = cacert ? g_strdup_printf("[broker]\ncacert=%s\n", cacert) :
         g_strdup("");
+    /* libvirtd runs with XDG_CONFIG_HOME=DIR/hostN/config; its hooks do not
+     * get that variable. */
+    g_autofree char *domains = g_build_filename(host->dir, "config", "libvirt", "qemu", "lib",
+                                                NULL);
     g_autofree char *text = g_strdup_printf("# Lab host %u, written by 'virt-mh lab up'.\n"
-                                            "%s[platform]\ncerts=%s\n[host]\nrun_dir=%s\n",
-                                            host->index, broker, certs, run);
+                                            "%s[platform]\ncerts=%s\n[host]\nrun_dir=%s\n"
+                                            "[libvirt]\ndomain_dir=%s\n",
+                                            host->index, broker, certs, run, domains);
 
     return mhUtilWriteFile(path, text, strlen(text), 0644, error);
 }

@@ -126,6 +126,8 @@ char *mhLabFindQemuMh(char **tried);
  * next to qemuMh), and its host.conf written. */
 bool mhLabPrepareHostPlatforms(const MhLab *lab, const char *qemuMh, GError **error);
 /* (Re)write a host's host.conf; 'cacert' (may be NULL) verifies brokers. */
+/* The host's host.conf run_dir: owner monitors, saved launches, hook.log. */
+char *mhLabHostRunDir(const MhLabHost *host);
 bool mhLabWriteHostConf(const MhLabHost *host, const char *cacert, GError **error);
 /* mh-lab-bus.c: a private bus and virt-mhd per host (a warning, no
  * failure, when dbus-daemon or virt-mhd is missing). */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "broker/mh-broker-host.h"
+#include "broker/mh-broker.h"
 
 #include "broker/mh-broker-client.h"
 #include "util/mh-error.h"
@@ -19,6 +20,7 @@ mhBrokerHostConfFree(MhBrokerHostConf *conf)
     g_free(conf->cacert);
     g_free(conf->platform_certs);
     g_free(conf->run_dir);
+    g_free(conf->libvirt_domain_dir);
     g_free(conf);
 }
 
@@ -50,6 +52,7 @@ mhBrokerHostConfRead(MhBrokerHostConf *conf, GKeyFile *kf, GError **error)
         { "broker", "cacert", G_STRUCT_OFFSET(MhBrokerHostConf, cacert) },
         { "platform", "certs", G_STRUCT_OFFSET(MhBrokerHostConf, platform_certs) },
         { "host", "run_dir", G_STRUCT_OFFSET(MhBrokerHostConf, run_dir) },
+        { "libvirt", "domain_dir", G_STRUCT_OFFSET(MhBrokerHostConf, libvirt_domain_dir) },
     };
     g_autoptr(GError) err = NULL;
     gint timeout;
@@ -98,11 +101,15 @@ mhBrokerHostConfLoad(GError **error)
     conf->timeout_s = MH_BROKER_CLIENT_TIMEOUT_S;
     if (geteuid() == 0) {
         conf->platform_certs = g_strdup("/var/lib/mirror-helper/platform");
-        conf->run_dir = g_strdup("/run/mirror-helper");
+        conf->run_dir = g_strdup(MH_BROKER_HOST_SYSTEM_RUN_DIR);
+        conf->libvirt_domain_dir = g_strdup("/var/lib/libvirt/qemu");
     } else {
         conf->platform_certs = g_build_filename(g_get_home_dir(), ".local", "state",
                                                 "mirror-helper", "platform-certs", NULL);
         conf->run_dir = g_build_filename(g_get_home_dir(), ".cache", "mirror-helper", NULL);
+        /* libvirt runs hooks with HOME but without XDG_CONFIG_HOME. */
+        conf->libvirt_domain_dir = g_build_filename(g_get_home_dir(), ".config", "libvirt",
+                                                    "qemu", "lib", NULL);
     }
     if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &err)) {
         if (g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT))
@@ -134,28 +141,66 @@ mhBrokerHostLaunchPath(const MhBrokerHostConf *conf, const char *uuid)
 
 bool
 mhBrokerHostSaveLaunch(const MhBrokerHostConf *conf, const char *uuid,
-                       const char *launch_id, GError **error)
+                       const char *launch_id, const char *session_b64, GError **error)
 {
     g_autofree char *path = mhBrokerHostLaunchPath(conf, uuid);
+    g_autofree char *digest = mhBrokerSessionDigest(session_b64);
+    g_autofree char *text = NULL;
 
+    if (!digest) {
+        g_set_error(error, MH_ERROR, MH_ERROR_INVALID,
+                    _("the key broker's session for launch %s is not base64"), launch_id);
+        return false;
+    }
     if (g_mkdir_with_parents(conf->run_dir, 0700) < 0) {
         g_set_error(error, MH_ERROR, MH_ERROR_IO, _("cannot create '%s': %s"),
                     conf->run_dir, g_strerror(errno));
         return false;
     }
-    return mhUtilWriteFile(path, launch_id, strlen(launch_id), 0600, error);
+    text = g_strdup_printf("%s %s\n", launch_id, digest);
+    return mhUtilWriteFile(path, text, strlen(text), 0600, error);
+}
+
+/* The saved launch: its id and its session's digest; false without an
+ * error when there is none. */
+static bool
+mhBrokerHostReadLaunch(const char *path, char **launch_id, char **digest, GError **error)
+{
+    g_autofree char *text = NULL;
+    g_auto(GStrv) fields = NULL;
+
+    if (!g_file_test(path, G_FILE_TEST_EXISTS) || !mhUtilReadFile(path, &text, NULL, error))
+        return false;
+    fields = g_strsplit(g_strstrip(text), " ", 2);
+    if (!fields[0] || !*fields[0] || !fields[1]) {
+        g_set_error(error, MH_ERROR, MH_ERROR_INVALID,
+                    _("'%s' is not a launch this host saved"), path);
+        return false;
+    }
+    *launch_id = g_strdup(fields[0]);
+    *digest = g_strdup(fields[1]);
+    return true;
+}
+
+bool
+mhBrokerHostLaunchPending(const MhBrokerHostConf *conf, const char *uuid,
+                          const char *session_b64)
+{
+    g_autofree char *path = mhBrokerHostLaunchPath(conf, uuid);
+    g_autofree char *id = NULL, *digest = NULL, *want = mhBrokerSessionDigest(session_b64);
+
+    return want && mhBrokerHostReadLaunch(path, &id, &digest, NULL) &&
+        strcmp(digest, want) == 0;
 }
 
 char *
 mhBrokerHostTakeLaunch(const MhBrokerHostConf *conf, const char *uuid, GError **error)
 {
     g_autofree char *path = mhBrokerHostLaunchPath(conf, uuid);
-    g_autofree char *text = NULL;
+    g_autofree char *id = NULL, *digest = NULL;
+    bool ok = mhBrokerHostReadLaunch(path, &id, &digest, error);
 
-    if (!g_file_test(path, G_FILE_TEST_EXISTS))
-        return NULL;
-    if (!mhUtilReadFile(path, &text, NULL, error))
-        return NULL;
-    unlink(path);
-    return g_strstrip(g_steal_pointer(&text));
+    if (ok || (error && *error))
+        unlink(path);
+    return ok ? g_steal_pointer(&id) : NULL;
 }

@@ -16,7 +16,7 @@ mhBrokerReplyString(JsonObject *reply, const char *name)
 
 bool
 mhBrokerRequestBundle(MhBrokerClient *client, const char *uuid, const MhSevChain *chain,
-                      MhBrokerBundle *out, GError **error)
+                      const char *current_session, MhBrokerBundle *out, GError **error)
 {
     g_autoptr(JsonObject) body = json_object_new();
     g_autoptr(JsonObject) reply = NULL;
@@ -28,8 +28,15 @@ mhBrokerRequestBundle(MhBrokerClient *client, const char *uuid, const MhSevChain
     json_object_set_string_member(body, "uuid", uuid);
     json_object_set_string_member(body, "pdh", pdh);
     json_object_set_string_member(body, "cert_chain", certs);
+    if (current_session)
+        json_object_set_string_member(body, "current_session", current_session);
     if (!(reply = mhBrokerClientCall(client, "POST", "/v1/bundle", body, error)))
         return false;
+    if (current_session &&
+        json_object_get_boolean_member_with_default(reply, "current", FALSE)) {
+        out->current = true;
+        return true;
+    }
     id = mhBrokerReplyString(reply, "launch_id");
     godh = mhBrokerReplyString(reply, "godh");
     session = mhBrokerReplyString(reply, "session");

@@ -12,8 +12,10 @@
 #include "owner/mh-owner-launch.h"
 #include "owner/mh-sev-chain.h"
 
+/* 'current_session' (may be NULL): the session the domain's definition
+ * carries; out->current says the broker let it stand (mhBrokerIssueBundle). */
 bool mhBrokerRequestBundle(MhBrokerClient *client, const char *uuid, const MhSevChain *chain,
-                           MhBrokerBundle *out, GError **error);
+                           const char *current_session, MhBrokerBundle *out, GError **error);
 bool mhBrokerAttestInject(MhBrokerClient *client, const char *launch_id,
                           const MhOwnerLaunch *launch, MhOwnerLaunchReport *report,
                           GError **error);

@@ -92,15 +92,29 @@ static guint
 mhBrokerHandleBundle(MhBrokerCall *call, JsonObject *reply, MhBrokerOutcome *outcome,
                      GError **error)
 {
-    const char *uuid, *pdh, *chain;
+    const char *uuid, *pdh, *chain, *current;
+    g_autofree char *digest = NULL;
     MhBrokerBundle bundle;
 
     if (!mhBrokerFieldString(call->body, "uuid", true, &uuid, outcome, error) ||
         !mhBrokerFieldString(call->body, "pdh", true, &pdh, outcome, error) ||
         !mhBrokerFieldString(call->body, "cert_chain", true, &chain, outcome, error) ||
-        !mhBrokerIssueBundle(call->server->store, call->peer, uuid, pdh, chain, &bundle,
-                             outcome, error))
+        !mhBrokerFieldString(call->body, "current_session", false, &current, outcome, error))
         return 0;
+    if (current && !(digest = mhBrokerSessionDigest(current))) {
+        g_set_error(error, MH_ERROR, MH_ERROR_INVALID, _("'%s' is not base64"),
+                    "current_session");
+        outcome->kind = MH_BROKER_REFUSE_BAD_REQUEST;
+        outcome->field = "current_session";
+        return 0;
+    }
+    if (!mhBrokerIssueBundle(call->server->store, call->peer, uuid, pdh, chain, current,
+                             &bundle, outcome, error))
+        return 0;
+    if (bundle.current) {
+        json_object_set_boolean_member(reply, "current", TRUE);
+        return SOUP_STATUS_OK;
+    }
     json_object_set_string_member(reply, "launch_id", bundle.launch_id);
     json_object_set_string_member(reply, "godh", bundle.godh_b64);
     json_object_set_string_member(reply, "session", bundle.session_b64);

@@ -30,6 +30,11 @@ static const char mhBrokerSchema[] =
     "CREATE TABLE IF NOT EXISTS launches ("
     " id TEXT PRIMARY KEY, uuid TEXT NOT NULL, platform TEXT NOT NULL,"
     " tk BLOB NOT NULL, state TEXT NOT NULL, created TEXT NOT NULL);"
+    /* A table of its own, so that a database made before it needs no
+     * migration: its launches just have no session to be found by. */
+    "CREATE TABLE IF NOT EXISTS launch_sessions ("
+    " launch TEXT PRIMARY KEY, digest TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS launch_sessions_digest ON launch_sessions (digest);"
     "CREATE TABLE IF NOT EXISTS audit ("
     " seq INTEGER PRIMARY KEY AUTOINCREMENT, time TEXT NOT NULL, peer TEXT NOT NULL,"
     " action TEXT NOT NULL, uuid TEXT, platform TEXT, granted INTEGER NOT NULL,"
@@ -541,16 +546,20 @@ mhBrokerLaunchFree(MhBrokerLaunch *launch)
 
 bool
 mhBrokerStoreAddLaunch(MhBrokerStore *store, const char *id, const char *uuid,
-                       const char *platform, const MhSecret *tk, GError **error)
+                       const char *platform, const MhSecret *tk, const char *session_digest,
+                       GError **error)
 {
     g_autoptr(sqlite3_stmt) stmt = NULL;
+    g_autoptr(sqlite3_stmt) sess = NULL;
     g_autofree char *ctx = mhBrokerLaunchContext(id);
     g_autofree char *now = mhBrokerNow();
     g_autoptr(GBytes) sealed = NULL;
 
     if (!(sealed = mhBrokerSeal(store, ctx, tk, error)) ||
         !(stmt = mhBrokerPrepare(store, "INSERT INTO launches (id, uuid, platform, tk, state, "
-                                 "created) VALUES (?,?,?,?,'issued',?)", error)))
+                                 "created) VALUES (?,?,?,?,'issued',?)", error)) ||
+        !(sess = mhBrokerPrepare(store, "INSERT INTO launch_sessions (launch, digest) "
+                                 "VALUES (?,?)", error)))
         return false;
     mhBrokerBindText(stmt, 1, id);
     mhBrokerBindText(stmt, 2, uuid);
@@ -558,14 +567,27 @@ mhBrokerStoreAddLaunch(MhBrokerStore *store, const char *id, const char *uuid,
     sqlite3_bind_blob(stmt, 4, g_bytes_get_data(sealed, NULL), g_bytes_get_size(sealed),
                       SQLITE_TRANSIENT);
     mhBrokerBindText(stmt, 5, now);
-    return mhBrokerStepDone(store, stmt, error);
+    mhBrokerBindText(sess, 1, id);
+    mhBrokerBindText(sess, 2, session_digest);
+    return mhBrokerStepDone(store, stmt, error) && mhBrokerStepDone(store, sess, error);
+}
+
+static MhBrokerLaunch *
+mhBrokerLaunchFromRow(sqlite3_stmt *stmt)
+{
+    MhBrokerLaunch *launch = g_new0(MhBrokerLaunch, 1);
+
+    launch->id = mhBrokerColumnText(stmt, 0);
+    launch->uuid = mhBrokerColumnText(stmt, 1);
+    launch->platform = mhBrokerColumnText(stmt, 2);
+    launch->state = mhBrokerColumnText(stmt, 3);
+    return launch;
 }
 
 MhBrokerLaunch *
 mhBrokerStoreGetLaunch(MhBrokerStore *store, const char *id, GError **error)
 {
     g_autoptr(sqlite3_stmt) stmt = NULL;
-    MhBrokerLaunch *launch;
 
     if (!(stmt = mhBrokerPrepare(store, "SELECT id, uuid, platform, state FROM launches "
                                  "WHERE id = ?", error)))
@@ -575,12 +597,26 @@ mhBrokerStoreGetLaunch(MhBrokerStore *store, const char *id, GError **error)
         g_set_error(error, MH_ERROR, MH_ERROR_INVALID, _("unknown launch id"));
         return NULL;
     }
-    launch = g_new0(MhBrokerLaunch, 1);
-    launch->id = mhBrokerColumnText(stmt, 0);
-    launch->uuid = mhBrokerColumnText(stmt, 1);
-    launch->platform = mhBrokerColumnText(stmt, 2);
-    launch->state = mhBrokerColumnText(stmt, 3);
-    return launch;
+    return mhBrokerLaunchFromRow(stmt);
+}
+
+MhBrokerLaunch *
+mhBrokerStoreFindLaunchBySession(MhBrokerStore *store, const char *session_digest,
+                                 GError **error)
+{
+    g_autoptr(sqlite3_stmt) stmt = NULL;
+    int rc;
+
+    if (!(stmt = mhBrokerPrepare(store, "SELECT l.id, l.uuid, l.platform, l.state FROM "
+                                 "launches l JOIN launch_sessions s ON s.launch = l.id "
+                                 "WHERE s.digest = ?", error)))
+        return NULL;
+    mhBrokerBindText(stmt, 1, session_digest);
+    if ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+        return mhBrokerLaunchFromRow(stmt);
+    if (rc != SQLITE_DONE)
+        mhBrokerStoreFail(store, error);
+    return NULL;
 }
 
 MhSecret *

@@ -89,10 +89,15 @@ MhBrokerPlatform *mhBrokerStoreGetPlatform(MhBrokerStore *store, const char *cek
                                            GError **error);
 GPtrArray *mhBrokerStoreListPlatforms(MhBrokerStore *store, GError **error);
 
-/* Launches: issued with their TEK||TIK, used at most once. */
+/* Launches: issued with their TEK||TIK, used at most once; found also by
+ * the digest of the session issued with them (mhBrokerSessionDigest). */
 bool mhBrokerStoreAddLaunch(MhBrokerStore *store, const char *id, const char *uuid,
-                            const char *platform, const MhSecret *tk, GError **error);
+                            const char *platform, const MhSecret *tk,
+                            const char *session_digest, GError **error);
 MhBrokerLaunch *mhBrokerStoreGetLaunch(MhBrokerStore *store, const char *id, GError **error);
+/* NULL without an error when no launch was issued with that session. */
+MhBrokerLaunch *mhBrokerStoreFindLaunchBySession(MhBrokerStore *store,
+                                                 const char *session_digest, GError **error);
 MhSecret *mhBrokerStoreGetLaunchTk(MhBrokerStore *store, const char *id, GError **error);
 bool mhBrokerStoreUseLaunch(MhBrokerStore *store, const char *id, GError **error);
 

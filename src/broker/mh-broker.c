@@ -181,6 +181,7 @@ mhBrokerTrustPlatform(MhBrokerStore *store, const char *peer, const char *pdh_b6
 void
 mhBrokerBundleClear(MhBrokerBundle *bundle)
 {
+    bundle->current = false;
     g_clear_pointer(&bundle->launch_id, g_free);
     g_clear_pointer(&bundle->godh_b64, g_free);
     g_clear_pointer(&bundle->session_b64, g_free);
@@ -215,15 +216,44 @@ mhBrokerCheckPlacement(const MhBrokerGuest *guest, const MhBrokerPlatform *platf
     return true;
 }
 
+char *
+mhBrokerSessionDigest(const char *session_b64)
+{
+    g_autoptr(GBytes) bytes = NULL;
+
+    if (!mhUtilDecodeBase64("session", session_b64, &bytes, NULL) ||
+        g_bytes_get_size(bytes) == 0)
+        return NULL;
+    return g_compute_checksum_for_bytes(G_CHECKSUM_SHA256, bytes);
+}
+
+/* Does the host's session still stand? Only when the broker issued it for
+ * this guest on this platform and no secret was released for it: a used
+ * session is spent, and one for another platform cannot launch here. */
+static bool
+mhBrokerSessionCurrent(MhBrokerStore *store, const char *uuid, const char *cek_fp,
+                       const char *current_session, GError **error)
+{
+    g_autofree char *digest = NULL;
+    g_autoptr(MhBrokerLaunch) launch = NULL;
+
+    if (!current_session || !(digest = mhBrokerSessionDigest(current_session)) ||
+        !(launch = mhBrokerStoreFindLaunchBySession(store, digest, error)))
+        return false;
+    return strcmp(launch->uuid, uuid) == 0 && strcmp(launch->platform, cek_fp) == 0 &&
+        strcmp(launch->state, "issued") == 0;
+}
+
 static bool
 mhBrokerBundleDecide(MhBrokerStore *store, const char *peer, const char *uuid,
-                     const MhSevChain *chain, const char *cek_fp, MhBrokerBundle *out,
-                     MhBrokerOutcome *outcome, GError **error)
+                     const MhSevChain *chain, const char *cek_fp, const char *current_session,
+                     MhBrokerBundle *out, MhBrokerOutcome *outcome, GError **error)
 {
     g_autoptr(MhBrokerGuest) guest = NULL;
     g_autoptr(MhBrokerPlatform) platform = NULL;
     g_autoptr(MhSevOwnerSession) session = NULL;
     g_autofree char *oca_fp = mhSevCertFingerprint(chain->oca);
+    g_autofree char *digest = NULL;
     uint8_t id[LAUNCH_ID_SIZE];
 
     if (!(platform = mhBrokerStoreGetPlatform(store, cek_fp, error)))
@@ -232,25 +262,36 @@ mhBrokerBundleDecide(MhBrokerStore *store, const char *peer, const char *uuid,
         return mhBrokerRefuse(outcome, MH_BROKER_REFUSE_NOT_FOUND, "uuid");
     if (!mhBrokerCheckPlacement(guest, platform, oca_fp, outcome, error))
         return false;
+    if (mhBrokerSessionCurrent(store, uuid, cek_fp, current_session, error)) {
+        out->current = true;
+        if (!mhBrokerStoreAudit(store, peer, "bundle", uuid, cek_fp, true,
+                                "trusted platform, the host's unused session stands", error))
+            return mhBrokerRefuse(outcome, MH_BROKER_REFUSE_INTERNAL, NULL);
+        return true;
+    }
+    if (error && *error)
+        return mhBrokerRefuse(outcome, MH_BROKER_REFUSE_INTERNAL, NULL);
     if (!(session = mhSevOwnerSessionNew(chain->pdh, guest->policy, error)) ||
         !mhUtilRandom(id, sizeof(id), error))
         return mhBrokerRefuse(outcome, MH_BROKER_REFUSE_INTERNAL, NULL);
     out->launch_id = mhUtilFormatHex(id, sizeof(id));
-    if (!mhBrokerStoreAddLaunch(store, out->launch_id, uuid, cek_fp, session->tk, error) ||
-        !mhBrokerStoreAudit(store, peer, "bundle", uuid, cek_fp, true,
-                            "trusted platform, session issued", error))
-        return mhBrokerRefuse(outcome, MH_BROKER_REFUSE_INTERNAL, NULL);
     out->godh_b64 = mhSevCertToBase64(session->godh);
     out->session_b64 = g_base64_encode((const guchar *)&session->session,
                                        sizeof(session->session));
     out->policy = guest->policy;
+    digest = mhBrokerSessionDigest(out->session_b64);
+    if (!mhBrokerStoreAddLaunch(store, out->launch_id, uuid, cek_fp, session->tk, digest,
+                                error) ||
+        !mhBrokerStoreAudit(store, peer, "bundle", uuid, cek_fp, true,
+                            "trusted platform, session issued", error))
+        return mhBrokerRefuse(outcome, MH_BROKER_REFUSE_INTERNAL, NULL);
     return true;
 }
 
 bool
 mhBrokerIssueBundle(MhBrokerStore *store, const char *peer, const char *uuid,
-                    const char *pdh_b64, const char *chain_b64, MhBrokerBundle *out,
-                    MhBrokerOutcome *outcome, GError **error)
+                    const char *pdh_b64, const char *chain_b64, const char *current_session,
+                    MhBrokerBundle *out, MhBrokerOutcome *outcome, GError **error)
 {
     g_autoptr(MhSevChain) chain = NULL;
     g_autofree char *cek_fp = NULL;
@@ -269,7 +310,8 @@ mhBrokerIssueBundle(MhBrokerStore *store, const char *peer, const char *uuid,
     cek_fp = mhSevCertFingerprint(chain->cek);
     if (!mhBrokerStoreBegin(store, error))
         return mhBrokerRefuse(outcome, MH_BROKER_REFUSE_INTERNAL, NULL);
-    if (!mhBrokerBundleDecide(store, peer, uuid, chain, cek_fp, out, outcome, error) ||
+    if (!mhBrokerBundleDecide(store, peer, uuid, chain, cek_fp, current_session, out, outcome,
+                              error) ||
         (!mhBrokerStoreCommit(store, error) &&
          !mhBrokerRefuse(outcome, MH_BROKER_REFUSE_INTERNAL, NULL))) {
         mhBrokerAuditRefusal(store, peer, "bundle", uuid, cek_fp, *error);

@@ -47,6 +47,7 @@ bool mhBrokerTrustPlatform(MhBrokerStore *store, const char *peer, const char *p
                            MhBrokerOutcome *outcome, GError **error);
 
 typedef struct {
+    bool current;               /* the host's session stands; nothing below is set */
     char *launch_id;
     char *godh_b64;
     char *session_b64;
@@ -55,8 +56,18 @@ typedef struct {
 
 void mhBrokerBundleClear(MhBrokerBundle *bundle);
 
+/* What names a session wherever it is kept: SHA-256 (hex) of its bytes, so
+ * that base64 written differently is still the same session. NULL when
+ * 'session_b64' is not base64. */
+char *mhBrokerSessionDigest(const char *session_b64);
+
+/* A launch bundle for the guest on the platform of this PDH and chain.
+ * 'current_session' (may be NULL): the session the host's definition
+ * already carries; when it is one issued for this guest and platform and
+ * not yet used, out->current is set instead, and no new launch is made. */
 bool mhBrokerIssueBundle(MhBrokerStore *store, const char *peer, const char *uuid,
-                         const char *pdh_b64, const char *chain_b64, MhBrokerBundle *out,
+                         const char *pdh_b64, const char *chain_b64,
+                         const char *current_session, MhBrokerBundle *out,
                          MhBrokerOutcome *outcome, GError **error);
 
 typedef struct {

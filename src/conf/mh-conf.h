@@ -197,3 +197,14 @@ char *mhConfDomainXMLSetLaunch(const char *xml, const char *dh_cert, const char 
                                const char *owner_socket, GError **error);
 /* The owner monitor's socket path in a domain document, or NULL. */
 char *mhConfDomainXMLOwnerMonitor(const char *xml);
+
+/* What a starting domain's document says of its launch. */
+typedef struct {
+    int id;                     /* libvirt's domain id; -1 when inactive */
+    char *dh_cert;              /* <launchSecurity><dhCert>, or NULL */
+    char *session;              /* <launchSecurity><session>, or NULL */
+} MhConfLaunch;
+
+bool mhConfDomainXMLGetLaunch(const char *xml, MhConfLaunch *out, GError **error);
+void mhConfLaunchClear(MhConfLaunch *launch);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(MhConfLaunch, mhConfLaunchClear)

@@ -103,6 +103,7 @@ expect 400 - POST /v1/bundle '[1,2]'
 expect 400 uuid POST /v1/bundle '{"uuid": 5, "pdh": "x", "cert_chain": "y"}'
 expect 400 cert_chain POST /v1/bundle "{\"uuid\": \"$uuid\", \"pdh\": \"AAAA\"}"
 expect 400 cert_chain POST /v1/bundle "{\"uuid\": \"$uuid\", \"pdh\": \"AAAA\", \"cert_chain\": \"!!\"}"
+expect 400 current_session POST /v1/bundle "{\"uuid\": \"$uuid\", \"pdh\": \"AAAA\", \"cert_chain\": \"AAAA\", \"current_session\": \"!!\"}"
 expect 400 api_major POST /v1/secret '{"launch_id": "00", "measurement": "AAAA", "api_major": -1}'
 expect 404 launch_id POST /v1/secret '{"launch_id": "00ff", "measurement": "AAAA", "api_major": 0, "api_minor": 24, "build_id": 15, "policy": 1}'
 expect 413 Content-Length POST /v1/bundle @100000
@@ -148,4 +149,4 @@ grep -q "$uuid" <<<"$out" || mh_fail "the enrolled guest is gone after kill -9: 
 [ "$(audit_rows)" = "$rows" ] || mh_fail "audit entries lost in kill -9"
 broker log | grep -q 'REFUSED: replayed launch id' || mh_fail "the replay is not in the audit log"
 ! grep -rq "$(od -An -tx1 -N4 state/master.key | tr -d ' ')" serve.err || mh_fail "master key material in the log"
-echo "PASS: broker API: TLS verified, 17 bad requests refused with 4xx JSON errors naming the field, tables unchanged, launch id single-use, state survives kill -9"
+echo "PASS: broker API: TLS verified, 18 bad requests refused with 4xx JSON errors naming the field, tables unchanged, launch id single-use, state survives kill -9"

@@ -8,7 +8,9 @@
 # own platform and the secret for its measured launch. The guest verifies
 # its own memory after each hop. Then the refusals: a revoked guest, and
 # the broker down: the migration fails with the broker's reason, the
-# source runs on, the target holds nothing. The broker's audit log shows
+# source runs on, the target holds nothing. Between the hops, plain
+# "virsh start --paused" (Nova's spawn) on a host whose definition holds
+# a spent session: the hook gets a fresh one and attests the launch. The broker's audit log shows
 # every decision, and its database never holds the key in clear.
 set -euo pipefail
 source "${MH_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/e2e/test-migrate-common.sh"
@@ -43,7 +45,48 @@ hook/qemu log: $(tail -5 "$MH_LAB_DIR/host$to/cache/libvirt/qemu/log/$dom.log" 2
     mh_log "hop $from -> $to: $(mh_virsh "$to" domjobinfo "$dom" --completed | grep -E '^Time elapsed:' | tr -s ' ')"
     mig_wait_passes "$to" "$dom" 2
 }
+hook_log() { cat "$MH_LAB_DIR/host$1/run/mh/hook.log" 2>/dev/null || true; }
+ready_count() { mig_serial "$dom" | grep -c '^mh-guest: ready ' || true; }
+
+# "virt-mh start" gave the launch a session of its own; host 1's hook let
+# it stand (the broker said it was unused) and did not attest.
+hook_log 1 | grep -q "start-begin session kept .* ok" ||
+    mh_fail "host 1's hook did not keep virt-mh start's session: $(hook_log 1)"
 hop 1 2 p2p
+# A migration's own start leaves its session to "migrate begin".
+! hook_log 2 | grep -q "start-begin" || mh_fail "host 2's hook touched the migration's session: $(hook_log 2)"
+
+# Starts that no migration prepared, as Nova's spawn does it: start
+# paused, resume once the network is up. The definition host 2 keeps
+# carries a session the broker already spent; the hook's "start" gets a
+# fresh one, its "started" attests the launch.
+paused_start() {  # paused_start HOST
+    local h=$1 before
+    before=$(ready_count)
+    mh_virsh "$h" start --paused "$dom" >"$MIG_W/start.out" 2>&1 ||
+        mh_fail "virsh start --paused of $dom on host $h failed: $(cat "$MIG_W/start.out")"
+    mh_domstate_is "$h" "$dom" paused || mh_fail "$dom is not paused on host $h: $(mh_domstate "$h" "$dom")"
+    hook_log "$h" | tail -2 | grep -q "start-begin session fresh .* ok" &&
+        hook_log "$h" | tail -1 | grep -q "started-begin attest .* ok" ||
+        mh_fail "host $h's hook did not give the start a fresh, attested session: $(hook_log "$h" | tail -3)"
+    mh_virsh "$h" resume "$dom" >/dev/null || mh_fail "cannot resume $dom on host $h"
+    mh_wait_for "$dom booted again on host $h" 240 eval '[ "$(ready_count)" -gt "$before" ]'
+    mig_wait_passes "$h" "$dom" 2
+    mh_log "virsh start --paused on host $h: $(hook_log "$h" | tail -2 | cut -d' ' -f3- | tr '\n' ';')"
+}
+mh_virsh 2 destroy "$dom" >/dev/null || mh_fail "cannot stop $dom on host 2"
+paused_start 2
+# Without --paused, libvirt runs the vCPUs before "started": the launch is
+# over before a secret could go in, so the hook fails the start.
+mh_virsh 2 destroy "$dom" >/dev/null || mh_fail "cannot stop $dom on host 2"
+if mh_virsh 2 start "$dom" >"$MIG_W/start.out" 2>&1; then
+    mh_fail "a plain virsh start of a broker domain succeeded"
+fi
+grep -q "virsh start --paused" "$MIG_W/start.out" ||
+    mh_fail "the refused start does not say how to start: $(cat "$MIG_W/start.out")"
+[ "$(mh_domstate 2 "$dom")" = "shut off" ] || mh_fail "$dom is not shut off after the refused start: $(mh_domstate 2 "$dom")"
+mh_log "plain virsh start refused: $(grep -o 'mirror-helper hook: .*' "$MIG_W/start.out" | cut -c1-200)"
+paused_start 2
 hop 2 1 direct
 hop 1 2 p2p
 
@@ -85,7 +128,9 @@ mig_wait_passes 2 "$dom" 1
 # key: in clear in neither the database nor the broker's output.
 log=$(sqlite3 "$B/state/broker.db" "SELECT action, granted, reason FROM audit ORDER BY seq")
 mh_log "audit: $(tr '\n' ';' <<<"$log" | cut -c1-600)"
-[ "$(grep -c '^secret|1|' <<<"$log")" = 4 ] || mh_fail "expected 4 granted secrets (start + 3 hops): $log"
+[ "$(grep -c '^secret|1|' <<<"$log")" = 6 ] ||
+    mh_fail "expected 6 granted secrets (virt-mh start, 3 hops, 2 paused starts): $log"
+grep -q "^bundle|1|.*unused session stands" <<<"$log" || mh_fail "no bundle kept virt-mh start's session: $log"
 for why in 'bundle|0|.*revoked' 'bundle|0|.*not trusted' 'secret|0|.*measurement does not match'; do
     grep -q "^$why" <<<"$log" || mh_fail "refusal '$why' is not in the audit log: $log"
 done
@@ -102,4 +147,4 @@ for form in (key, key.hex().encode(), base64.b64encode(key), base64.b64encode(ke
         sys.exit('key found on the wire')
 PY
 mh_log "broker traffic recorded: $(stat -c %s "$B/wire.bin") bytes, no migration key in it"
-echo "PASS: $dom launched through the broker and migrated 1 -> 2 -> 1 -> 2 by plain virsh, the hooks attesting each target with the broker; untrusted-platform, other-firmware, revoked and broker-down migrations refused with the reason, source running, target empty"
+echo "PASS: $dom launched through the broker and migrated 1 -> 2 -> 1 -> 2 by plain virsh, the hooks attesting each target with the broker; virsh start --paused attested with a fresh session, a plain start refused; untrusted-platform, other-firmware, revoked and broker-down migrations refused with the reason, source running, target empty"

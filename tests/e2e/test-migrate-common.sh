@@ -236,7 +236,10 @@ mig_broker_domain() {
     mig_broker enroll --uuid "$MIG_UUID" --policy 0x33 --firmware "$MH_OVMF_CODE" \
         --migration-key "$MIG_B/mk.bin" >"$MIG_B/enroll.out" || mh_fail "broker enroll failed"
     mh_log "$(cat "$MIG_B/enroll.out")"
-    out=$("$VIRT_MH" -c "$MH_URI1" start "$dom" 2>&1) || mh_fail "virt-mh start failed: $out"
+    # As on the host itself: its host.conf names the run_dir where the
+    # owner monitor virt-mh start adds to the definition lives.
+    out=$(MH_HOST_CONF=$MH_LAB_DIR/host1/home/.config/mirror-helper/host.conf \
+        "$VIRT_MH" -c "$MH_URI1" start "$dom" 2>&1) || mh_fail "virt-mh start failed: $out"
     mh_log "$out"
     mh_wait_for "'mh-guest: ready' on the serial log" 240 mig_serial_has "$dom" '^mh-guest: ready '
 }

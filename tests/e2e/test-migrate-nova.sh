@@ -88,4 +88,32 @@ mh_log "2 -> 1: $(grep '"result"' "$MIG_W/nova.out")"
 mh_wait_for "$dom running on host 1" 30 mh_domstate_is 1 "$dom" running
 [ -z "$(mh_domstate 2 "$dom")" ] || mh_fail "$dom still defined on host 2: $(mh_domstate 2 "$dom")"
 mig_wait_passes 1 "$dom" 2
-echo "PASS: OpenStack Nova's own live-migration code on an SEV domain with the mirror helper and a key broker, nobody acting: host 1 -> 2, 2 -> 1 aborted by Nova's completion timeout, then 2 -> 1; guest integrity verified after each"
+
+# --- Nova's start of a defined guest (spawn, hard reboot): Guest.launch
+# with pause=True, Guest.resume once the network is plugged. Host 1's
+# definition is the one the migration left, its session spent: the hook
+# gets a fresh one at "start" and attests the launch at "started".
+ready_count() { mig_serial "$dom" | grep -c '^mh-guest: ready ' || true; }
+hook_log() { tail -n "$2" "$MH_LAB_DIR/host$1/run/mh/hook.log" 2>/dev/null || true; }
+mh_virsh 1 destroy "$dom" >/dev/null || mh_fail "cannot stop $dom on host 1"
+before=$(ready_count)
+PYTHONPATH=$NOVA_PATH /usr/bin/python3 - "$(mig_uri 1)" "$dom" >"$MIG_W/spawn.out" 2>&1 <<'PY' ||
+import sys
+import libvirt
+from nova.virt.libvirt import guest as libvirt_guest
+
+guest = libvirt_guest.Guest(libvirt.open(sys.argv[1]).lookupByName(sys.argv[2]))
+guest.launch(pause=True)
+state = guest._domain.state()[0]
+print('state after launch(pause=True):', state)
+if state != libvirt.VIR_DOMAIN_PAUSED:
+    sys.exit('not paused')
+guest.resume()
+PY
+    mh_fail "Nova's launch(pause=True) + resume of $dom failed: $(cat "$MIG_W/spawn.out")"
+hook_log 1 2 | head -1 | grep -q "start-begin session fresh .* ok" && hook_log 1 1 | grep -q "started-begin attest .* ok" ||
+    mh_fail "host 1's hook did not attest Nova's start with a fresh session: $(hook_log 1 3)"
+mh_wait_for "$dom booted again on host 1" 240 eval '[ "$(ready_count)" -gt "$before" ]'
+mig_wait_passes 1 "$dom" 2
+mh_log "Nova's spawn path on host 1: $(hook_log 1 2 | cut -d' ' -f3- | tr '\n' ';')"
+echo "PASS: OpenStack Nova's own live-migration code on an SEV domain with the mirror helper and a key broker, nobody acting: host 1 -> 2, 2 -> 1 aborted by Nova's completion timeout, then 2 -> 1; Nova's paused launch attested by the hook; guest integrity verified after each"

@@ -146,7 +146,7 @@ bundle(Fixture *f, MhSevPlatform *p, MhBrokerBundle *b, GError **err)
     MhBrokerOutcome outcome;
 
     platformB64(p, &pdh, &chain);
-    return mhBrokerIssueBundle(f->store, "host", UUID, pdh, chain, b, &outcome, err);
+    return mhBrokerIssueBundle(f->store, "host", UUID, pdh, chain, NULL, b, &outcome, err);
 }
 
 /* Ask for the secret of 'launch'; on success, return the key the
@@ -216,6 +216,66 @@ testGrant(Fixture *f, gconstpointer data)
     g_assert_no_error(err);
     g_assert_cmpmem(got->data, got->len, key->data, key->len);
     mhBrokerBundleClear(&b);
+}
+
+static bool
+bundleFor(Fixture *f, MhSevPlatform *p, const char *current, MhBrokerBundle *b, GError **err)
+{
+    g_autofree char *pdh = NULL, *chain = NULL;
+    MhBrokerOutcome outcome;
+
+    platformB64(p, &pdh, &chain);
+    return mhBrokerIssueBundle(f->store, "host", UUID, pdh, chain, current, b, &outcome, err);
+}
+
+/* A host that starts a domain asks whether the session in its definition
+ * still stands: only an unused one issued for this guest on this platform. */
+static void
+testCurrentSession(Fixture *f, gconstpointer data)
+{
+    g_autoptr(MhSecret) key = mhSecretNew(32);
+    g_autoptr(MhSecret) got = NULL;
+    g_autoptr(MhSevLaunch) launch = NULL;
+    g_autoptr(GError) err = NULL;
+    MhBrokerBundle first, again;
+    int launches;
+
+    memset(key->data, 0x5a, key->len);
+    enroll(f, 0x0033, key);
+    g_assert_true(bundleFor(f, f->platform, NULL, &first, &err));
+    launches = countRows(f, "launches");
+    /* Unused, this platform: it stands, nothing new is issued. */
+    g_assert_true(bundleFor(f, f->platform, first.session_b64, &again, &err));
+    g_assert_no_error(err);
+    g_assert_true(again.current);
+    g_assert_null(again.launch_id);
+    g_assert_cmpint(countRows(f, "launches"), ==, launches);
+    /* Another platform of the same owner: a session of its own. */
+    g_assert_true(bundleFor(f, f->sibling, first.session_b64, &again, &err));
+    g_assert_false(again.current);
+    g_assert_nonnull(again.session_b64);
+    g_assert_cmpstr(again.session_b64, !=, first.session_b64);
+    mhBrokerBundleClear(&again);
+    /* Spent: once its secret was released, the host gets a fresh one. */
+    launch = launchFromBundle(f->platform, &first, FIRMWARE);
+    got = secret(f, &first, launch, &err);
+    g_assert_no_error(err);
+    g_assert_true(bundleFor(f, f->platform, first.session_b64, &again, &err));
+    g_assert_false(again.current);
+    g_assert_cmpstr(again.session_b64, !=, first.session_b64);
+    g_assert_nonnull(again.launch_id);
+    mhBrokerBundleClear(&again);
+    /* A session it never issued is no reason to refuse: a fresh one. */
+    g_assert_true(bundleFor(f, f->platform, "AAAA", &again, &err));
+    g_assert_false(again.current);
+    mhBrokerBundleClear(&again);
+    /* A revoked guest gets nothing, not even "it stands". */
+    g_assert_true(bundleFor(f, f->platform, NULL, &again, &err));
+    g_assert_true(mhBrokerRevoke(f->store, "test", UUID, &(MhBrokerOutcome){ 0 }, &err));
+    g_assert_false(bundleFor(f, f->platform, again.session_b64, &first, &err));
+    g_assert_error(err, MH_ERROR, MH_ERROR_STATE);
+    mhBrokerBundleClear(&again);
+    mhBrokerBundleClear(&first);
 }
 
 static void
@@ -387,6 +447,8 @@ main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add("/broker/grant", Fixture, NULL, setUp, testGrant, tearDown);
     g_test_add("/broker/refusals", Fixture, NULL, setUp, testRefusals, tearDown);
+    g_test_add("/broker/current-session", Fixture, NULL, setUp, testCurrentSession,
+               tearDown);
     g_test_add("/broker/domain-policy", Fixture, NULL, setUp, testDomainPolicy, tearDown);
     g_test_add("/broker/store-sealing", Fixture, NULL, setUp, testStoreSealing, tearDown);
     return g_test_run();

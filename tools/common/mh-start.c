@@ -36,15 +36,24 @@ mhStartPlatform(virConnectPtr conn, GError **error)
     return out;
 }
 
-/* Put this launch's session into the persistent definition. */
+/* Put this launch's session into the persistent definition, and an owner
+ * monitor: a plain "virsh start --paused" later (Nova's spawn) is attested
+ * by the hook through it. One already there stays. A migration with
+ * --persistent carries this definition to the next host, so the path
+ * must be one the hosts share (host.conf's run_dir, the same on each). */
 static virDomainPtr
-mhStartDefine(virConnectPtr conn, const char *xml, const MhBrokerBundle *bundle,
-                 GError **error)
+mhStartDefine(virConnectPtr conn, const char *xml, const char *uuid, const char *run_dir,
+              const MhBrokerBundle *bundle, GError **error)
 {
     g_autofree char *fitted = NULL;
+    g_autofree char *owner = mhConfDomainXMLOwnerMonitor(xml);
+    g_autofree char *name = g_strdup_printf("%s.owner", uuid);
     virDomainPtr dom;
 
-    if (!(fitted = mhConfDomainXMLSetLaunch(xml, bundle->godh_b64, bundle->session_b64, NULL,
+    if (!owner && run_dir)
+        owner = g_build_filename(run_dir, name, NULL);
+
+    if (!(fitted = mhConfDomainXMLSetLaunch(xml, bundle->godh_b64, bundle->session_b64, owner,
                                             error)))
         return NULL;
     if (!(dom = virDomainDefineXML(conn, fitted)))
@@ -53,8 +62,8 @@ mhStartDefine(virConnectPtr conn, const char *xml, const MhBrokerBundle *bundle,
 }
 
 bool
-mhStartDomain(virConnectPtr conn, virDomainPtr dom, const char *cacert,
-                 MhOwnerLaunchReport *report, GError **error)
+mhStartDomain(virConnectPtr conn, virDomainPtr dom, const char *cacert, const char *run_dir,
+              MhOwnerLaunchReport *report, GError **error)
 {
     g_autoptr(virDomain) defined = NULL;
     g_autoptr(MhConfDomain) conf = NULL;
@@ -82,8 +91,8 @@ mhStartDomain(virConnectPtr conn, virDomainPtr dom, const char *cacert,
     if (!(chain = mhStartPlatform(conn, error)) ||
         !(client = mhBrokerClientNew(conf->helper->key_broker, cacert, NULL,
                                      MH_BROKER_CLIENT_TIMEOUT_S, error)) ||
-        !mhBrokerRequestBundle(client, conf->uuid, chain, &bundle, error) ||
-        !(defined = mhStartDefine(conn, xml, &bundle, error)))
+        !mhBrokerRequestBundle(client, conf->uuid, chain, NULL, &bundle, error) ||
+        !(defined = mhStartDefine(conn, xml, conf->uuid, run_dir, &bundle, error)))
         goto out;
     if (virDomainCreateWithFlags(defined, VIR_DOMAIN_START_PAUSED) < 0) {
         mhVirtSetError(error, _("cannot start the domain paused"));

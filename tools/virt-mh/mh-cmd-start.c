@@ -13,8 +13,23 @@
 
 #include <stdio.h>
 
+/* Where the hosts' hooks keep owner monitors: host.conf's run_dir. With
+ * no host.conf here, an ordinary user's default would be a directory of
+ * their own, which a system daemon's QEMU cannot use: a system
+ * connection gets the system default. */
+static const char *
+mhCmdStartRunDir(virConnectPtr conn, const MhBrokerHostConf *host)
+{
+    g_autofree char *uri = virConnectGetURI(conn);
+
+    if (!host->path && uri && g_str_has_suffix(uri, "/system"))
+        return MH_BROKER_HOST_SYSTEM_RUN_DIR;
+    return host->run_dir;
+}
+
 static bool
-mhCmdStartRun(MhCmdGlobal *global, const char *name, const char *cacert, GError **error)
+mhCmdStartRun(MhCmdGlobal *global, const char *name, const char *cacert,
+              const MhBrokerHostConf *host, GError **error)
 {
     g_autoptr(virConnect) conn = NULL;
     g_autoptr(virDomain) dom = NULL;
@@ -23,7 +38,7 @@ mhCmdStartRun(MhCmdGlobal *global, const char *name, const char *cacert, GError 
 
     if (!(conn = mhVirtConnect(global->connect_uri, error)) ||
         !(dom = mhVirtLookupDomain(conn, name, error)) ||
-        !mhStartDomain(conn, dom, cacert, &report, error) ||
+        !mhStartDomain(conn, dom, cacert, mhCmdStartRunDir(conn, host), &report, error) ||
         !(helper = mhVirtGetHelper(dom, error)))
         return false;
     printf(_("Domain '%s' started: launch attested by %s (policy 0x%04x, SEV API %u.%u "
@@ -54,9 +69,13 @@ mhCmdStart(MhCmdGlobal *global, int argc, char **argv)
         mhCmdErrorf(_("start: expected DOMAIN"));
         return MH_EXIT_FAIL;
     }
-    if (!cacert && (host = mhBrokerHostConfLoad(NULL)) && host->cacert)
+    if (!(host = mhBrokerHostConfLoad(&error))) {
+        mhCmdPrintError(error);
+        return MH_EXIT_FAIL;
+    }
+    if (!cacert && host->cacert)
         cacert = g_strdup(host->cacert);
-    if (!mhCmdStartRun(global, argv[1], cacert, &error)) {
+    if (!mhCmdStartRun(global, argv[1], cacert, host, &error)) {
         mhCmdPrintError(error);
         return MH_EXIT_FAIL;
     }

@@ -382,6 +382,7 @@ mhdDomainArm(gpointer object, GVariant *params, GDBusMethodInvocation *inv)
 typedef struct {
     virDomainPtr vdom;
     char *cacert;
+    char *run_dir;
     char *header;
     char *secret;
     bool has_gpa;
@@ -395,6 +396,7 @@ mhdLaunchCallFree(gpointer data)
 
     virDomainFree(call->vdom);
     g_free(call->cacert);
+    g_free(call->run_dir);
     g_free(call->header);
     if (call->secret)
         mhUtilWipe(call->secret, strlen(call->secret));
@@ -409,8 +411,8 @@ mhdDomainStartThread(GDBusMethodInvocation *inv, gpointer data)
     g_autoptr(GError) err = NULL;
     MhOwnerLaunchReport report;
 
-    if (!mhStartDomain(virDomainGetConnect(call->vdom), call->vdom, call->cacert, &report,
-                       &err)) {
+    if (!mhStartDomain(virDomainGetConnect(call->vdom), call->vdom, call->cacert,
+                       call->run_dir, &report, &err)) {
         mhdReturnError(inv, err);
         return;
     }
@@ -451,12 +453,18 @@ mhdDomainStart(gpointer object, GVariant *params, GDBusMethodInvocation *inv)
         return;
     }
     g_variant_lookup(opts, "cacert", "&s", &cacert);
-    /* As "virt-mh start": the host's CA for the broker unless given. */
-    if (!cacert && (host = mhBrokerHostConfLoad(NULL)))
+    /* As "virt-mh start": the host's CA for the broker unless given, and
+     * its run_dir for the owner monitor (virt-mhd runs on the host). */
+    if (!(host = mhBrokerHostConfLoad(&err))) {
+        mhdReturnError(inv, err);
+        return;
+    }
+    if (!cacert)
         cacert = host->cacert;
     call = g_new0(MhdLaunchCall, 1);
     call->vdom = g_steal_pointer(&vdom);
     call->cacert = g_strdup(cacert);
+    call->run_dir = g_strdup(host->run_dir);
     mhdRunInThread(inv, mhdDomainStartThread, call, mhdLaunchCallFree);
 }
 
