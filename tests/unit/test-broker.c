@@ -139,14 +139,21 @@ launchFromBundle(MhSevPlatform *p, const MhBrokerBundle *b, const char *firmware
     return launch;
 }
 
+/* A bundle for platform 'p'; 'current': the session the host already has. */
 static bool
-bundle(Fixture *f, MhSevPlatform *p, MhBrokerBundle *b, GError **err)
+bundleFor(Fixture *f, MhSevPlatform *p, const char *current, MhBrokerBundle *b, GError **err)
 {
     g_autofree char *pdh = NULL, *chain = NULL;
     MhBrokerOutcome outcome;
 
     platformB64(p, &pdh, &chain);
-    return mhBrokerIssueBundle(f->store, "host", UUID, pdh, chain, NULL, b, &outcome, err);
+    return mhBrokerIssueBundle(f->store, "host", UUID, pdh, chain, current, b, &outcome, err);
+}
+
+static bool
+bundle(Fixture *f, MhSevPlatform *p, MhBrokerBundle *b, GError **err)
+{
+    return bundleFor(f, p, NULL, b, err);
 }
 
 /* Ask for the secret of 'launch'; on success, return the key the
@@ -216,16 +223,6 @@ testGrant(Fixture *f, gconstpointer data)
     g_assert_no_error(err);
     g_assert_cmpmem(got->data, got->len, key->data, key->len);
     mhBrokerBundleClear(&b);
-}
-
-static bool
-bundleFor(Fixture *f, MhSevPlatform *p, const char *current, MhBrokerBundle *b, GError **err)
-{
-    g_autofree char *pdh = NULL, *chain = NULL;
-    MhBrokerOutcome outcome;
-
-    platformB64(p, &pdh, &chain);
-    return mhBrokerIssueBundle(f->store, "host", UUID, pdh, chain, current, b, &outcome, err);
 }
 
 /* A host that starts a domain asks whether the session in its definition
