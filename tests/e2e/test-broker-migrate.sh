@@ -5,13 +5,15 @@
 # platforms; "virt-mh start" launches it through the broker; then plain
 # "virsh migrate" (no --xml, no owner step) moves it host 1 -> 2 (p2p)
 # -> 1 (client-managed) -> 2, each target's hook getting a bundle for its
-# own platform and the secret for its measured launch. The guest verifies
-# its own memory after each hop. Then the refusals: a revoked guest, and
-# the broker down: the migration fails with the broker's reason, the
-# source runs on, the target holds nothing. Between the hops, plain
-# "virsh start --paused" (Nova's spawn) on a host whose definition holds
-# a spent session: the hook gets a fresh one and attests the launch. The broker's audit log shows
-# every decision, and its database never holds the key in clear.
+# own platform and the secret for its measured launch. Between the hops,
+# plain "virsh start --paused" (Nova's spawn) on a host whose definition
+# holds a spent session: the hook gets a fresh one and attests the
+# launch. The guest verifies its own memory after each step. Then the
+# refusals: an untrusted platform, another firmware, a launch id replayed
+# by a lying target, a revoked guest, the broker down: the migration
+# fails with the broker's reason, the source runs on, the target holds
+# nothing. The broker's audit log shows every decision, and its database
+# never holds the key in clear.
 set -euo pipefail
 source "${MH_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/e2e/test-migrate-common.sh"
 
@@ -118,6 +120,27 @@ printf '\x5a' | dd of="$MIG_W/ovmf-other.fd" bs=1 seek=4096 conv=notrunc status=
 chmod a+r "$MIG_W/ovmf-other.fd"
 mh_virsh 2 dumpxml --migratable "$dom" | sed "s|$MH_OVMF_CODE|$MIG_W/ovmf-other.fd|" >"$MIG_W/other-fw.xml"
 refused "a firmware the owner did not allow" "measurement does not match" 1 --xml "$MIG_W/other-fw.xml"
+# A lying target host replays a launch id the broker has already spent:
+# between its hook's "migrate" and "started" calls the saved launch is
+# swapped for a used one (the session's digest kept, so the hook takes it).
+used=$(sqlite3 "$B/state/broker.db" "SELECT id FROM launches WHERE state = 'used' LIMIT 1")
+[ -n "$used" ] || mh_fail "no used launch id in the broker's database"
+launch_file=$MH_LAB_DIR/host1/run/mh/$uuid.launch
+rm -f "$launch_file"
+(
+    for _ in $(seq 3000); do
+        if [ -s "$launch_file" ]; then
+            read -r _ digest <"$launch_file"
+            echo "$used $digest" >"$launch_file.new" && mv "$launch_file.new" "$launch_file"
+            exit 0
+        fi
+        sleep 0.01
+    done
+    exit 1
+) &
+swapper=$!
+refused "a replayed launch id" "replayed launch id" 1
+wait "$swapper" || mh_fail "the target's saved launch never appeared"
 broker revoke --uuid "$uuid" >/dev/null || mh_fail "broker revoke failed"
 refused "a revoked guest" "is revoked" 1
 kill "$bpid"; wait "$bpid" 2>/dev/null || true
@@ -131,7 +154,8 @@ mh_log "audit: $(tr '\n' ';' <<<"$log" | cut -c1-600)"
 [ "$(grep -c '^secret|1|' <<<"$log")" = 6 ] ||
     mh_fail "expected 6 granted secrets (virt-mh start, 3 hops, 2 paused starts): $log"
 grep -q "^bundle|1|.*unused session stands" <<<"$log" || mh_fail "no bundle kept virt-mh start's session: $log"
-for why in 'bundle|0|.*revoked' 'bundle|0|.*not trusted' 'secret|0|.*measurement does not match'; do
+for why in 'bundle|0|.*revoked' 'bundle|0|.*not trusted' 'secret|0|.*measurement does not match' \
+    'secret|0|replayed launch id'; do
     grep -q "^$why" <<<"$log" || mh_fail "refusal '$why' is not in the audit log: $log"
 done
 # What crossed the wire between the hosts and the broker: bundles and
@@ -147,4 +171,4 @@ for form in (key, key.hex().encode(), base64.b64encode(key), base64.b64encode(ke
         sys.exit('key found on the wire')
 PY
 mh_log "broker traffic recorded: $(stat -c %s "$B/wire.bin") bytes, no migration key in it"
-echo "PASS: $dom launched through the broker and migrated 1 -> 2 -> 1 -> 2 by plain virsh, the hooks attesting each target with the broker; virsh start --paused attested with a fresh session, a plain start refused; untrusted-platform, other-firmware, revoked and broker-down migrations refused with the reason, source running, target empty"
+echo "PASS: $dom launched through the broker and migrated 1 -> 2 -> 1 -> 2 by plain virsh, the hooks attesting each target with the broker; virsh start --paused attested with a fresh session, a plain start refused; untrusted-platform, other-firmware, replayed-launch, revoked and broker-down migrations refused with the reason, source running, target empty"
