@@ -269,10 +269,10 @@ testCurrentSession(Fixture *f, gconstpointer data)
     /* A revoked guest gets nothing, not even "it stands". */
     g_assert_true(bundleFor(f, f->platform, NULL, &again, &err));
     g_assert_true(mhBrokerRevoke(f->store, "test", UUID, &(MhBrokerOutcome){ 0 }, &err));
+    mhBrokerBundleClear(&first);
     g_assert_false(bundleFor(f, f->platform, again.session_b64, &first, &err));
     g_assert_error(err, MH_ERROR, MH_ERROR_STATE);
     mhBrokerBundleClear(&again);
-    mhBrokerBundleClear(&first);
 }
 
 static void
