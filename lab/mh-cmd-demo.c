@@ -19,6 +19,7 @@
  * Any failure: "error: ...", the lab is torn down, exit 1. */
 #include "mh-cmd.h"
 #include "mh-start.h"
+#include "broker/mh-broker-client.h"
 #include "lab/mh-demo.h"
 #include "virt/mh-virt-migrate.h"
 
@@ -322,7 +323,8 @@ mhDemoLaunch(MhDemo *demo, GError **error)
     mhDemoStep(_("Starting '%s' on host 1 through the broker (as 'virt-mh start': bundle, "
                  "start paused, attest, inject, resume)"), MH_DEMO_DOMAIN);
     t0 = g_get_monotonic_time();
-    if (!mhStartDomain(h1->conn, dom, mhDemoBrokerCa(demo->broker), run_dir, &report, error) ||
+    if (!mhStartDomain(h1->conn, dom, mhDemoBrokerCa(demo->broker), run_dir,
+                       MH_BROKER_CLIENT_TIMEOUT_S, &report, error) ||
         !mhDemoBrokerPrintLog(demo->broker, error))
         return NULL;
     mhDemoSay(_("launch measured by SEV API %u.%u build %u with policy 0x%04x; the broker "

@@ -63,7 +63,7 @@ mhStartDefine(virConnectPtr conn, const char *xml, const char *uuid, const char 
 
 bool
 mhStartDomain(virConnectPtr conn, virDomainPtr dom, const char *cacert, const char *run_dir,
-              MhOwnerLaunchReport *report, GError **error)
+              guint timeout_s, MhOwnerLaunchReport *report, GError **error)
 {
     g_autoptr(virDomain) defined = NULL;
     g_autoptr(MhConfDomain) conf = NULL;
@@ -89,8 +89,8 @@ mhStartDomain(virConnectPtr conn, virDomainPtr dom, const char *cacert, const ch
         return false;
     }
     if (!(chain = mhStartPlatform(conn, error)) ||
-        !(client = mhBrokerClientNew(conf->helper->key_broker, cacert, NULL,
-                                     MH_BROKER_CLIENT_TIMEOUT_S, error)) ||
+        !(client = mhBrokerClientNew(conf->helper->key_broker, cacert, NULL, timeout_s,
+                                     error)) ||
         !mhBrokerRequestBundle(client, conf->uuid, chain, NULL, &bundle, error) ||
         !(defined = mhStartDefine(conn, xml, conf->uuid, run_dir, &bundle, error)))
         goto out;

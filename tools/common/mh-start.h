@@ -10,8 +10,10 @@
 
 /* The first launch of 'dom' through the key broker its <mh:helper> names:
  * bundle for this host, start paused, attest and inject, resume; the
- * launch is destroyed on failure. 'cacert' may be NULL. A definition
+ * launch is destroyed on failure. 'cacert' may be NULL; 'timeout_s' per
+ * broker call (host.conf's [broker] timeout). A definition
  * without an owner monitor gets one in 'run_dir' (the host's host.conf
  * run_dir; NULL: none), so that the hook can attest later starts. */
 bool mhStartDomain(virConnectPtr conn, virDomainPtr dom, const char *cacert,
-                   const char *run_dir, MhOwnerLaunchReport *report, GError **error);
+                   const char *run_dir, guint timeout_s, MhOwnerLaunchReport *report,
+                   GError **error);

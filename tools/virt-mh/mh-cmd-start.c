@@ -38,7 +38,8 @@ mhCmdStartRun(MhCmdGlobal *global, const char *name, const char *cacert,
 
     if (!(conn = mhVirtConnect(global->connect_uri, error)) ||
         !(dom = mhVirtLookupDomain(conn, name, error)) ||
-        !mhStartDomain(conn, dom, cacert, mhCmdStartRunDir(conn, host), &report, error) ||
+        !mhStartDomain(conn, dom, cacert, mhCmdStartRunDir(conn, host), host->timeout_s,
+                       &report, error) ||
         !(helper = mhVirtGetHelper(dom, error)))
         return false;
     printf(_("Domain '%s' started: launch attested by %s (policy 0x%04x, SEV API %u.%u "

@@ -383,6 +383,7 @@ typedef struct {
     virDomainPtr vdom;
     char *cacert;
     char *run_dir;
+    guint timeout_s;
     char *header;
     char *secret;
     bool has_gpa;
@@ -412,7 +413,7 @@ mhdDomainStartThread(GDBusMethodInvocation *inv, gpointer data)
     MhOwnerLaunchReport report;
 
     if (!mhStartDomain(virDomainGetConnect(call->vdom), call->vdom, call->cacert,
-                       call->run_dir, &report, &err)) {
+                       call->run_dir, call->timeout_s, &report, &err)) {
         mhdReturnError(inv, err);
         return;
     }
@@ -465,6 +466,7 @@ mhdDomainStart(gpointer object, GVariant *params, GDBusMethodInvocation *inv)
     call->vdom = g_steal_pointer(&vdom);
     call->cacert = g_strdup(cacert);
     call->run_dir = g_strdup(host->run_dir);
+    call->timeout_s = host->timeout_s;
     mhdRunInThread(inv, mhdDomainStartThread, call, mhdLaunchCallFree);
 }
 
