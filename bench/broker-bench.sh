@@ -55,20 +55,26 @@ import re, sys
 text = open(sys.argv[1]).read()
 hops = [int(m) for m in re.findall(r'hop \d -> \d: Time elapsed: (\d+) ms', text)]
 # hook.log lines carry their time: in time order, a migration's bundle
-# and the next attestation on that host are that hop's (the test's paused
-# starts between the hops have attestations of their own, not counted).
+# and the next attestation on that host are that hop's; a paused start's
+# fresh session and the next attestation are that start's, shown apart.
 events = sorted(re.findall(
-    r'hook host (\d): (\S+) \S+ \S+ (migrate-begin bundle|started-begin attest|start-begin) '
-    r'(?:\S+ )*?([0-9.]+) ms ok', text), key=lambda e: e[1])
-per_hop, bundle = [], {}
+    r'hook host (\d): (\S+) \S+ \S+ (migrate-begin bundle|started-begin attest|start-begin session fresh) '
+    r'([0-9.]+) ms ok', text), key=lambda e: e[1])
+per_hop, per_start, bundle, fresh = [], [], {}, {}
 for host, _, what, ms in events:
     if what == 'migrate-begin bundle':
         bundle[host] = float(ms)
-    elif what == 'start-begin':
+    elif what == 'start-begin session fresh':
         bundle.pop(host, None)
+        fresh[host] = float(ms)
     elif host in bundle:
         per_hop.append(bundle.pop(host) + float(ms))
+    elif host in fresh:
+        per_start.append((fresh.pop(host), float(ms)))
 per_hop = per_hop[:len(hops)]
+for s, a in per_start:
+    print("  virsh start --paused: fresh session %.1f ms + attestation %.1f ms = %.1f ms" %
+          (s, a, s + a))
 for i, (t, a) in enumerate(zip(hops, per_hop), 1):
     print("  hop %d: migration %d ms, of which the hook's attestation %.1f ms (%.1f %%)" % (i, t, a, 100 * a / t))
 if per_hop:

@@ -17,7 +17,7 @@
  * Everything else is a silent exit 0. It never calls libvirt (the daemon
  * waits for it); it does not even link it. A failure exits 1 with the
  * reason on stderr, which libvirt puts in the error that cancels the
- * incoming migration. */
+ * incoming migration or the start. */
 #include "broker/mh-broker-host.h"
 #include "broker/mh-broker-launch.h"
 #include "conf/mh-conf.h"
