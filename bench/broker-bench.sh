@@ -28,7 +28,7 @@ while [ $# -gt 0 ]; do
 done
 build=$(cd "$build" && pwd)
 W=$(mktemp -d /tmp/mhbb.XXXXXX)
-trap 'kill "${bpid:-}" 2>/dev/null; wait 2>/dev/null; rm -rf "$W"' EXIT
+trap 'kill "${bpid:-}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$W"' EXIT
 
 echo "# (1) the broker under load: $serial attestations in a row, $parallel at once"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=127.0.0.1 \
