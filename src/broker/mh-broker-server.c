@@ -108,7 +108,7 @@ mhBrokerHandleBundle(MhBrokerCall *call, JsonObject *reply, MhBrokerOutcome *out
         outcome->field = "current_session";
         return 0;
     }
-    if (!mhBrokerIssueBundle(call->server->store, call->peer, uuid, pdh, chain, current,
+    if (!mhBrokerIssueBundle(call->server->store, call->peer, uuid, pdh, chain, digest,
                              &bundle, outcome, error))
         return 0;
     if (bundle.current) {

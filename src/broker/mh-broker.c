@@ -232,13 +232,12 @@ mhBrokerSessionDigest(const char *session_b64)
  * session is spent, and one for another platform cannot launch here. */
 static bool
 mhBrokerSessionCurrent(MhBrokerStore *store, const char *uuid, const char *cek_fp,
-                       const char *current_session, GError **error)
+                       const char *current_digest, GError **error)
 {
-    g_autofree char *digest = NULL;
     g_autoptr(MhBrokerLaunch) launch = NULL;
 
-    if (!current_session || !(digest = mhBrokerSessionDigest(current_session)) ||
-        !(launch = mhBrokerStoreFindLaunchBySession(store, digest, error)))
+    if (!current_digest ||
+        !(launch = mhBrokerStoreFindLaunchBySession(store, current_digest, error)))
         return false;
     return strcmp(launch->uuid, uuid) == 0 && strcmp(launch->platform, cek_fp) == 0 &&
         strcmp(launch->state, "issued") == 0;
@@ -246,7 +245,7 @@ mhBrokerSessionCurrent(MhBrokerStore *store, const char *uuid, const char *cek_f
 
 static bool
 mhBrokerBundleDecide(MhBrokerStore *store, const char *peer, const char *uuid,
-                     const MhSevChain *chain, const char *cek_fp, const char *current_session,
+                     const MhSevChain *chain, const char *cek_fp, const char *current_digest,
                      MhBrokerBundle *out, MhBrokerOutcome *outcome, GError **error)
 {
     g_autoptr(MhBrokerGuest) guest = NULL;
@@ -262,7 +261,7 @@ mhBrokerBundleDecide(MhBrokerStore *store, const char *peer, const char *uuid,
         return mhBrokerRefuse(outcome, MH_BROKER_REFUSE_NOT_FOUND, "uuid");
     if (!mhBrokerCheckPlacement(guest, platform, oca_fp, outcome, error))
         return false;
-    if (mhBrokerSessionCurrent(store, uuid, cek_fp, current_session, error)) {
+    if (mhBrokerSessionCurrent(store, uuid, cek_fp, current_digest, error)) {
         out->current = true;
         if (!mhBrokerStoreAudit(store, peer, "bundle", uuid, cek_fp, true,
                                 "trusted platform, the host's unused session stands", error))
@@ -290,7 +289,7 @@ mhBrokerBundleDecide(MhBrokerStore *store, const char *peer, const char *uuid,
 
 bool
 mhBrokerIssueBundle(MhBrokerStore *store, const char *peer, const char *uuid,
-                    const char *pdh_b64, const char *chain_b64, const char *current_session,
+                    const char *pdh_b64, const char *chain_b64, const char *current_digest,
                     MhBrokerBundle *out, MhBrokerOutcome *outcome, GError **error)
 {
     g_autoptr(MhSevChain) chain = NULL;
@@ -310,7 +309,7 @@ mhBrokerIssueBundle(MhBrokerStore *store, const char *peer, const char *uuid,
     cek_fp = mhSevCertFingerprint(chain->cek);
     if (!mhBrokerStoreBegin(store, error))
         return mhBrokerRefuse(outcome, MH_BROKER_REFUSE_INTERNAL, NULL);
-    if (!mhBrokerBundleDecide(store, peer, uuid, chain, cek_fp, current_session, out, outcome,
+    if (!mhBrokerBundleDecide(store, peer, uuid, chain, cek_fp, current_digest, out, outcome,
                               error) ||
         (!mhBrokerStoreCommit(store, error) &&
          !mhBrokerRefuse(outcome, MH_BROKER_REFUSE_INTERNAL, NULL))) {

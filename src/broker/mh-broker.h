@@ -62,12 +62,13 @@ void mhBrokerBundleClear(MhBrokerBundle *bundle);
 char *mhBrokerSessionDigest(const char *session_b64);
 
 /* A launch bundle for the guest on the platform of this PDH and chain.
- * 'current_session' (may be NULL): the session the host's definition
- * already carries; when it is one issued for this guest and platform and
- * not yet used, out->current is set instead, and no new launch is made. */
+ * 'current_digest' (may be NULL): mhBrokerSessionDigest() of the session
+ * the host's definition already carries; when that is one issued for this
+ * guest and platform and not yet used, out->current is set instead, and
+ * no new launch is made. */
 bool mhBrokerIssueBundle(MhBrokerStore *store, const char *peer, const char *uuid,
                          const char *pdh_b64, const char *chain_b64,
-                         const char *current_session, MhBrokerBundle *out,
+                         const char *current_digest, MhBrokerBundle *out,
                          MhBrokerOutcome *outcome, GError **error);
 
 typedef struct {

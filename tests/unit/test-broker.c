@@ -144,10 +144,11 @@ static bool
 bundleFor(Fixture *f, MhSevPlatform *p, const char *current, MhBrokerBundle *b, GError **err)
 {
     g_autofree char *pdh = NULL, *chain = NULL;
+    g_autofree char *digest = current ? mhBrokerSessionDigest(current) : NULL;
     MhBrokerOutcome outcome;
 
     platformB64(p, &pdh, &chain);
-    return mhBrokerIssueBundle(f->store, "host", UUID, pdh, chain, current, b, &outcome, err);
+    return mhBrokerIssueBundle(f->store, "host", UUID, pdh, chain, digest, b, &outcome, err);
 }
 
 static bool
