@@ -157,37 +157,3 @@ mhConfDomainXMLOwnerMonitor(const char *xml)
     xmlFreeDoc(doc);
     return path;
 }
-
-void
-mhConfLaunchClear(MhConfLaunch *launch)
-{
-    g_clear_pointer(&launch->dh_cert, g_free);
-    g_clear_pointer(&launch->session, g_free);
-    launch->id = -1;
-}
-
-bool
-mhConfDomainXMLGetLaunch(const char *xml, MhConfLaunch *out, GError **error)
-{
-    xmlDocPtr doc = mhConfXmlParseDomain(xml, error);
-    xmlNodePtr root, ls, child;
-    g_autofree char *id = NULL;
-    gint64 n;
-
-    out->id = -1;
-    out->dh_cert = out->session = NULL;
-    if (!doc)
-        return false;
-    root = xmlDocGetRootElement(doc);
-    if ((id = mhConfXmlGetProp(root, "id")) && g_ascii_string_to_signed(id, 10, 1, G_MAXINT,
-                                                                        &n, NULL))
-        out->id = n;
-    if ((ls = mhConfXmlChild(root, "launchSecurity"))) {
-        if ((child = mhConfXmlChild(ls, "dhCert")))
-            out->dh_cert = g_strstrip(mhConfXmlNodeText(child));
-        if ((child = mhConfXmlChild(ls, "session")))
-            out->session = g_strstrip(mhConfXmlNodeText(child));
-    }
-    xmlFreeDoc(doc);
-    return true;
-}

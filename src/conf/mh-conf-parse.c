@@ -490,7 +490,7 @@ static void
 mhConfParseLaunchSecurity(MhConfDomain *dom, xmlNodePtr root, GPtrArray *problems)
 {
     xmlNodePtr ls = mhConfXmlChild(root, "launchSecurity");
-    xmlNodePtr policy;
+    xmlNodePtr policy, child;
     g_autofree char *text = NULL;
     const char *p;
     guint64 v = 0;
@@ -501,7 +501,13 @@ mhConfParseLaunchSecurity(MhConfDomain *dom, xmlNodePtr root, GPtrArray *problem
     if (!dom->launch_security)
         dom->launch_security = g_strdup("");
     dom->has_sev = strcmp(dom->launch_security, "sev") == 0;
-    if (!dom->has_sev || !(policy = mhConfXmlChild(ls, "policy")))
+    if (!dom->has_sev)
+        return;
+    if ((child = mhConfXmlChild(ls, "dhCert")))
+        dom->sev_dh_cert = g_strstrip(mhConfXmlNodeText(child));
+    if ((child = mhConfXmlChild(ls, "session")))
+        dom->sev_session = g_strstrip(mhConfXmlNodeText(child));
+    if (!(policy = mhConfXmlChild(ls, "policy")))
         return;
     /* libvirt reads the policy as hex with or without the 0x prefix. */
     text = mhConfXmlNodeText(policy);
@@ -574,6 +580,8 @@ mhConfDomainCheck(const char *xml, const char *source, GPtrArray *problems)
 {
     g_autoptr(GError) error = NULL;
     g_autoptr(MhConfDomain) dom = NULL;
+    g_autofree char *id = NULL;
+    gint64 n;
     xmlDocPtr doc;
     xmlNodePtr root;
 
@@ -590,6 +598,10 @@ mhConfDomainCheck(const char *xml, const char *source, GPtrArray *problems)
     }
     dom = g_new0(MhConfDomain, 1);
     dom->qemu_objects = g_ptr_array_new_with_free_func(g_free);
+    dom->id = -1;
+    if ((id = mhConfXmlGetProp(root, "id")) &&
+        g_ascii_string_to_signed(id, 10, 1, G_MAXINT, &n, NULL))
+        dom->id = n;
     if (mhConfXmlChild(root, "name"))
         dom->name = mhConfXmlNodeText(mhConfXmlChild(root, "name"));
     if (mhConfXmlChild(root, "uuid"))

@@ -77,6 +77,8 @@ mhConfDomainFree(MhConfDomain *dom)
     g_free(dom->name);
     g_free(dom->uuid);
     g_free(dom->launch_security);
+    g_free(dom->sev_dh_cert);
+    g_free(dom->sev_session);
     mhConfHelperFree(dom->helper);
     if (dom->qemu_objects)
         g_ptr_array_unref(dom->qemu_objects);

@@ -103,8 +103,11 @@ uint64_t mhConfHelperGetSecret(const MhConfHelper *helper);
 typedef struct {
     char *name;
     char *uuid;                 /* NULL when the XML has none */
+    int id;                     /* libvirt's domain id; -1 when not running */
     char *launch_security;      /* <launchSecurity type=...> or NULL */
     bool has_sev;               /* launch_security is "sev" */
+    char *sev_dh_cert;          /* <launchSecurity><dhCert>, or NULL */
+    char *sev_session;          /* <launchSecurity><session>, or NULL */
     bool has_policy;
     unsigned int sev_policy;    /* <launchSecurity><policy>, valid when has_policy */
     bool bad_policy;            /* <policy> present but not a number (reported) */
@@ -198,13 +201,3 @@ char *mhConfDomainXMLSetLaunch(const char *xml, const char *dh_cert, const char 
 /* The owner monitor's socket path in a domain document, or NULL. */
 char *mhConfDomainXMLOwnerMonitor(const char *xml);
 
-/* What a starting domain's document says of its launch. */
-typedef struct {
-    int id;                     /* libvirt's domain id; -1 when inactive */
-    char *dh_cert;              /* <launchSecurity><dhCert>, or NULL */
-    char *session;              /* <launchSecurity><session>, or NULL */
-} MhConfLaunch;
-
-bool mhConfDomainXMLGetLaunch(const char *xml, MhConfLaunch *out, GError **error);
-void mhConfLaunchClear(MhConfLaunch *launch);
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(MhConfLaunch, mhConfLaunchClear)

@@ -512,6 +512,32 @@ testParseErrors(void)
     g_assert_true(g_str_has_prefix(error->message, "(domain XML):4: malformed XML: "));
 }
 
+/* What the libvirt hook reads of a starting domain: its id and the SEV
+ * session libvirt hands QEMU. */
+static void
+testParseLaunch(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(MhConfDomain) running = NULL;
+    g_autoptr(MhConfDomain) defined = NULL;
+
+    running = mhConfDomainParseString("<domain id='7'><name>x</name>"
+                                      "<launchSecurity type='sev'><policy>0x33</policy>"
+                                      "<dhCert>\n  AAAA\n</dhCert><session>BBBB</session>"
+                                      "</launchSecurity></domain>", NULL, &error);
+    g_assert_no_error(error);
+    g_assert_cmpint(running->id, ==, 7);
+    g_assert_cmpstr(running->sev_dh_cert, ==, "AAAA");
+    g_assert_cmpstr(running->sev_session, ==, "BBBB");
+    defined = mhConfDomainParseString("<domain><name>x</name><launchSecurity type='sev'>"
+                                      "<policy>0x33</policy></launchSecurity></domain>", NULL,
+                                      &error);
+    g_assert_no_error(error);
+    g_assert_cmpint(defined->id, ==, -1);
+    g_assert_null(defined->sev_dh_cert);
+    g_assert_null(defined->sev_session);
+}
+
 static int
 testCompareNames(const void *a, const void *b)
 {
@@ -573,5 +599,6 @@ main(int argc, char **argv)
     g_test_add_func("/conf/bare-metadata", testBareMetadata);
     g_test_add_func("/conf/update", testUpdate);
     g_test_add_func("/conf/parse-errors", testParseErrors);
+    g_test_add_func("/conf/parse-launch", testParseLaunch);
     return g_test_run();
 }

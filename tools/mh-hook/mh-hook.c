@@ -166,23 +166,21 @@ mhHookRewriteLaunchFile(const char *dir, const char *what, const char *was, cons
 static bool
 mhHookStartSession(MhHook *hook, const char **action, GError **error)
 {
-    g_auto(MhConfLaunch) launch = { 0 };
+    const MhConfDomain *dom = hook->dom;
     g_autoptr(MhSevChain) chain = NULL;
     g_autoptr(MhBrokerClient) client = NULL;
     g_autofree char *socket = NULL, *dir = NULL;
     MhBrokerBundle bundle = { 0 };
     bool ok;
 
-    if (!mhConfDomainXMLGetLaunch(hook->xml, &launch, error))
-        return false;
-    if (!launch.session || !launch.dh_cert || launch.id < 0) {
+    if (!dom->sev_session || !dom->sev_dh_cert || dom->id < 0) {
         g_set_error(error, MH_ERROR, MH_ERROR_INVALID,
                     _("its <launchSecurity> has no <dhCert> and <session>, so QEMU would "
                       "launch it with a session the key broker never issued; start it "
                       "once with 'virt-mh start'"));
         return false;
     }
-    if (mhBrokerHostLaunchPending(hook->conf, hook->dom->uuid, launch.session))
+    if (mhBrokerHostLaunchPending(hook->conf, dom->uuid, dom->sev_session))
         return true;
     /* The owner monitor QEMU is about to create: its directory may be gone
      * (a reboot emptied /run) and an old socket file would stop it. */
@@ -195,14 +193,14 @@ mhHookStartSession(MhHook *hook, const char **action, GError **error)
     }
     /* A launch saved for another session (a migration that failed before
      * its QEMU started) is not this one: "started" must not attest it. */
-    g_free(mhBrokerHostTakeLaunch(hook->conf, hook->dom->uuid, NULL));
+    g_free(mhBrokerHostTakeLaunch(hook->conf, dom->uuid, NULL));
     *action = "start-begin session";
     if (!(chain = mhSevChainLoadDir(hook->conf->platform_certs, error))) {
         g_prefix_error(error, _("this host's SEV platform certificates: "));
         return false;
     }
     if (!(client = mhHookClient(hook, error)) ||
-        !mhBrokerRequestBundle(client, hook->dom->uuid, chain, launch.session, &bundle, error))
+        !mhBrokerRequestBundle(client, dom->uuid, chain, dom->sev_session, &bundle, error))
         return false;
     if (bundle.current) {
         *action = "start-begin session kept";
@@ -216,13 +214,13 @@ mhHookStartSession(MhHook *hook, const char **action, GError **error)
         mhBrokerBundleClear(&bundle);
         return false;
     }
-    dir = mhHookLibvirtDomainDir(hook->conf, launch.id, hook->name);
+    dir = mhHookLibvirtDomainDir(hook->conf, dom->id, hook->name);
     /* Saved first: should QEMU start with the new session, "started"
      * must find the launch it belongs to. */
-    ok = mhBrokerHostSaveLaunch(hook->conf, hook->dom->uuid, bundle.launch_id,
+    ok = mhBrokerHostSaveLaunch(hook->conf, dom->uuid, bundle.launch_id,
                                 bundle.session_b64, error) &&
-        mhHookRewriteLaunchFile(dir, "dh_cert", launch.dh_cert, bundle.godh_b64, error) &&
-        mhHookRewriteLaunchFile(dir, "session", launch.session, bundle.session_b64, error);
+        mhHookRewriteLaunchFile(dir, "dh_cert", dom->sev_dh_cert, bundle.godh_b64, error) &&
+        mhHookRewriteLaunchFile(dir, "session", dom->sev_session, bundle.session_b64, error);
     mhBrokerBundleClear(&bundle);
     return ok;
 }
