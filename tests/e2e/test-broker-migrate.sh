@@ -47,16 +47,14 @@ hook/qemu log: $(tail -5 "$MH_LAB_DIR/host$to/cache/libvirt/qemu/log/$dom.log" 2
     mh_log "hop $from -> $to: $(mh_virsh "$to" domjobinfo "$dom" --completed | grep -E '^Time elapsed:' | tr -s ' ')"
     mig_wait_passes "$to" "$dom" 2
 }
-hook_log() { cat "$MH_LAB_DIR/host$1/run/mh/hook.log" 2>/dev/null || true; }
-ready_count() { mig_serial "$dom" | grep -c '^mh-guest: ready ' || true; }
 
 # "virt-mh start" gave the launch a session of its own; host 1's hook let
 # it stand (the broker said it was unused) and did not attest.
-hook_log 1 | grep -q "start-begin session kept .* ok" ||
-    mh_fail "host 1's hook did not keep virt-mh start's session: $(hook_log 1)"
+mig_hook_log 1 | grep -q "start-begin session kept .* ok" ||
+    mh_fail "host 1's hook did not keep virt-mh start's session: $(mig_hook_log 1)"
 hop 1 2 p2p
 # A migration's own start leaves its session to "migrate begin".
-! hook_log 2 | grep -q "start-begin" || mh_fail "host 2's hook touched the migration's session: $(hook_log 2)"
+! mig_hook_log 2 | grep -q "start-begin" || mh_fail "host 2's hook touched the migration's session: $(mig_hook_log 2)"
 
 # Starts that no migration prepared, as Nova's spawn does it: start
 # paused, resume once the network is up. The definition host 2 keeps
@@ -64,17 +62,17 @@ hop 1 2 p2p
 # fresh one, its "started" attests the launch.
 paused_start() {  # paused_start HOST
     local h=$1 before
-    before=$(ready_count)
+    before=$(mig_ready_count "$dom")
     mh_virsh "$h" start --paused "$dom" >"$MIG_W/start.out" 2>&1 ||
         mh_fail "virsh start --paused of $dom on host $h failed: $(cat "$MIG_W/start.out")"
     mh_domstate_is "$h" "$dom" paused || mh_fail "$dom is not paused on host $h: $(mh_domstate "$h" "$dom")"
-    hook_log "$h" | tail -2 | grep -q "start-begin session fresh .* ok" &&
-        hook_log "$h" | tail -1 | grep -q "started-begin attest .* ok" ||
-        mh_fail "host $h's hook did not give the start a fresh, attested session: $(hook_log "$h" | tail -3)"
+    mig_hook_log "$h" | tail -2 | grep -q "start-begin session fresh .* ok" &&
+        mig_hook_log "$h" | tail -1 | grep -q "started-begin attest .* ok" ||
+        mh_fail "host $h's hook did not give the start a fresh, attested session: $(mig_hook_log "$h" | tail -3)"
     mh_virsh "$h" resume "$dom" >/dev/null || mh_fail "cannot resume $dom on host $h"
-    mh_wait_for "$dom booted again on host $h" 240 eval '[ "$(ready_count)" -gt "$before" ]'
+    mh_wait_for "$dom booted again on host $h" 240 eval '[ "$(mig_ready_count "$dom")" -gt "$before" ]'
     mig_wait_passes "$h" "$dom" 2
-    mh_log "virsh start --paused on host $h: $(hook_log "$h" | tail -2 | cut -d' ' -f3- | tr '\n' ';')"
+    mh_log "virsh start --paused on host $h: $(mig_hook_log "$h" | tail -2 | cut -d' ' -f3- | tr '\n' ';')"
 }
 mh_virsh 2 destroy "$dom" >/dev/null || mh_fail "cannot stop $dom on host 2"
 paused_start 2

@@ -77,6 +77,10 @@ mig_xml() {
 
 mig_serial() { tr -d '\r\0' <"$MIG_W/$1-serial.log" 2>/dev/null || true; }
 mig_serial_has() { mig_serial "$1" | grep -Eq "$2"; }
+# Boots of DOM so far (its serial log is appended to across starts).
+mig_ready_count() { mig_serial "$1" | grep -c '^mh-guest: ready ' || true; }
+# What host N's libvirt hook logged (RUN_DIR/hook.log).
+mig_hook_log() { cat "$MH_LAB_DIR/host$1/run/mh/hook.log" 2>/dev/null || true; }
 mig_status() { bash "$MIG_STATUS_SH" "$(mig_uri "$1")" "$2"; }
 mig_field() { sed -n "s/^$1=//p" <<<"$2"; }
 

@@ -93,10 +93,8 @@ mig_wait_passes 1 "$dom" 2
 # with pause=True, Guest.resume once the network is plugged. Host 1's
 # definition is the one the migration left, its session spent: the hook
 # gets a fresh one at "start" and attests the launch at "started".
-ready_count() { mig_serial "$dom" | grep -c '^mh-guest: ready ' || true; }
-hook_log() { tail -n "$2" "$MH_LAB_DIR/host$1/run/mh/hook.log" 2>/dev/null || true; }
 mh_virsh 1 destroy "$dom" >/dev/null || mh_fail "cannot stop $dom on host 1"
-before=$(ready_count)
+before=$(mig_ready_count "$dom")
 PYTHONPATH=$NOVA_PATH /usr/bin/python3 - "$(mig_uri 1)" "$dom" >"$MIG_W/spawn.out" 2>&1 <<'PY' ||
 import sys
 import libvirt
@@ -111,9 +109,10 @@ if state != libvirt.VIR_DOMAIN_PAUSED:
 guest.resume()
 PY
     mh_fail "Nova's launch(pause=True) + resume of $dom failed: $(cat "$MIG_W/spawn.out")"
-hook_log 1 2 | head -1 | grep -q "start-begin session fresh .* ok" && hook_log 1 1 | grep -q "started-begin attest .* ok" ||
-    mh_fail "host 1's hook did not attest Nova's start with a fresh session: $(hook_log 1 3)"
-mh_wait_for "$dom booted again on host 1" 240 eval '[ "$(ready_count)" -gt "$before" ]'
+mig_hook_log 1 | tail -n 2 | head -1 | grep -q "start-begin session fresh .* ok" &&
+    mig_hook_log 1 | tail -n 1 | grep -q "started-begin attest .* ok" ||
+    mh_fail "host 1's hook did not attest Nova's start with a fresh session: $(mig_hook_log 1 | tail -n 3)"
+mh_wait_for "$dom booted again on host 1" 240 eval '[ "$(mig_ready_count "$dom")" -gt "$before" ]'
 mig_wait_passes 1 "$dom" 2
-mh_log "Nova's spawn path on host 1: $(hook_log 1 2 | cut -d' ' -f3- | tr '\n' ';')"
+mh_log "Nova's spawn path on host 1: $(mig_hook_log 1 | tail -n 2 | cut -d' ' -f3- | tr '\n' ';')"
 echo "PASS: OpenStack Nova's own live-migration code on an SEV domain with the mirror helper and a key broker, nobody acting: host 1 -> 2, 2 -> 1 aborted by Nova's completion timeout, then 2 -> 1; Nova's paused launch attested by the hook; guest integrity verified after each"
